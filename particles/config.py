@@ -1,0 +1,542 @@
+"""Validated, frozen configuration of a run.
+
+A run is described by one :class:`Config` made of small frozen dataclasses, one per
+stage of the data flow (problem, network, init, oracle, integrator, record, output).
+Every field is checked when the object is built: a bad value raises ``ValueError``
+(or ``TypeError`` for a wrong type) whose message names the field, the value and
+what is allowed, before any work starts. :func:`from_dict` and :func:`load_toml`
+build a Config from nested mappings (unknown keys are rejected); :func:`to_dict`
+is their inverse and is what a run's file stores.
+
+The schema, with every key, default and meaning, is documented in docs/config.md.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+import os
+from dataclasses import dataclass, field, fields
+from typing import Optional, Tuple
+
+from .activations import ACTIVATIONS
+
+LOSSES = ("squared", "logistic")
+INPUTS = ("gaussian", "sphere")
+TEACHER_OUTPUTS = ("sign", "gaussian", "ones")
+INIT_SCHEMES = ("gaussian", "sphere", "array")
+ORACLES = ("exact", "sampled", "online", "dataset")
+FIXED_METHODS = ("euler", "heun", "sgd")
+ODE_METHODS = ("rk45", "dop853", "lsoda", "bdf")
+METHODS = FIXED_METHODS + ODE_METHODS
+SCHEDULES = ("log", "every", "times")
+DTYPES = ("float64", "float32")
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid (the message names key, value and rule)."""
+
+
+def _fail(key, value, allowed):
+    raise ConfigError(f"{key}={value!r} is invalid; allowed: {allowed}")
+
+
+def _check_int(key, value, lo=None, hi=None):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{key} must be an integer, got {value!r} ({type(value).__name__})")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        rng = f">= {lo}" if hi is None else f"between {lo} and {hi}"
+        _fail(key, value, f"an integer {rng}")
+    return int(value)
+
+
+def _check_float(key, value, lo=None, hi=None, lo_open=False, allow_none=False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{key} must be a number, got {value!r} ({type(value).__name__})")
+    value = float(value)
+    if not math.isfinite(value):
+        _fail(key, value, "a finite number")
+    if lo is not None and (value < lo or (lo_open and value == lo)):
+        _fail(key, value, f"a number {'>' if lo_open else '>='} {lo}")
+    if hi is not None and value > hi:
+        _fail(key, value, f"a number <= {hi}")
+    return value
+
+
+def _check_choice(key, value, choices):
+    if not isinstance(value, str):
+        raise TypeError(f"{key} must be a string, got {value!r} ({type(value).__name__})")
+    if value not in choices:
+        _fail(key, value, ", ".join(repr(c) for c in choices))
+    return value
+
+
+def _check_bool(key, value):
+    if not isinstance(value, bool):
+        raise TypeError(f"{key} must be true or false, got {value!r} ({type(value).__name__})")
+    return value
+
+
+class _Section:
+    """Mixin: ``replace`` (re-validated) for frozen sections."""
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class ProblemConfig(_Section):
+    """What is learnt: input law, target and loss.
+
+    Attributes
+    ----------
+    kind : {"teacher_student", "dataset"}
+        A teacher network labels inputs drawn from ``inputs``; or a user data set
+        (``data``: path of an .npz file with arrays X, y and optionally X_test, y_test).
+    d : int
+        Input dimension (>= 1).
+    inputs : {"gaussian", "sphere"}
+        N(0, I_d) or uniform on the unit sphere S^(d-1).
+    loss : {"squared", "logistic"}
+        l(f, y) = (f - y)^2 / 2 or log(1 + exp(-y f)) (labels sign(teacher)).
+    m0 : int
+        Teacher width.
+    teacher_activation : str or None
+        Teacher's activation; None means the student's.
+    teacher_bias : bool
+        Teacher neurons have biases (N(0, 1)).
+    teacher_output : {"sign", "gaussian", "ones"}
+        Teacher output weights: alternating +-1, N(0, 1), or all 1.
+    data : str or None
+        Path of the data set (.npz) for kind = "dataset".
+    """
+
+    kind: str = "teacher_student"
+    d: int = 2
+    inputs: str = "gaussian"
+    loss: str = "squared"
+    m0: int = 3
+    teacher_activation: Optional[str] = None
+    teacher_bias: bool = False
+    teacher_output: str = "sign"
+    data: Optional[str] = None
+
+    def __post_init__(self):
+        _check_choice("problem.kind", self.kind, ("teacher_student", "dataset"))
+        _check_int("problem.d", self.d, 1)
+        _check_choice("problem.inputs", self.inputs, INPUTS)
+        _check_choice("problem.loss", self.loss, LOSSES)
+        _check_int("problem.m0", self.m0, 1)
+        if self.teacher_activation is not None:
+            _check_choice("problem.teacher_activation", self.teacher_activation,
+                          tuple(ACTIVATIONS))
+        _check_bool("problem.teacher_bias", self.teacher_bias)
+        _check_choice("problem.teacher_output", self.teacher_output, TEACHER_OUTPUTS)
+        if self.kind == "dataset":
+            if not isinstance(self.data, str) or not self.data:
+                _fail("problem.data", self.data,
+                      "the path of an .npz file with arrays X, y (kind = 'dataset')")
+        elif self.data is not None:
+            _fail("problem.data", self.data, "None unless problem.kind = 'dataset'")
+
+
+@dataclass(frozen=True)
+class NetworkConfig(_Section):
+    """The student f(x) = (alpha/m) sum_i c_i sigma(a_i . x + b_i).
+
+    Attributes
+    ----------
+    m : int
+        Number of neurons (particles), >= 1.
+    activation : str
+        One of relu, leaky_relu, sigmoid, tanh, erf, softplus.
+    bias : bool
+        Train a bias b_i per neuron (otherwise b = 0).
+    alpha : float
+        Output scale (> 0): 1 is mean-field, large is lazy; objective R(f)/alpha^2.
+    leak : float
+        Negative-side slope of leaky_relu, in [0, 1).
+    """
+
+    m: int = 16
+    activation: str = "relu"
+    bias: bool = False
+    alpha: float = 1.0
+    leak: float = 0.01
+
+    def __post_init__(self):
+        _check_int("network.m", self.m, 1)
+        _check_choice("network.activation", self.activation, tuple(ACTIVATIONS))
+        _check_bool("network.bias", self.bias)
+        object.__setattr__(self, "alpha", _check_float("network.alpha", self.alpha, 0.0,
+                                                       lo_open=True))
+        object.__setattr__(self, "leak", _check_float("network.leak", self.leak, 0.0, 0.999))
+
+
+@dataclass(frozen=True)
+class InitConfig(_Section):
+    """Initial particles.
+
+    Attributes
+    ----------
+    scheme : {"gaussian", "sphere", "array"}
+        c, a, b i.i.d. N(0, tau^2); or a uniform on the sphere of radius tau_a with
+        c ~ N(0, tau_c^2); or a user array (``path`` of a .npy (m, d+2) file, or the
+        ``theta`` argument of :func:`particles.simulate`).
+    tau : float
+        Common scale (>= 0); tau_c, tau_a, tau_b override it per layer.
+    symmetric : bool
+        Pair neuron i with (-c_i, a_i, b_i) so that f = 0 exactly at t = 0
+        (needs an even m).
+    path : str or None
+        .npy file for scheme = "array".
+    """
+
+    scheme: str = "gaussian"
+    tau: float = 1.0
+    tau_c: Optional[float] = None
+    tau_a: Optional[float] = None
+    tau_b: Optional[float] = None
+    symmetric: bool = False
+    path: Optional[str] = None
+
+    def __post_init__(self):
+        _check_choice("init.scheme", self.scheme, INIT_SCHEMES)
+        object.__setattr__(self, "tau", _check_float("init.tau", self.tau, 0.0))
+        for name in ("tau_c", "tau_a", "tau_b"):
+            object.__setattr__(self, name, _check_float(f"init.{name}", getattr(self, name),
+                                                        0.0, allow_none=True))
+        _check_bool("init.symmetric", self.symmetric)
+        if self.path is not None and not isinstance(self.path, str):
+            raise TypeError(f"init.path must be a string, got {self.path!r}")
+
+    @property
+    def scales(self) -> Tuple[float, float, float]:
+        """(tau_c, tau_a, tau_b) with the common ``tau`` filled in."""
+        def pick(v):
+            return self.tau if v is None else v
+        return pick(self.tau_c), pick(self.tau_a), pick(self.tau_b)
+
+
+@dataclass(frozen=True)
+class OracleConfig(_Section):
+    """How the population risk and its velocity are computed.
+
+    Attributes
+    ----------
+    kind : {"exact", "sampled", "online", "dataset"}
+        Closed-form Gaussian integrals (squared loss, teacher-student); a fixed Monte
+        Carlo sample of ``n`` inputs; a fresh batch of ``batch`` inputs per step
+        (online SGD); the user's data set.
+    n : int
+        Sample size of the `sampled` oracle.
+    batch : int
+        Batch size of the `online` oracle.
+    quad_nodes : int
+        Largest number of nodes per dimension of the adaptive 2-D quadrature (exact
+        oracle with sigmoid, tanh, softplus).
+    n_monitor : int
+        Size of the fixed sample used to report the risk when no exact formula
+        applies (online oracle); 0 disables it.
+    """
+
+    kind: str = "exact"
+    n: int = 1000
+    batch: int = 100
+    quad_nodes: int = 384
+    n_monitor: int = 10000
+
+    def __post_init__(self):
+        _check_choice("oracle.kind", self.kind, ORACLES)
+        _check_int("oracle.n", self.n, 1)
+        _check_int("oracle.batch", self.batch, 1)
+        _check_int("oracle.quad_nodes", self.quad_nodes, 24, 2000)
+        _check_int("oracle.n_monitor", self.n_monitor, 0)
+
+
+@dataclass(frozen=True)
+class IntegratorConfig(_Section):
+    """How time advances (mean-field time units).
+
+    Attributes
+    ----------
+    method : str
+        Fixed step: "euler" (gradient descent), "heun" (2nd order), "sgd" (Euler on the
+        online oracle). Accuracy-controlled (SciPy): "rk45", "dop853", "lsoda", "bdf".
+    dt : float
+        Step (fixed-step methods) or first step (others), > 0.
+    t_end : float
+        Final time, > 0.
+    rtol, atol : float
+        Tolerances of the accuracy-controlled methods.
+    lr_c, lr_a, lr_b : float
+        Per-layer learning-rate multipliers (> 0).
+    weight_decay : float
+        lambda >= 0 of the regulariser lambda |theta_i|^2 / 2.
+    stop_risk : float or None
+        Stop once the risk is <= this value.
+    stop_grad : float or None
+        Stop once the mean squared velocity (1/m) sum |v_i|^2 is <= this value.
+    chunk : int
+        Most steps run in one compiled call between progress updates.
+    """
+
+    method: str = "euler"
+    dt: float = 0.01
+    t_end: float = 10.0
+    rtol: float = 1e-8
+    atol: float = 1e-10
+    lr_c: float = 1.0
+    lr_a: float = 1.0
+    lr_b: float = 1.0
+    weight_decay: float = 0.0
+    stop_risk: Optional[float] = None
+    stop_grad: Optional[float] = None
+    chunk: int = 1000
+
+    def __post_init__(self):
+        _check_choice("integrator.method", self.method, METHODS)
+        for name in ("dt", "t_end", "rtol", "atol", "lr_c", "lr_a", "lr_b"):
+            object.__setattr__(self, name, _check_float(f"integrator.{name}",
+                                                        getattr(self, name), 0.0,
+                                                        lo_open=True))
+        object.__setattr__(self, "weight_decay",
+                           _check_float("integrator.weight_decay", self.weight_decay, 0.0))
+        for name in ("stop_risk", "stop_grad"):
+            object.__setattr__(self, name, _check_float(f"integrator.{name}",
+                                                        getattr(self, name), 0.0,
+                                                        allow_none=True))
+        _check_int("integrator.chunk", self.chunk, 1)
+        if self.method in FIXED_METHODS and self.dt > self.t_end:
+            _fail("integrator.dt", self.dt, f"a step <= t_end = {self.t_end}")
+
+    @property
+    def n_steps(self) -> int:
+        """Number of fixed steps to reach t_end."""
+        return max(1, int(round(self.t_end / self.dt)))
+
+
+@dataclass(frozen=True)
+class RecordConfig(_Section):
+    """When snapshots and observables are recorded.
+
+    Attributes
+    ----------
+    schedule : {"log", "every", "times"}
+        Log-spaced steps (default), every ``every`` steps, or at explicit ``times``.
+    frames : int
+        Number of particle snapshots for the log schedule (>= 2).
+    every : int
+        Period in steps for the "every" schedule.
+    times : tuple of float
+        Explicit times for the "times" schedule (increasing, in (0, t_end]).
+    observables_factor : int
+        Observables are recorded this many times more often than particles (>= 1).
+    """
+
+    schedule: str = "log"
+    frames: int = 100
+    every: int = 100
+    times: Tuple[float, ...] = ()
+    observables_factor: int = 4
+
+    def __post_init__(self):
+        _check_choice("record.schedule", self.schedule, SCHEDULES)
+        _check_int("record.frames", self.frames, 2)
+        _check_int("record.every", self.every, 1)
+        if not isinstance(self.times, (tuple, list)):
+            raise TypeError(f"record.times must be a list of numbers, got {self.times!r}")
+        ts = tuple(_check_float("record.times", t, 0.0, lo_open=True) for t in self.times)
+        if any(b <= a for a, b in zip(ts, ts[1:])):
+            _fail("record.times", list(ts), "strictly increasing times")
+        if self.schedule == "times" and not ts:
+            _fail("record.times", list(ts), "a non-empty list when schedule = 'times'")
+        object.__setattr__(self, "times", ts)
+        _check_int("record.observables_factor", self.observables_factor, 1)
+
+
+@dataclass(frozen=True)
+class OutputConfig(_Section):
+    """Where and how the trajectory is stored (HDF5).
+
+    Attributes
+    ----------
+    path : str or None
+        Output file; None: in memory only (library) or ``runs/<name>.h5`` (CLI).
+    storage_dtype : {"float64", "float32"}
+        Precision of the stored snapshots (the checkpoint is always full precision).
+    compression : {"none", "gzip", "lzf"}
+        HDF5 filter for snapshots.
+    animate : bool
+        Write an animation next to the file when the run ends (CLI).
+    """
+
+    path: Optional[str] = None
+    storage_dtype: str = "float64"
+    compression: str = "none"
+    animate: bool = False
+
+    def __post_init__(self):
+        if self.path is not None and not isinstance(self.path, str):
+            raise TypeError(f"output.path must be a string, got {self.path!r}")
+        _check_choice("output.storage_dtype", self.storage_dtype, DTYPES)
+        _check_choice("output.compression", self.compression, ("none", "gzip", "lzf"))
+        _check_bool("output.animate", self.animate)
+
+
+@dataclass(frozen=True)
+class Config(_Section):
+    """A complete, validated run description.
+
+    Cross-field rules (checked here): the exact oracle needs a teacher-student
+    problem with the squared loss and a teacher with the student's activation;
+    sphere inputs with the exact oracle need a bias-free relu/leaky_relu model;
+    "sgd" goes with the online oracle and the online oracle only with "sgd";
+    the dataset oracle goes with a dataset problem; a symmetric init needs an even m.
+    """
+
+    problem: ProblemConfig = field(default_factory=ProblemConfig)
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    init: InitConfig = field(default_factory=InitConfig)
+    oracle: OracleConfig = field(default_factory=OracleConfig)
+    integrator: IntegratorConfig = field(default_factory=IntegratorConfig)
+    record: RecordConfig = field(default_factory=RecordConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+    seed: int = 0
+    dtype: str = "float64"
+
+    def __post_init__(self):
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if f.name in ("seed", "dtype"):
+                continue
+            if not isinstance(v, _SECTIONS[f.name]):
+                raise TypeError(f"{f.name} must be a {_SECTIONS[f.name].__name__}, "
+                                f"got {type(v).__name__}")
+        _check_int("seed", self.seed, 0)
+        _check_choice("dtype", self.dtype, DTYPES)
+        p, n, o, it = self.problem, self.network, self.oracle, self.integrator
+        if o.kind == "exact":
+            if p.kind != "teacher_student":
+                _fail("oracle.kind", o.kind, "'dataset' for a dataset problem")
+            if p.loss != "squared":
+                _fail("oracle.kind", o.kind,
+                      "'sampled' or 'online' with the logistic loss (the exact oracle "
+                      "is for the squared loss)")
+            tact = p.teacher_activation or n.activation
+            if tact != n.activation:
+                _fail("problem.teacher_activation", tact,
+                      f"the student's activation {n.activation!r} with the exact oracle")
+            if p.inputs == "sphere" and (n.bias or p.teacher_bias
+                                         or n.activation not in ("relu", "leaky_relu")):
+                _fail("problem.inputs", p.inputs,
+                      "'gaussian' with the exact oracle, unless the model is bias-free "
+                      "relu or leaky_relu")
+        if o.kind == "dataset" and p.kind != "dataset":
+            _fail("oracle.kind", o.kind, "'exact', 'sampled' or 'online' for a "
+                  "teacher-student problem")
+        if p.kind == "dataset" and o.kind != "dataset":
+            _fail("oracle.kind", o.kind, "'dataset' for a dataset problem")
+        if (it.method == "sgd") != (o.kind == "online"):
+            if it.method == "sgd":
+                _fail("integrator.method", it.method,
+                      "'euler', 'heun' or an ODE method unless oracle.kind = 'online'")
+            _fail("integrator.method", it.method, "'sgd' with the online oracle")
+        if self.init.symmetric and n.m % 2:
+            _fail("network.m", n.m, "an even number with init.symmetric = true")
+
+
+_SECTIONS = {
+    "problem": ProblemConfig,
+    "network": NetworkConfig,
+    "init": InitConfig,
+    "oracle": OracleConfig,
+    "integrator": IntegratorConfig,
+    "record": RecordConfig,
+    "output": OutputConfig,
+}
+
+
+def from_dict(data) -> Config:
+    """Build a :class:`Config` from nested mappings (as read from TOML).
+
+    Unknown sections or keys raise :class:`ConfigError` naming them and listing the
+    allowed ones.
+    """
+    if not isinstance(data, dict):
+        raise TypeError(f"configuration must be a table, got {type(data).__name__}")
+    top = {}
+    for key, value in data.items():
+        if key in ("seed", "dtype"):
+            top[key] = value
+            continue
+        if key not in _SECTIONS:
+            allowed = ", ".join(list(_SECTIONS) + ["seed", "dtype"])
+            raise ConfigError(f"unknown key {key!r}; allowed: {allowed}")
+        cls = _SECTIONS[key]
+        if not isinstance(value, dict):
+            raise TypeError(f"{key} must be a table, got {value!r}")
+        names = [f.name for f in fields(cls)]
+        for k in value:
+            if k not in names:
+                raise ConfigError(f"unknown key {key}.{k}; allowed: {', '.join(names)}")
+        vals = dict(value)
+        if "times" in vals and isinstance(vals["times"], list):
+            vals["times"] = tuple(vals["times"])
+        top[key] = cls(**vals)
+    return Config(**top)
+
+
+def to_dict(config: Config) -> dict:
+    """Nested plain-Python dict of ``config`` (None values dropped, TOML-friendly)."""
+    out = {}
+    for f in fields(config):
+        v = getattr(config, f.name)
+        if dataclasses.is_dataclass(v):
+            out[f.name] = {k: (list(x) if isinstance(x, tuple) else x)
+                           for k, x in dataclasses.asdict(v).items() if x is not None}
+        else:
+            out[f.name] = v
+    return out
+
+
+def load_toml(path) -> Config:
+    """Read and validate a TOML configuration file."""
+    import tomllib
+
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ConfigError(f"config file {path!r} does not exist")
+    with open(path, "rb") as fh:
+        try:
+            data = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path!r} is not valid TOML: {exc}") from None
+    return from_dict(data)
+
+
+def set_value(data: dict, assignment: str) -> dict:
+    """Apply one ``section.key=value`` override (value parsed as TOML) to ``data``."""
+    import tomllib
+
+    if "=" not in assignment:
+        raise ConfigError(f"--set {assignment!r} is invalid; allowed: section.key=value")
+    key, raw = assignment.split("=", 1)
+    key = key.strip()
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()  # bare word: a string
+    parts = key.split(".")
+    if len(parts) == 1:
+        data[key] = value
+    elif len(parts) == 2:
+        data.setdefault(parts[0], {})
+        if not isinstance(data[parts[0]], dict):
+            raise ConfigError(f"--set {assignment!r}: {parts[0]!r} is not a section")
+        data[parts[0]][parts[1]] = value
+    else:
+        raise ConfigError(f"--set {assignment!r} is invalid; allowed: section.key=value")
+    return data

@@ -1,0 +1,203 @@
+"""Learning problems: input laws, teacher networks and data sets.
+
+A :class:`Problem` holds what the oracles need: the input dimension and law, the
+loss, and either a teacher network (teacher-student) or arrays (data set). Teacher
+output is f*(x) = sum_l c*_l sigma*(a*_l . x + b*_l) (no 1/m0 factor, THEORY.md
+section 5).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from .activations import activation_code
+from .config import INPUTS, LOSSES, TEACHER_OUTPUTS, ConfigError
+
+
+@dataclass(frozen=True, eq=False)
+class Problem:
+    """A learning problem.
+
+    Attributes
+    ----------
+    d : int
+        Input dimension.
+    inputs : {"gaussian", "sphere"}
+        Input law (teacher-student).
+    loss : {"squared", "logistic"}
+    teacher : ndarray, shape (m0, d + 2) or None
+        Teacher neurons (c* | a* | b*).
+    teacher_activation : str or None
+    teacher_bias : bool
+    X, y : ndarray, shapes (n, d) and (n,), or None
+        Training data (data-set problems).
+    X_test, y_test : ndarray or None
+        Held-out data.
+    """
+
+    d: int
+    inputs: str = "gaussian"
+    loss: str = "squared"
+    teacher: Optional[np.ndarray] = None
+    teacher_activation: Optional[str] = None
+    teacher_bias: bool = False
+    X: Optional[np.ndarray] = None
+    y: Optional[np.ndarray] = None
+    X_test: Optional[np.ndarray] = None
+    y_test: Optional[np.ndarray] = None
+
+    @property
+    def is_dataset(self):
+        return self.X is not None
+
+    def labels(self, X):
+        """Teacher labels of inputs X (n, d): f*(x), or sign(f*(x)) for the logistic loss."""
+        from .kernels.sampled import forward
+
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        out = np.empty(X.shape[0])
+        forward(self.teacher, X, activation_code(self.teacher_activation), 0.01,
+                self.teacher_bias, float(self.teacher.shape[0]), out)
+        if self.loss == "logistic":
+            out = np.where(out >= 0, 1.0, -1.0)
+        return out
+
+
+def sample_inputs(rng, n, d, inputs="gaussian"):
+    """n inputs from N(0, I_d) or uniform on S^(d-1); shape (n, d), float64."""
+    X = rng.standard_normal((n, d))
+    if inputs == "sphere":
+        X /= np.linalg.norm(X, axis=1, keepdims=True)
+    return X
+
+
+def random_teacher(rng, d, m0, output="sign", bias=False):
+    """Teacher neurons: unit-norm a*_l, c*_l by ``output``, b*_l ~ N(0, 1) if ``bias``.
+
+    Returns
+    -------
+    ndarray, shape (m0, d + 2)
+    """
+    if output not in TEACHER_OUTPUTS:
+        raise ValueError(f"teacher_output={output!r} is invalid; allowed: "
+                         f"{', '.join(TEACHER_OUTPUTS)}")
+    t = np.zeros((m0, d + 2))
+    a = rng.standard_normal((m0, d))
+    t[:, 1:d + 1] = a / np.linalg.norm(a, axis=1, keepdims=True)
+    if output == "sign":
+        t[:, 0] = np.where(np.arange(m0) % 2 == 0, 1.0, -1.0)
+    elif output == "gaussian":
+        t[:, 0] = rng.standard_normal(m0)
+    else:
+        t[:, 0] = 1.0
+    if bias:
+        t[:, d + 1] = rng.standard_normal(m0)
+    return t
+
+
+def teacher_student(d, m0=3, *, activation="relu", bias=False, inputs="gaussian",
+                    loss="squared", output="sign", teacher=None, rng=None):
+    """Teacher-student problem.
+
+    Parameters
+    ----------
+    d, m0 : int
+        Input dimension and teacher width.
+    activation : str
+        Teacher activation.
+    bias : bool
+        Teacher biases.
+    inputs : {"gaussian", "sphere"}
+    loss : {"squared", "logistic"}
+    output : {"sign", "gaussian", "ones"}
+        Teacher output weights (random teacher).
+    teacher : array_like, shape (m0, d + 2), optional
+        Given teacher neurons (then ``m0``, ``output`` and ``rng`` are not used).
+    rng : numpy.random.Generator
+        Required for a random teacher.
+    """
+    activation_code(activation)
+    if inputs not in INPUTS:
+        raise ValueError(f"inputs={inputs!r} is invalid; allowed: {', '.join(INPUTS)}")
+    if loss not in LOSSES:
+        raise ValueError(f"loss={loss!r} is invalid; allowed: {', '.join(LOSSES)}")
+    if teacher is None:
+        if rng is None:
+            raise ValueError("rng is required for a random teacher (pass a numpy Generator)")
+        teacher = random_teacher(rng, d, m0, output, bias)
+    else:
+        teacher = _check_array("teacher", teacher, (None, d + 2))
+        if not bias:
+            teacher[:, d + 1] = 0.0
+    return Problem(d=d, inputs=inputs, loss=loss, teacher=teacher,
+                   teacher_activation=activation, teacher_bias=bias)
+
+
+def _check_array(name, value, shape):
+    arr = np.array(value, dtype=np.float64, copy=True)
+    if arr.ndim != len(shape) or any(s is not None and s != t for s, t in zip(shape, arr.shape)):
+        want = "(" + ", ".join("n" if s is None else str(s) for s in shape) + ")"
+        raise ValueError(f"{name} has shape {arr.shape}; allowed: an array of shape {want}")
+    if not np.all(np.isfinite(arr)):
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        raise ValueError(f"{name} contains NaN or Inf (first at index {tuple(bad)}); "
+                         "allowed: finite values only")
+    return np.ascontiguousarray(arr)
+
+
+def dataset(X, y, X_test=None, y_test=None, *, loss="squared"):
+    """Data-set problem from user arrays (empirical risk; test risk reported apart).
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+    y : array_like, shape (n,)
+        Targets; in {-1, +1} for the logistic loss.
+    X_test, y_test : array_like, shapes (n_test, d) and (n_test,), optional
+    loss : {"squared", "logistic"}
+    """
+    if loss not in LOSSES:
+        raise ValueError(f"loss={loss!r} is invalid; allowed: {', '.join(LOSSES)}")
+    X = _check_array("X", X, (None, None))
+    y = _check_array("y", y, (X.shape[0],))
+    if X.shape[0] < 1:
+        raise ValueError("X has 0 rows; allowed: at least one sample")
+    if (X_test is None) != (y_test is None):
+        raise ValueError("X_test and y_test must be given together")
+    if X_test is not None:
+        X_test = _check_array("X_test", X_test, (None, X.shape[1]))
+        y_test = _check_array("y_test", y_test, (X_test.shape[0],))
+    if loss == "logistic":
+        for name, arr in (("y", y), ("y_test", y_test)):
+            if arr is not None and not np.all(np.isin(arr, (-1.0, 1.0))):
+                raise ValueError(f"{name} has values other than -1 and +1; allowed with "
+                                 "the logistic loss: labels in {-1, +1}")
+    return Problem(d=X.shape[1], loss=loss, X=X, y=y, X_test=X_test, y_test=y_test)
+
+
+def from_config(pc, network, seed):
+    """Build the Problem described by a :class:`~particles.config.ProblemConfig`."""
+    from .rng import stream
+
+    if pc.kind == "dataset":
+        path = pc.data
+        if not os.path.isfile(path):
+            raise ConfigError(f"problem.data={path!r} does not exist; allowed: an .npz "
+                              "file with arrays X, y (and optionally X_test, y_test)")
+        with np.load(path) as f:
+            keys = set(f.files)
+            if not {"X", "y"} <= keys:
+                raise ConfigError(f"problem.data={path!r} lacks arrays X and y "
+                                  f"(has {sorted(keys)})")
+            arrays = {k: f[k] for k in ("X", "y", "X_test", "y_test") if k in keys}
+        prob = dataset(arrays["X"], arrays["y"], arrays.get("X_test"), arrays.get("y_test"),
+                       loss=pc.loss)
+        if prob.d != pc.d:
+            raise ConfigError(f"problem.d={pc.d} but the data set has d = {prob.d}")
+        return prob
+    return teacher_student(pc.d, pc.m0, activation=pc.teacher_activation or network.activation,
+                           bias=pc.teacher_bias, inputs=pc.inputs, loss=pc.loss,
+                           output=pc.teacher_output, rng=stream(seed, "teacher"))

@@ -1,0 +1,43 @@
+"""Named random streams derived from one seed (no global RNG anywhere).
+
+Each stream is a ``numpy.random.Generator`` on PCG64 seeded by
+``SeedSequence(seed, spawn_key=(k,))`` with a fixed key per name, so a stream does
+not depend on which other streams a run happens to use.
+"""
+import numpy as np
+
+STREAMS = {"teacher": 0, "data": 1, "init": 2, "noise": 3, "monitor": 4, "test": 5}
+
+
+def stream(seed, name):
+    """Generator for the stream ``name`` of run seed ``seed``.
+
+    Parameters
+    ----------
+    seed : int
+        The run seed (>= 0).
+    name : str
+        One of ``teacher``, ``data``, ``init``, ``noise`` (online batches),
+        ``monitor``, ``test``.
+    """
+    if name not in STREAMS:
+        raise ValueError(f"stream name {name!r} is unknown; allowed: {', '.join(STREAMS)}")
+    ss = np.random.SeedSequence(int(seed), spawn_key=(STREAMS[name],))
+    return np.random.Generator(np.random.PCG64(ss))
+
+
+def get_state(gen):
+    """JSON-serialisable state of a Generator (PCG64)."""
+    st = gen.bit_generator.state
+    return {"bit_generator": st["bit_generator"],
+            "state": {"state": int(st["state"]["state"]), "inc": int(st["state"]["inc"])},
+            "has_uint32": int(st["has_uint32"]), "uinteger": int(st["uinteger"])}
+
+
+def set_state(gen, state):
+    """Restore a state produced by :func:`get_state` into ``gen``."""
+    gen.bit_generator.state = {
+        "bit_generator": state["bit_generator"],
+        "state": {"state": int(state["state"]["state"]), "inc": int(state["state"]["inc"])},
+        "has_uint32": int(state["has_uint32"]), "uinteger": int(state["uinteger"]),
+    }

@@ -1,0 +1,176 @@
+"""Slow, obviously correct NumPy/SciPy twins of every compiled kernel.
+
+Nothing here is fast or clever: plain vectorised NumPy, SciPy's special functions
+and its bivariate normal CDF, loops where they make the formula easier to read.
+"""
+import math
+
+import numpy as np
+from scipy import special, stats
+
+ACT = {
+    "relu": (lambda z, k: np.maximum(z, 0.0), lambda z, k: (z > 0) * 1.0, lambda z, k: 0 * z),
+    "leaky_relu": (lambda z, k: np.where(z > 0, z, k * z), lambda z, k: np.where(z > 0, 1.0, k),
+                   lambda z, k: 0 * z),
+    "sigmoid": (lambda z, k: special.expit(z),
+                lambda z, k: special.expit(z) * (1 - special.expit(z)),
+                lambda z, k: special.expit(z) * (1 - special.expit(z)) * (1 - 2 * special.expit(z))),
+    "tanh": (lambda z, k: np.tanh(z), lambda z, k: 1 - np.tanh(z) ** 2,
+             lambda z, k: -2 * np.tanh(z) * (1 - np.tanh(z) ** 2)),
+    "erf": (lambda z, k: special.erf(z), lambda z, k: 2 / np.sqrt(np.pi) * np.exp(-z * z),
+            lambda z, k: -4 * z / np.sqrt(np.pi) * np.exp(-z * z)),
+    "softplus": (lambda z, k: np.logaddexp(0.0, z), lambda z, k: special.expit(z),
+                 lambda z, k: special.expit(z) * (1 - special.expit(z))),
+}
+
+
+def sigma(name, z, leak=0.01, order=0):
+    """sigma^(order)(z) elementwise."""
+    return ACT[name][order](np.asarray(z, dtype=np.float64), leak)
+
+
+def forward(theta, X, activation, alpha=1.0, leak=0.01):
+    """f(x_k) = (alpha/m) sum_i c_i sigma(a_i . x_k + b_i), shape (n,)."""
+    m, d = theta.shape[0], theta.shape[1] - 2
+    Z = X @ theta[:, 1:d + 1].T + theta[:, d + 1]
+    return alpha / m * sigma(activation, Z, leak) @ theta[:, 0]
+
+
+def loss(name, f, y):
+    if name == "squared":
+        return 0.5 * (f - y) ** 2, f - y
+    return np.logaddexp(0.0, -y * f), -y * special.expit(-y * f)
+
+
+def sample_velocity(theta, X, y, activation, bias, alpha=1.0, leak=0.01, loss_name="squared"):
+    """(mean loss, velocity) on a fixed sample: the twin of sample_velocity_core."""
+    theta = theta.astype(np.float64)
+    X = X.astype(np.float64)
+    m, d = theta.shape[0], theta.shape[1] - 2
+    n = X.shape[0]
+    Z = X @ theta[:, 1:d + 1].T + theta[:, d + 1]
+    H = sigma(activation, Z, leak)
+    f = alpha / m * H @ theta[:, 0]
+    lv, r = loss(loss_name, f, y)
+    G = sigma(activation, Z, leak, 1) * r[:, None]
+    v = np.zeros_like(theta)
+    v[:, 0] = -(H.T @ r) / (alpha * n)
+    v[:, 1:d + 1] = -theta[:, :1] * (G.T @ X) / (alpha * n)
+    if bias:
+        v[:, d + 1] = -theta[:, 0] * G.sum(0) / (alpha * n)
+    return lv.mean(), v
+
+
+def bvn_cdf(h, k, r):
+    """Phi2(h, k; r) with SciPy."""
+    if r >= 1.0:
+        return stats.norm.cdf(min(h, k))
+    if r <= -1.0:
+        return max(0.0, stats.norm.cdf(h) + stats.norm.cdf(k) - 1.0)
+    return stats.multivariate_normal(mean=[0, 0], cov=[[1, r], [r, 1]]).cdf([h, k])
+
+
+def pair(activation, mu1, mu2, s1, s2, rho, leak=0.01, nodes=200):
+    """(A0, A1, A20, A11) by brute-force quadrature on a fine grid (slow, any sigma).
+
+    A20 uses Price's theorem, 2 dA0/ds11, by a central difference of A0 for the
+    piecewise-linear activations (sigma'' is a Dirac mass there).
+    """
+    x = np.linspace(-9, 9, nodes)
+    w = np.exp(-x * x / 2)
+    w /= w.sum()
+    g1, g2 = np.meshgrid(x, x, indexing="ij")
+    W = np.outer(w, w)
+    r = math.sqrt(max(1 - rho * rho, 0.0))
+
+    def moments(mu1, s1, mu2, s2, rho):
+        r = math.sqrt(max(1 - rho * rho, 0.0))
+        z1 = mu1 + s1 * g1
+        z2 = mu2 + s2 * (rho * g1 + r * g2)
+        f = [sigma(activation, z1, leak, k) for k in range(3)]
+        f2 = [sigma(activation, z2, leak, k) for k in range(2)]
+        return (np.sum(W * f[0] * f2[0]), np.sum(W * f[1] * f2[0]), np.sum(W * f[2] * f2[0]),
+                np.sum(W * f[1] * f2[1]))
+
+    a0, a1, a20, a11 = moments(mu1, s1, mu2, s2, rho)
+    if activation in ("relu", "leaky_relu"):
+        e = 1e-4 * s1 * s1
+        s12 = rho * s1 * s2
+        up = math.sqrt(s1 * s1 + e)
+        dn = math.sqrt(s1 * s1 - e)
+        a20 = 2 * (moments(mu1, up, mu2, s2, s12 / (up * s2))[0]
+                   - moments(mu1, dn, mu2, s2, s12 / (dn * s2))[0]) / (2 * e)
+    del r
+    return a0, a1, a20, a11
+
+
+def exact_risk(theta, teacher, activation, bias, alpha=1.0, leak=0.01, sphere_d=None,
+               pair_fn=None):
+    """Exact population risk by the double sums of THEORY.md section 5 (loops over pairs).
+
+    ``pair_fn(mu1, mu2, s1, s2, rho) -> A0`` defaults to the closed forms below.
+    """
+    m, d = theta.shape[0], theta.shape[1] - 2
+    s = alpha / m
+    K = pair_fn or (lambda *args: closed_pair(activation, *args, leak=leak)[0])
+
+    def kern(u, v):
+        s1, s2 = np.linalg.norm(u[1:d + 1]), np.linalg.norm(v[1:d + 1])
+        rho = 1.0 if u is v else (u[1:d + 1] @ v[1:d + 1]) / (s1 * s2)
+        b1 = u[d + 1] if bias else 0.0
+        b2 = v[d + 1] if bias else 0.0
+        return K(b1, b2, s1, s2, float(np.clip(rho, -1, 1)))
+
+    r = 0.0
+    for i in range(m):
+        for j in range(m):
+            r += 0.5 * s * s * theta[i, 0] * theta[j, 0] * kern(theta[i], theta[j])
+        for l in range(teacher.shape[0]):
+            r -= s * theta[i, 0] * teacher[l, 0] * kern(theta[i], teacher[l])
+    for l in range(teacher.shape[0]):
+        for k in range(teacher.shape[0]):
+            r += 0.5 * teacher[l, 0] * teacher[k, 0] * kern(teacher[l], teacher[k])
+    return r / sphere_d if sphere_d else r
+
+
+def closed_pair(activation, mu1, mu2, s1, s2, rho, leak=0.01):
+    """Closed forms written out with SciPy (relu and erf, leaky via four relu terms)."""
+    if activation == "relu":
+        h, k = mu1 / s1, mu2 / s2
+        r = math.sqrt(max(1 - rho * rho, 0.0))
+        P = bvn_cdf(h, k, rho)
+        N, n = stats.norm.cdf, stats.norm.pdf
+        if r > 0:
+            fu, fv, rpu = N((k - rho * h) / r), N((h - rho * k) / r), r * n((k - rho * h) / r)
+        else:
+            fu = 1.0 if k - rho * h > 0 else (0.0 if k - rho * h < 0 else 0.5)
+            fv = 1.0 if h - rho * k > 0 else (0.0 if h - rho * k < 0 else 0.5)
+            rpu = 0.0
+        ex = n(h) * fu + rho * n(k) * fv
+        ey = n(k) * fv + rho * n(h) * fu
+        exy = -rho * h * n(h) * fu + n(h) * rpu + rho * P - rho * k * n(k) * fv
+        a0 = mu1 * mu2 * P + mu1 * s2 * ey + mu2 * s1 * ex + s1 * s2 * exy
+        a1 = mu2 * P + s2 * ey
+        a20 = n(h) / s1 * s2 * ((k - rho * h) * fu + rpu)
+        return a0, a1, a20, P
+    if activation == "leaky_relu":
+        tot = np.zeros(4)
+        for s, ws in ((1, 1.0), (-1, -leak)):
+            for t, wt in ((1, 1.0), (-1, -leak)):
+                b = closed_pair("relu", s * mu1, t * mu2, s1, s2, s * t * rho)
+                tot += ws * wt * np.array([b[0], s * b[1], b[2], s * t * b[3]])
+        return tuple(tot)
+    if activation == "erf":
+        q1, q2 = math.sqrt(1 + 2 * s1 * s1), math.sqrt(1 + 2 * s2 * s2)
+        re = 2 * rho * s1 * s2 / (q1 * q2)
+        h, k = math.sqrt(2) * mu1 / q1, math.sqrt(2) * mu2 / q2
+        N, n = stats.norm.cdf, stats.norm.pdf
+        rr = math.sqrt(1 - re * re)
+        a0 = 4 * bvn_cdf(h, k, re) - 2 * N(h) - 2 * N(k) + 1
+        g = 2 * N((k - re * h) / rr) - 1
+        phi2 = stats.multivariate_normal(mean=[0, 0], cov=[[1, re], [re, 1]]).pdf([h, k])
+        a1 = math.sqrt(2) / q1 * 2 * n(h) * g
+        a11 = 8 * phi2 / (q1 * q2)
+        a20 = -2 / q1 ** 2 * (2 * h * n(h) * g + 4 * re * phi2)
+        return a0, a1, a20, a11
+    raise ValueError(activation)
