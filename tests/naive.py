@@ -63,11 +63,12 @@ def sample_velocity(theta, X, y, activation, bias, alpha=1.0, leak=0.01, loss_na
 
 def bvn_cdf(h, k, r):
     """Phi2(h, k; r) with SciPy."""
-    if r >= 1.0:
+    if r >= 1.0 - 1e-12:  # SciPy refuses singular covariances
         return stats.norm.cdf(min(h, k))
-    if r <= -1.0:
+    if r <= -1.0 + 1e-12:
         return max(0.0, stats.norm.cdf(h) + stats.norm.cdf(k) - 1.0)
-    return stats.multivariate_normal(mean=[0, 0], cov=[[1, r], [r, 1]]).cdf([h, k])
+    return stats.multivariate_normal(mean=[0, 0], cov=[[1, r], [r, 1]], abseps=1e-14,
+                                     releps=1e-14).cdf([h, k])
 
 
 def pair(activation, mu1, mu2, s1, s2, rho, leak=0.01, nodes=200):
@@ -114,9 +115,9 @@ def exact_risk(theta, teacher, activation, bias, alpha=1.0, leak=0.01, sphere_d=
     s = alpha / m
     K = pair_fn or (lambda *args: closed_pair(activation, *args, leak=leak)[0])
 
-    def kern(u, v):
+    def kern(u, v, same=False):
         s1, s2 = np.linalg.norm(u[1:d + 1]), np.linalg.norm(v[1:d + 1])
-        rho = 1.0 if u is v else (u[1:d + 1] @ v[1:d + 1]) / (s1 * s2)
+        rho = 1.0 if same else (u[1:d + 1] @ v[1:d + 1]) / (s1 * s2)
         b1 = u[d + 1] if bias else 0.0
         b2 = v[d + 1] if bias else 0.0
         return K(b1, b2, s1, s2, float(np.clip(rho, -1, 1)))
@@ -124,12 +125,12 @@ def exact_risk(theta, teacher, activation, bias, alpha=1.0, leak=0.01, sphere_d=
     r = 0.0
     for i in range(m):
         for j in range(m):
-            r += 0.5 * s * s * theta[i, 0] * theta[j, 0] * kern(theta[i], theta[j])
+            r += 0.5 * s * s * theta[i, 0] * theta[j, 0] * kern(theta[i], theta[j], i == j)
         for l in range(teacher.shape[0]):
             r -= s * theta[i, 0] * teacher[l, 0] * kern(theta[i], teacher[l])
     for l in range(teacher.shape[0]):
         for k in range(teacher.shape[0]):
-            r += 0.5 * teacher[l, 0] * teacher[k, 0] * kern(teacher[l], teacher[k])
+            r += 0.5 * teacher[l, 0] * teacher[k, 0] * kern(teacher[l], teacher[k], l == k)
     return r / sphere_d if sphere_d else r
 
 

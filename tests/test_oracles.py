@@ -1,0 +1,164 @@
+"""Risk oracles: exact closed forms against Monte Carlo, velocities against finite
+differences, compiled kernels against their NumPy twins."""
+import math
+
+import numpy as np
+import pytest
+
+import naive
+import particles as pt
+from particles import problems, risk
+from particles.kernels.sampled import forward
+
+
+def _theta(rng, m, d, bias, scale=0.8, dtype=np.float64):
+    th = scale * rng.standard_normal((m, d + 2))
+    if not bias:
+        th[:, d + 1] = 0.0
+    return np.ascontiguousarray(th, dtype=dtype)
+
+
+def _problem(rng, d, act, bias, inputs="gaussian", m0=3):
+    return problems.teacher_student(d, m0, activation=act, bias=bias, inputs=inputs, rng=rng)
+
+
+@pytest.mark.parametrize("act,bias,inputs", [
+    ("relu", False, "gaussian"), ("relu", True, "gaussian"), ("erf", False, "gaussian"),
+    ("erf", True, "gaussian"), ("tanh", True, "gaussian"), ("sigmoid", False, "gaussian"),
+    ("leaky_relu", True, "gaussian"), ("relu", False, "sphere"),
+])
+def test_exact_risk_against_monte_carlo(act, bias, inputs, rng):
+    """Exact risk vs the mean loss over 10^6 inputs; tolerance 5 standard errors."""
+    d, m, alpha = 4, 6, 1.3
+    prob = _problem(rng, d, act, bias, inputs)
+    th = _theta(rng, m, d, bias)
+    exact = risk.exact_oracle(prob, m, activation=act, bias=bias, alpha=alpha).risk(th)
+    n = 1_000_000
+    X = problems.sample_inputs(rng, n, d, inputs)
+    f = np.empty(n)
+    forward(th, X, pt.ACTIVATIONS[act], 0.01, bias, alpha, f)
+    loss = 0.5 * (f - prob.labels(X)) ** 2
+    se = loss.std() / math.sqrt(n)
+    np.testing.assert_allclose(exact, loss.mean(), rtol=0, atol=5 * se)
+
+
+@pytest.mark.parametrize("act", ["relu", "leaky_relu", "erf", "sigmoid", "tanh", "softplus"])
+@pytest.mark.parametrize("bias", [False, True])
+def test_exact_velocity_against_finite_differences(act, bias, rng):
+    d, m, alpha = 3, 5, 1.7
+    prob = _problem(rng, d, act, bias, m0=2)
+    o = risk.exact_oracle(prob, m, activation=act, bias=bias, alpha=alpha)
+    th = _theta(rng, m, d, bias, scale=0.7)
+    _, v = o.velocity(th)
+    g = np.zeros_like(th)
+    e = 1e-6
+    for idx in np.ndindex(th.shape):
+        if idx[1] == d + 1 and not bias:
+            continue
+        tp, tm = th.copy(), th.copy()
+        tp[idx] += e
+        tm[idx] -= e
+        g[idx] = (o.risk(tp) - o.risk(tm)) / (2 * e)
+    # v_i = -m grad_{theta_i} (R / alpha^2)
+    vfd = -m * g / alpha ** 2
+    assert np.max(np.abs(v - vfd)) < 1e-6 * np.max(np.abs(v))
+
+
+@pytest.mark.parametrize("act,bias", [("relu", False), ("relu", True), ("erf", True),
+                                      ("leaky_relu", True)])
+def test_exact_kernel_against_naive_double_sum(act, bias, rng):
+    d, m = 3, 4
+    prob = _problem(rng, d, act, bias, m0=2)
+    th = _theta(rng, m, d, bias)
+    got = risk.exact_oracle(prob, m, activation=act, bias=bias, alpha=1.5, leak=0.1).risk(th)
+    ref = naive.exact_risk(th, prob.teacher, act, bias, alpha=1.5, leak=0.1)
+    np.testing.assert_allclose(got, ref, rtol=1e-10)
+
+
+def test_sphere_is_gaussian_over_d(rng):
+    d, m = 5, 6
+    prob = _problem(rng, d, "relu", False)
+    sph = problems.Problem(d=d, inputs="sphere", teacher=prob.teacher, teacher_activation="relu")
+    th = _theta(rng, m, d, False)
+    rg, vg = risk.exact_oracle(prob, m).velocity(th)
+    rs, vs = risk.exact_oracle(sph, m).velocity(th)
+    np.testing.assert_allclose(rs, rg / d, rtol=1e-12)
+    np.testing.assert_allclose(vs, vg / d, rtol=1e-12)
+
+
+@pytest.mark.parametrize("d", [2, 40])
+@pytest.mark.parametrize("act", ["relu", "tanh", "softplus"])
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sampled_kernel_against_naive(d, act, loss, dtype, rng):
+    """Both code paths (fused for d = 2, BLAS for d = 40) against the NumPy twin."""
+    n, m = 700, 9
+    X = rng.standard_normal((n, d))
+    y = rng.standard_normal(n)
+    if loss == "logistic":
+        y = np.sign(y)
+    th = _theta(rng, m, d, True, dtype=dtype)
+    o = risk.sample_oracle(X, y, m, activation=act, bias=True, alpha=2.0, loss=loss, dtype=dtype)
+    r, v = o.velocity(th)
+    rn, vn = naive.sample_velocity(th, X.astype(dtype), y, act, True, 2.0, loss_name=loss)
+    tol = 1e-12 if dtype == np.float64 else 2e-5
+    np.testing.assert_allclose(r, rn, rtol=tol)
+    np.testing.assert_allclose(v, vn, rtol=tol, atol=tol * np.max(np.abs(vn)))
+    assert v.dtype == dtype
+
+
+@pytest.mark.parametrize("d", [2, 40])
+def test_sampled_velocity_against_finite_differences(d, rng):
+    n, m, alpha = 300, 6, 0.7
+    X = rng.standard_normal((n, d))
+    y = rng.standard_normal(n)
+    o = risk.sample_oracle(X, y, m, activation="tanh", bias=True, alpha=alpha)
+    th = _theta(rng, m, d, True)
+    _, v = o.velocity(th)
+    e = 1e-6
+    vfd = np.zeros_like(v)
+    for idx in np.ndindex(th.shape):
+        tp, tm = th.copy(), th.copy()
+        tp[idx] += e
+        tm[idx] -= e
+        vfd[idx] = -m * (o.risk(tp) - o.risk(tm)) / (2 * e) / alpha ** 2
+    assert np.max(np.abs(v - vfd)) < 1e-6 * np.max(np.abs(v))
+
+
+def test_online_batch_matches_numpy_stream(rng):
+    """The online oracle draws its batch from the given Generator, as NumPy would."""
+    d, m, batch = 3, 5, 64
+    prob = _problem(rng, d, "relu", False)
+    gen = np.random.default_rng(7)
+    o = risk.online_oracle(prob, m, gen, batch=batch)
+    th = _theta(rng, m, d, False)
+    r1, v1 = o.velocity(th)
+    X = np.random.default_rng(7).standard_normal((batch, d))
+    rn, vn = naive.sample_velocity(th, X, prob.labels(X), "relu", False)
+    np.testing.assert_allclose(r1, rn, rtol=1e-12)
+    np.testing.assert_allclose(v1, vn, rtol=1e-12, atol=1e-14)
+    r2, _ = o.velocity(th)
+    assert r2 != r1  # the stream advanced
+
+
+def test_exact_float32_agrees_with_float64(rng):
+    d, m = 5, 20
+    prob = _problem(rng, d, "relu", True)
+    th = _theta(rng, m, d, True)
+    r64, v64 = risk.exact_oracle(prob, m, bias=True).velocity(th)
+    r32, v32 = risk.exact_oracle(prob, m, bias=True, dtype=np.float32).velocity(
+        th.astype(np.float32))
+    np.testing.assert_allclose(r32, r64, rtol=1e-5)
+    np.testing.assert_allclose(v32, v64, rtol=0, atol=1e-5 * np.max(np.abs(v64)))
+
+
+def test_exact_oracle_rejects_logistic_and_mismatch(rng):
+    prob = problems.teacher_student(2, 2, loss="logistic", rng=rng)
+    with pytest.raises(ValueError, match="'sampled' or 'online'"):
+        risk.exact_oracle(prob, 4)
+    prob = problems.teacher_student(2, 2, activation="tanh", rng=rng)
+    with pytest.raises(ValueError, match="teacher activation 'tanh' differs"):
+        risk.exact_oracle(prob, 4, activation="relu")
+    prob = problems.teacher_student(2, 2, activation="erf", inputs="sphere", rng=rng)
+    with pytest.raises(ValueError, match="inputs='sphere'"):
+        risk.exact_oracle(prob, 4, activation="erf")
