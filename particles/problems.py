@@ -142,8 +142,8 @@ def _check_array(name, value, shape):
         want = "(" + ", ".join("n" if s is None else str(s) for s in shape) + ")"
         raise ValueError(f"{name} has shape {arr.shape}; allowed: an array of shape {want}")
     if not np.all(np.isfinite(arr)):
-        bad = np.argwhere(~np.isfinite(arr))[0]
-        raise ValueError(f"{name} contains NaN or Inf (first at index {tuple(bad)}); "
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+        raise ValueError(f"{name} contains NaN or Inf (first at index {bad}); "
                          "allowed: finite values only")
     return np.ascontiguousarray(arr)
 

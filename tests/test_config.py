@@ -1,0 +1,95 @@
+"""Bad input is rejected before any work, with the field, the value and the rule."""
+import numpy as np
+import pytest
+
+import particles as pt
+from particles import config as C
+
+
+@pytest.mark.parametrize("build,match", [
+    (lambda: pt.NetworkConfig(m=0), r"network.m=0 is invalid; allowed: an integer >= 1"),
+    (lambda: pt.NetworkConfig(m=2.5), r"network.m must be an integer"),
+    (lambda: pt.ProblemConfig(d=0), r"problem.d=0 is invalid"),
+    (lambda: pt.NetworkConfig(activation="gelu"), r"network.activation='gelu' is invalid; allowed: 'relu'"),
+    (lambda: pt.ProblemConfig(loss="hinge"), r"problem.loss='hinge' is invalid; allowed: 'squared', 'logistic'"),
+    (lambda: pt.IntegratorConfig(dt=-0.1), r"integrator.dt=-0.1 is invalid; allowed: a number > 0"),
+    (lambda: pt.IntegratorConfig(dt=0), r"integrator.dt=0.0 is invalid"),
+    (lambda: pt.InitConfig(tau=-1), r"init.tau=-1.0 is invalid; allowed: a number >= 0"),
+    (lambda: pt.NetworkConfig(alpha=float("nan")), r"network.alpha=nan is invalid; allowed: a finite number"),
+    (lambda: pt.IntegratorConfig(method="rk4"), r"integrator.method='rk4' is invalid"),
+    (lambda: pt.RecordConfig(times=(1.0, 0.5)), r"record.times=\[1.0, 0.5\] is invalid; allowed: strictly increasing"),
+    (lambda: pt.Config(network=pt.NetworkConfig(m=5), init=pt.InitConfig(symmetric=True)), r"network.m=5 is invalid; allowed: an even number"),
+    (lambda: pt.Config(problem=pt.ProblemConfig(loss="logistic")), r"oracle.kind='exact' is invalid; allowed: 'sampled' or 'online'"),
+    (lambda: pt.Config(integrator=pt.IntegratorConfig(method="sgd")), r"integrator.method='sgd' is invalid"),
+    (lambda: pt.Config(oracle=pt.OracleConfig(kind="online")), r"integrator.method='euler' is invalid; allowed: 'sgd'"),
+    (lambda: pt.Config(seed=-1), r"seed=-1 is invalid"),
+    (lambda: pt.Config(dtype="float16"), r"dtype='float16' is invalid; allowed: 'float64', 'float32'"),
+])
+def test_invalid_config_values(build, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        build()
+
+
+def test_unknown_keys_are_named():
+    with pytest.raises(C.ConfigError, match=r"unknown key network.width; allowed: m, activation"):
+        C.from_dict({"network": {"width": 3}})
+    with pytest.raises(C.ConfigError, match=r"unknown key 'netwrok'"):
+        C.from_dict({"netwrok": {}})
+    with pytest.raises(TypeError, match=r"network.m must be an integer, got '3'"):
+        C.from_dict({"network": {"m": "3"}})
+
+
+def test_round_trip_dict():
+    cfg = pt.Config(network=pt.NetworkConfig(m=8, bias=True),
+                    record=pt.RecordConfig(schedule="times", times=(0.5, 1.0)), seed=3)
+    assert C.from_dict(C.to_dict(cfg)) == cfg
+
+
+def test_set_value_overrides():
+    data = C.set_value({}, "network.m=32")
+    data = C.set_value(data, "network.activation=tanh")
+    data = C.set_value(data, "seed=4")
+    cfg = C.from_dict(data)
+    assert cfg.network.m == 32 and cfg.network.activation == "tanh" and cfg.seed == 4
+
+
+def test_array_arguments(rng):
+    with pytest.raises(ValueError, match=r"theta has shape \(3, 4\); allowed: \(m, d \+ 2\) = \(4, 5\)"):
+        pt.simulate(pt.Config(network=pt.NetworkConfig(m=4), problem=pt.ProblemConfig(d=3)),
+                    theta=np.zeros((3, 4)))
+    bad = np.zeros((4, 5))
+    bad[1, 1] = np.nan
+    with pytest.raises(ValueError, match="theta contains NaN"):
+        pt.simulate(pt.Config(network=pt.NetworkConfig(m=4), problem=pt.ProblemConfig(d=3)),
+                    theta=bad)
+    X = rng.standard_normal((10, 2))
+    y = rng.standard_normal(10)
+    X[3, 1] = np.nan
+    with pytest.raises(ValueError, match=r"X contains NaN or Inf \(first at index \(3, 1\)\)"):
+        pt.dataset(X, y)
+    with pytest.raises(ValueError, match=r"y has shape \(9,\); allowed: an array of shape \(10\)"):
+        pt.dataset(rng.standard_normal((10, 2)), y[:9])
+    with pytest.raises(ValueError, match=r"labels in \{-1, \+1\}"):
+        pt.dataset(rng.standard_normal((10, 2)), y, loss="logistic")
+    with pytest.raises(ValueError, match=r"m=0 is invalid"):
+        pt.initialize(rng, 0, 2)
+    with pytest.raises(ValueError, match=r"tau=-0.5 is invalid"):
+        pt.initialize(rng, 4, 2, tau=-0.5)
+    with pytest.raises(ValueError, match=r"loss='l1' is invalid"):
+        pt.teacher_student(2, 3, loss="l1", rng=rng)
+    with pytest.raises(ValueError, match=r"activation='swish' is unknown"):
+        pt.teacher_student(2, 3, activation="swish", rng=rng)
+    with pytest.raises(ValueError, match=r"dt=-1 is invalid"):
+        pt.FixedStep("euler", pt.exact_oracle(pt.teacher_student(2, 1, rng=rng), 2), -1)
+
+
+def test_dataset_problem_runs_with_test_risk(rng):
+    X = rng.standard_normal((200, 3))
+    y = np.tanh(X[:, 0])
+    prob = pt.dataset(X[:150], y[:150], X[150:], y[150:])
+    cfg = pt.Config(problem=pt.ProblemConfig(kind="dataset", d=3, data="given"),
+                    oracle=pt.OracleConfig(kind="dataset"),
+                    integrator=pt.IntegratorConfig(t_end=2.0, dt=0.05))
+    res = pt.simulate(cfg, problem=prob)
+    assert set(res.observables) >= {"risk", "test_risk", "grad_norm2", "distance"}
+    assert res.observables["risk"][-1] < res.observables["risk"][0]
