@@ -21,6 +21,7 @@ import math
 import numpy as np
 
 from ._jit import jit
+from ._threads import pool_owner
 
 RUNNING, STOPPED_RISK, STOPPED_GRAD, DIVERGED = 0, 1, 2, 3
 STATUS_NAMES = {RUNNING: "running", STOPPED_RISK: "stopped: risk threshold reached",
@@ -174,12 +175,14 @@ class FixedStep:
             RUNNING, STOPPED_RISK, STOPPED_GRAD or DIVERGED.
         """
         o = self.oracle
-        if self.method == "heun":
-            heun_steps(o.kernel, theta, o.params, o.work, self.v, self.v2, self.tmp, self.lr,
-                       self.wd, self.dt, nsteps, self.stop_risk, self.stop_grad, self.stats)
-        else:
-            euler_steps(o.kernel, theta, o.params, o.work, self.v, self.lr, self.wd, self.dt,
-                        nsteps, self.stop_risk, self.stop_grad, self.stats)
+        with pool_owner(o.owner):
+            if self.method == "heun":
+                heun_steps(o.kernel, theta, o.params, o.work, self.v, self.v2, self.tmp,
+                           self.lr, self.wd, self.dt, nsteps, self.stop_risk, self.stop_grad,
+                           self.stats)
+            else:
+                euler_steps(o.kernel, theta, o.params, o.work, self.v, self.lr, self.wd,
+                            self.dt, nsteps, self.stop_risk, self.stop_grad, self.stats)
         s = self.stats
         return int(s[0]), float(s[1]), float(s[2]), int(s[3])
 
@@ -245,26 +248,24 @@ class OdeDriver:
                                                        self.stop_grad))
 
     def advance(self, theta, t0, t1):
-        """Integrate in place from time t0 to t1 (a fresh solver, first step self.h).
-
-        Returns the number of accepted solver steps.
-        """
+        """Integrate in place from time t0 to t1 (a fresh solver, first step self.h)."""
         y0 = theta.astype(np.float64).ravel()
         kw = {}
         if self.h is not None and self.h > 0:
             kw["first_step"] = min(self.h, t1 - t0)
         solver = self.solver_class(self._rhs, t0, y0, t1, rtol=self.rtol, atol=self.atol,
                                    **kw)
-        steps = 0
-        while solver.status == "running":
-            msg = solver.step()
-            steps += 1
-            if solver.status == "failed":
-                raise FloatingPointError(f"{self.method} failed at t = {solver.t:.6g}: {msg}")
-            if not np.all(np.isfinite(solver.y)):
-                raise FloatingPointError(f"{self.method} produced NaN/Inf at t = {solver.t:.6g}")
+        with pool_owner(self.oracle.owner):
+            self._loop(solver)
         h = getattr(solver, "h_abs", None)
         if h is not None and math.isfinite(h) and h > 0:
             self.h = float(h)
         theta[:] = solver.y.reshape(self.shape)
-        return steps
+
+    def _loop(self, solver):
+        while solver.status == "running":
+            msg = solver.step()
+            if solver.status == "failed":
+                raise FloatingPointError(f"{self.method} failed at t = {solver.t:.6g}: {msg}")
+            if not np.all(np.isfinite(solver.y)):
+                raise FloatingPointError(f"{self.method} produced NaN/Inf at t = {solver.t:.6g}")

@@ -12,6 +12,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from ._threads import pool_owner
 from .activations import activation_code
 from .kernels import exact as _exact
 from .kernels import sampled as _sampled
@@ -40,8 +41,10 @@ class Oracle:
     dtype : numpy dtype
     """
 
-    def __init__(self, kind, kernel, params, work, m, d, dtype, gen=None):
+    def __init__(self, kind, kernel, params, work, m, d, dtype, gen=None, owner="numba"):
         self.kind = kind
+        #: which thread pool does the heavy work ("numba" or "blas"), see _threads
+        self.owner = owner
         self.kernel = kernel
         self.params = params
         self.work = work
@@ -75,7 +78,8 @@ class Oracle:
         self._check(theta)
         if out is None:
             out = np.empty_like(theta)
-        risk = self.kernel(theta, self.params, self.work, out)
+        with pool_owner(self.owner):
+            risk = self.kernel(theta, self.params, self.work, out)
         return float(risk), out
 
     def risk(self, theta):
@@ -163,6 +167,10 @@ def _sample_work(m, d, dtype, batch=0):
                       np.zeros((batch, d), dtype), np.zeros(batch))
 
 
+def _sample_owner(d):
+    return "numba" if d <= _sampled.FUSED_MAX_D else "blas"
+
+
 def sample_oracle(X, y, m, *, activation="relu", bias=False, alpha=1.0, leak=0.01,
                   loss="squared", kind="sampled", dtype=np.float64):
     """Empirical risk on a fixed sample (the `sampled` and `dataset` oracles).
@@ -183,7 +191,7 @@ def sample_oracle(X, y, m, *, activation="relu", bias=False, alpha=1.0, leak=0.0
     params = SampleParams(X, y, activation_code(activation), float(leak), bool(bias),
                           float(alpha), _sampled.LOSSES[loss])
     return Oracle(kind, _sampled.sampled_velocity, params, _sample_work(m, d, dtype), m, d,
-                  dtype)
+                  dtype, owner=_sample_owner(d))
 
 
 def online_oracle(problem, m, gen, *, batch=100, activation="relu", bias=False, alpha=1.0,
@@ -200,7 +208,8 @@ def online_oracle(problem, m, gen, *, batch=100, activation="relu", bias=False, 
                           problem.inputs == "sphere", activation_code(activation), float(leak),
                           bool(bias), float(alpha), _sampled.LOSSES[problem.loss])
     return Oracle("online", _sampled.online_velocity, params,
-                  _sample_work(m, problem.d, dtype, batch), m, problem.d, dtype, gen=gen)
+                  _sample_work(m, problem.d, dtype, batch), m, problem.d, dtype, gen=gen,
+                  owner=_sample_owner(problem.d))
 
 
 def has_exact(problem, activation, bias):
