@@ -69,7 +69,8 @@ class Recorder:
 class MemoryRecorder(Recorder):
     """Keeps frames and observables in memory (lists, turned into arrays on demand)."""
 
-    def __init__(self):
+    def __init__(self, keep_frames=True):
+        self.keep_frames = keep_frames
         self.info = None
         self.frame_steps, self.frame_times, self.frames = [], [], []
         self.obs_steps, self.obs_times, self.obs = [], [], {}
@@ -78,9 +79,12 @@ class MemoryRecorder(Recorder):
         self.message = None
 
     def begin(self, info):
-        self.info = info
+        if self.info is None:
+            self.info = info
 
     def frame(self, step, time, theta):
+        if not self.keep_frames:
+            return
         self.frame_steps.append(step)
         self.frame_times.append(time)
         self.frames.append(np.array(theta, copy=True))

@@ -152,6 +152,7 @@ class Simulation:
         self.homogeneous = net.activation in HOMOGENEOUS
         self._lr = np.array(lr)
         self._v = np.zeros((m, d + 2), dtype)
+        self._t_end = None
 
     # ------------------------------------------------------------------ observables
     def invariants(self, theta):
@@ -179,17 +180,34 @@ class Simulation:
             out["invariant_drift"] = float(np.max(np.abs(self.invariants(theta) - self._q0)))
         return out
 
+    @property
+    def observable_names(self):
+        """Names of the observables this run records."""
+        names = []
+        if self.monitor is not None:
+            names += ["risk", "grad_norm2"]
+        if self.test is not None and self.test is not self.monitor:
+            names.append("test_risk")
+        names.append("distance")
+        if self.homogeneous:
+            names.append("invariant_drift")
+        return names
+
     def info(self):
         """Static description handed to recorders at ``begin``."""
         return {"config": _cfg.to_dict(self.config), "m": self.m, "d": self.d,
                 "dtype": self.dtype.name, "teacher": self.problem.teacher,
                 "theta0": self.theta0, "seed": self.config.seed,
                 "frame_steps": self.frame_steps, "obs_steps": self.obs_steps,
-                "n_steps": self.n_steps, "dt": self.dt, "problem": self.problem}
+                "n_steps": self.n_steps, "dt": self.dt, "problem": self.problem,
+                "observables": self.observable_names,
+                "initial_state": self._checkpoint(0, 0.0, self.theta0, "running")}
 
     def _checkpoint(self, step, t, theta, status):
         state = {"step": int(step), "time": float(t), "theta": np.array(theta, copy=True),
                  "status": status}
+        if self._t_end is not None:
+            state["t_end"] = float(self._t_end)
         if self.noise is not None:
             state["rng_state"] = get_state(self.noise)
         if isinstance(self.integrator, OdeDriver):
@@ -197,7 +215,26 @@ class Simulation:
         return state
 
     # ------------------------------------------------------------------ main loop
-    def run(self, recorder=None, progress=None, resume=None, t_end=None):
+    def schedule(self, n_steps):
+        """(frames, observables) steps for a run of ``n_steps`` steps.
+
+        Up to the configured end this is the configured schedule; a longer run
+        (``resume --t-end``) appends log-spaced records after it.
+        """
+        frames, obs = self.frame_steps, self.obs_steps
+        if n_steps < self.n_steps:
+            frames = np.union1d(frames[frames <= n_steps], [n_steps])
+            obs = np.union1d(obs[obs <= n_steps], frames)
+        elif n_steps > self.n_steps:
+            rc = self.config.record
+            extra = np.round(np.geomspace(self.n_steps, n_steps, max(rc.frames // 2, 2)))
+            extra_obs = np.round(np.geomspace(self.n_steps, n_steps,
+                                              max(rc.frames * rc.observables_factor // 2, 2)))
+            frames = np.union1d(frames, extra)
+            obs = np.union1d(np.union1d(obs, extra_obs), frames)
+        return frames.astype(np.int64), obs.astype(np.int64)
+
+    def run(self, recorder=None, progress=None, resume=None, t_end=None, keep=True):
         """Execute the run.
 
         Parameters
@@ -212,19 +249,20 @@ class Simulation:
             continue from; records up to that step are not repeated.
         t_end : float, optional
             New final time (extends or shortens the schedule's end; used by resume).
+        keep : bool
+            Keep the frames in memory for the Result (False: only the final state,
+            so memory stays bounded whatever the run length).
 
         Returns
         -------
         Result
         """
-        mem = MemoryRecorder()
+        mem = MemoryRecorder(keep_frames=keep)
         rec = Tee(mem, recorder)
         self._q0 = self.invariants(self.theta0)
+        self._t_end = t_end
         n_steps = self.n_steps if t_end is None else max(1, int(round(t_end / self.dt)))
-        frames, obs = self.frame_steps, self.obs_steps
-        if n_steps != self.n_steps:
-            frames = np.union1d(frames[frames <= n_steps], [n_steps]).astype(np.int64)
-            obs = np.union1d(obs[obs <= n_steps], frames).astype(np.int64)
+        frames, obs = self.schedule(n_steps)
         frame_set = set(frames.tolist())
         obs_set = set(obs.tolist())
         dt = self.dt
@@ -237,6 +275,7 @@ class Simulation:
         else:
             theta = np.ascontiguousarray(resume["theta"], dtype=self.dtype).copy()
             step = int(resume["step"])
+            rec.begin(self.info())
             if self.noise is not None and resume.get("rng_state") is not None:
                 set_state(self.noise, resume["rng_state"])
             if isinstance(self.integrator, OdeDriver):
@@ -288,7 +327,7 @@ class Simulation:
         except KeyboardInterrupt:
             rec.end("interrupted", f"interrupted at step {step} (t = {step * dt:.6g})")
             raise
-        final_state = "complete" if status == "complete" else status
+        final_state = status
         rec.checkpoint(self._checkpoint(step, step * dt, theta, final_state))
         rec.end(status, message)
         wall = _time.perf_counter() - t0

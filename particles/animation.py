@@ -1,0 +1,243 @@
+"""Animate a run's particle cloud, streaming frames from its HDF5 file.
+
+For d = 2 the positions are |c_i| a_i (each neuron's direction scaled by its output
+weight, the mean-field papers' view), coloured by the sign of c_i, with fading
+trails; the teacher's neurons are stars on dotted rays and the unit circle is drawn
+for reference. For d > 2 the cloud is projected on two teacher directions, on the top
+two principal directions of the final cloud, or on two named coordinates. An inset
+shows the risk (log-log) with a cursor at the current time.
+
+Frames are read one at a time (two passes: limits, then drawing), so memory stays
+bounded whatever the length of the run, and a run still being written can be
+animated up to its last flushed frame.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from collections import deque
+
+import numpy as np
+
+from .plotting import (NEG_COLOR, POS_COLOR, _positive, check_output, draw_reference,
+                       frame_indices, planar, projection_basis)
+
+
+def ffmpeg_path():
+    """Path of an ffmpeg executable (system, or the imageio-ffmpeg extra), or None."""
+    exe = shutil.which("ffmpeg")
+    if exe:
+        return exe
+    try:
+        import imageio_ffmpeg
+
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except Exception:  # noqa: BLE001 - not installed, or no binary for this platform
+        return None
+
+
+class Scene:
+    """The figure of one animation frame, updated in place frame after frame.
+
+    Parameters
+    ----------
+    run : particles.store.Run
+    idx : ndarray of int
+        The frames that will be drawn (used for the axis limits and marker scale,
+        computed in one streaming pass).
+    size, dpi, trail, projection, size_by_c
+        As for :func:`animate`.
+    """
+
+    def __init__(self, run, idx, *, size=5.0, dpi=80, trail=8, projection="auto",
+                 size_by_c=True):
+        import matplotlib.pyplot as plt
+
+        self.run = run
+        self.d = run.d
+        self.trail = trail
+        self.size_by_c = size_by_c
+        self.basis = projection_basis(run, projection)
+        n = len(run)
+        self.times = run.times[:n]
+        self.steps = run.steps[:n]
+        self.risk_t = self.risk_v = None
+        if "risk" in run.observable_names:
+            _, self.risk_t, self.risk_v = run.observable("risk")
+        lim, cmax = 1.0, 0.0
+        if run.teacher is not None:
+            lim = max(lim, float(np.abs(planar(run.teacher, self.d, self.basis)).max()))
+        for k in idx:
+            theta = run.frame(int(k))
+            p = planar(theta, self.d, self.basis)
+            lim = max(lim, float(np.percentile(np.abs(p), 99.5)))
+            cmax = max(cmax, float(np.abs(theta[:, 0]).max()))
+        self.cmax = cmax
+        lim *= 1.12
+        fig = plt.figure(figsize=(size, size), dpi=dpi)
+        ax = fig.add_axes((0.1, 0.08, 0.85, 0.82))
+        ax.set_xlim(-lim, lim)
+        ax.set_ylim(-lim, lim)
+        ax.set_aspect("equal")
+        ax.set_xlabel(r"$|c_i|\, a_i$" + (" (projected)" if self.basis is not None else ""),
+                      fontsize="small")
+        ax.tick_params(labelsize="x-small")
+        draw_reference(ax, run, self.basis)
+        self.lines = [(ax.plot([], [], color=POS_COLOR, lw=1.0, alpha=0.0)[0],
+                       ax.plot([], [], color=NEG_COLOR, lw=1.0, alpha=0.0)[0])
+                      for _ in range(trail)]
+        self.scat = ax.scatter(np.zeros((0, 2))[:, 0], np.zeros((0, 2))[:, 1], s=[], zorder=4,
+                               edgecolor="k", linewidth=0.3)
+        self.title = ax.set_title("", fontsize="small")
+        self.cursor = None
+        if self.risk_t is not None:
+            inset = fig.add_axes((0.68, 0.66, 0.26, 0.2))
+            t_pos, v_pos = _positive(self.risk_t, self.risk_v)
+            inset.loglog(t_pos, v_pos, color="k", lw=0.8)
+            inset.tick_params(labelsize=5)
+            inset.set_title("risk", fontsize=6)
+            self.cursor = inset.axvline(t_pos[0] if t_pos.size else 1.0, color="C3", lw=0.8)
+        self.fig, self.ax = fig, ax
+        self.history = deque(maxlen=trail + 1)
+
+    def draw(self, k):
+        """Update the figure to frame ``k`` (reads that one frame)."""
+        theta = self.run.frame(int(k))
+        p = planar(theta, self.d, self.basis)
+        self.history.append(p)
+        pos = theta[:, 0] >= 0
+        self.scat.set_offsets(p)
+        self.scat.set_facecolor(np.where(pos, POS_COLOR, NEG_COLOR))
+        if self.size_by_c and self.cmax > 0:
+            self.scat.set_sizes(8 + 60 * np.abs(theta[:, 0]) / self.cmax)
+        else:
+            self.scat.set_sizes(np.full(p.shape[0], 20.0))
+        past = list(self.history)
+        for j, pair in enumerate(self.lines):
+            seg = past[max(0, len(past) - 2 - j):len(past) - j]
+            for line, mask in zip(pair, (pos, ~pos)):
+                if len(seg) < 2 or not mask.any():
+                    line.set_data([], [])
+                    continue
+                a, b = seg[0][mask], seg[1][mask]
+                gap = np.full(a.shape[0], np.nan)
+                line.set_data(np.column_stack([a[:, 0], b[:, 0], gap]).ravel(),
+                              np.column_stack([a[:, 1], b[:, 1], gap]).ravel())
+                line.set_alpha(0.6 * (1 - j / max(self.trail, 1)))
+        t = float(self.times[k])
+        label = f"t = {t:.4g}  (step {int(self.steps[k])})"
+        if self.risk_t is not None:
+            j = int(np.searchsorted(self.risk_t, t, side="right")) - 1
+            label += f"   risk = {self.risk_v[max(j, 0)]:.3e}"
+            if t > 0:
+                self.cursor.set_xdata([t, t])
+        self.title.set_text(label)
+
+
+def _check_int(name, value, lo):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
+        raise ValueError(f"{name}={value!r} is invalid; allowed: an integer >= {lo}")
+
+
+def animate(path, out=None, *, frames=60, fps=12, dpi=80, size=5.0, trail=8,
+            projection="auto", size_by_c=True, warn=None):
+    """Write an animation of the run in ``path``.
+
+    Parameters
+    ----------
+    path : str
+        Run file (HDF5), possibly still being written.
+    out : str, optional
+        Output .gif or .mp4 (default: next to ``path`` with .gif). MP4 needs ffmpeg;
+        without it a GIF is written instead and ``warn`` is called.
+    frames : int
+        Number of animation frames, spread evenly in log-time (>= 2).
+    fps : int
+        Frames per second.
+    dpi : int
+    size : float
+        Figure width and height in inches (pixels = size * dpi).
+    trail : int
+        Number of previous animation frames drawn as fading trails (0: none).
+    projection : str
+        For d > 2: "auto", "teacher", "pca" or "coords:I,J".
+    size_by_c : bool
+        Marker area proportional to |c_i|.
+    warn : callable, optional
+        Receives a one-line message when falling back from MP4 to GIF.
+
+    Returns
+    -------
+    str
+        The path written.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    from matplotlib import animation as manim
+
+    from .store import Run
+
+    for name, value, lo in (("frames", frames, 2), ("fps", fps, 1), ("dpi", dpi, 10),
+                            ("trail", trail, 0)):
+        _check_int(name, value, lo)
+    if not size > 0:
+        raise ValueError(f"size={size!r} is invalid; allowed: a number > 0")
+    out = out or os.path.splitext(path)[0] + ".gif"
+    ext = os.path.splitext(out)[1].lower()
+    if ext not in (".gif", ".mp4"):
+        raise ValueError(f"output {out!r} has extension {ext!r}; allowed: .gif or .mp4")
+    check_output(out)
+    writer_cls = manim.PillowWriter
+    if ext == ".mp4":
+        exe = ffmpeg_path()
+        if exe is None:
+            out = os.path.splitext(out)[0] + ".gif"
+            if warn:
+                warn("no ffmpeg found (install ffmpeg or `pip install particles[mp4]`); "
+                     f"writing {out} instead")
+        else:
+            matplotlib.rcParams["animation.ffmpeg_path"] = exe
+            writer_cls = manim.FFMpegWriter
+    with Run(path) as run:
+        n = len(run)
+        if n < 2:
+            raise ValueError(f"{path!r} has {n} frame(s); an animation needs at least 2")
+        idx = frame_indices(run.times[:n], frames)
+        scene = Scene(run, idx, size=size, dpi=dpi, trail=trail, projection=projection,
+                      size_by_c=size_by_c)
+        writer = writer_cls(fps=fps)
+        try:
+            with writer.saving(scene.fig, out, dpi):
+                for k in idx:
+                    scene.draw(k)
+                    writer.grab_frame()
+        finally:
+            plt.close(scene.fig)
+    return out
+
+
+def snapshot(path, out, *, index=-1, frames=60, dpi=100, size=5.0, trail=8,
+             projection="auto"):
+    """Write frame ``index`` of the animation (default: the last) as a still image."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from .store import Run
+
+    check_output(out)
+    with Run(path) as run:
+        n = len(run)
+        if n < 1:
+            raise ValueError(f"{path!r} has no frames yet")
+        idx = frame_indices(run.times[:n], frames)
+        k = idx[index]
+        scene = Scene(run, idx, size=size, dpi=dpi, trail=trail, projection=projection)
+        for j in idx[max(0, list(idx).index(k) - trail):list(idx).index(k) + 1]:
+            scene.draw(j)
+        scene.fig.savefig(out, dpi=dpi)
+        plt.close(scene.fig)
+    return out

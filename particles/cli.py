@@ -1,0 +1,318 @@
+"""The ``particles`` command line.
+
+Exit status: 0 on success, 2 on bad input (one line on stderr, no traceback), 1 on a
+failed run (divergence or an unexpected error), 130 on Ctrl-C (the file is flushed
+and resumable).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), "data", "default.toml")
+
+
+class UsageError(Exception):
+    """Bad input: reported in one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _build_parser():
+    p = _Parser(prog="particles", description="Two-layer networks as particle clouds: run, "
+                "resume, inspect, plot and animate gradient-flow trajectories.")
+    p.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+
+    r = sub.add_parser("run", help="run a configuration (or the embedded default)",
+                       description="Run CONFIG (TOML; the embedded 2-D teacher-student "
+                       "default when omitted) and stream the trajectory into an HDF5 file.")
+    r.add_argument("config", nargs="?", help="TOML configuration file")
+    r.add_argument("-o", "--output", help="output HDF5 file (default: runs/<name>.h5, "
+                   "numbered when it exists)")
+    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a configuration value, e.g. --set network.m=64 (repeatable)")
+    r.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    r.add_argument("--no-animate", action="store_true", help="do not write the animation")
+    r.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+
+    s = sub.add_parser("resume", help="continue an interrupted run",
+                       description="Continue FILE from its last checkpoint to its configured "
+                       "end (or --t-end); the final state equals an uninterrupted run's.")
+    s.add_argument("file")
+    s.add_argument("--t-end", type=float, help="new final time")
+    s.add_argument("-q", "--quiet", action="store_true")
+
+    i = sub.add_parser("info", help="summarise a run file",
+                       description="Print the configuration, progress, last risk, completion "
+                       "state and size of FILE.")
+    i.add_argument("file")
+
+    pl = sub.add_parser("plot", help="static figures of one or several runs",
+                        description="Draw a figure from run files (several files are "
+                        "overlaid for the risk and drift kinds).")
+    pl.add_argument("files", nargs="+")
+    pl.add_argument("-o", "--output", help="output image (default: FILE-KIND.png)")
+    pl.add_argument("--kind", default="risk",
+                    choices=["risk", "paths", "histograms", "invariants", "frame"],
+                    help="risk: risk vs time; paths: particle paths; histograms: c and |a|; "
+                    "invariants: conservation-law drift; frame: the animation's last frame")
+    pl.add_argument("--dpi", type=int, default=120)
+
+    a = sub.add_parser("animate", help="animate the particles of a run",
+                       description="Animate FILE into a GIF (always) or MP4 (when ffmpeg "
+                       "exists), streaming frames from the file.")
+    a.add_argument("file")
+    a.add_argument("-o", "--output", help="output .gif or .mp4 (default: FILE.gif)")
+    a.add_argument("--frames", type=int, default=60, help="number of frames (log-spaced)")
+    a.add_argument("--fps", type=int, default=12)
+    a.add_argument("--dpi", type=int, default=80)
+    a.add_argument("--size", type=float, default=5.0, help="figure size in inches")
+    a.add_argument("--trail", type=int, default=8, help="trail length in frames")
+    a.add_argument("--projection", default="auto",
+                   help="auto, teacher, pca or coords:I,J (for d > 2)")
+    a.add_argument("--no-size-by-c", action="store_true", help="constant marker size")
+    a.add_argument("-q", "--quiet", action="store_true")
+    return p
+
+
+def _say(quiet, *args):
+    if not quiet:
+        print(*args, flush=True)
+
+
+class _Progress:
+    """tqdm bar on a terminal, plain periodic lines otherwise."""
+
+    def __init__(self, total, quiet, start=0):
+        self.quiet = quiet
+        self.bar = None
+        self.last = 0.0
+        self.t0 = time.perf_counter()
+        self.start = start
+        if quiet:
+            return
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=start, unit="step", unit_scale=True,
+                            dynamic_ncols=True)
+
+    def __call__(self, step, n_steps, t, risk):
+        if self.quiet:
+            return
+        if self.bar is not None:
+            self.bar.total = n_steps
+            self.bar.update(step - self.bar.n)
+            self.bar.set_postfix_str(f"t={t:.4g} risk={risk:.3e}", refresh=False)
+            return
+        now = time.perf_counter()
+        if now - self.last >= 5.0 or step == n_steps:
+            rate = (step - self.start) / max(now - self.t0, 1e-9)
+            print(f"step {step}/{n_steps}  t={t:.4g}  risk={risk:.4e}  {rate:.0f} steps/s",
+                  flush=True)
+            self.last = now
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _unique_path(path):
+    if not os.path.exists(path):
+        return path
+    root, ext = os.path.splitext(path)
+    k = 1
+    while os.path.exists(f"{root}-{k}{ext}"):
+        k += 1
+    return f"{root}-{k}{ext}"
+
+
+def _load_config(args):
+    import tomllib
+
+    from .config import ConfigError, from_dict, set_value
+
+    path = args.config or DEFAULT_CONFIG
+    if not os.path.isfile(path):
+        raise UsageError(f"config file {path!r} does not exist")
+    with open(path, "rb") as fh:
+        try:
+            data = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise UsageError(f"config file {path!r} is not valid TOML: {exc}") from None
+    for assignment in args.set:
+        set_value(data, assignment)
+    try:
+        return from_dict(data)
+    except ConfigError:
+        raise
+    except TypeError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def cmd_run(args):
+    from .simulate import Simulation
+    from .store import H5Writer
+
+    config = _load_config(args)
+    name = os.path.splitext(os.path.basename(args.config))[0] if args.config else "default"
+    if args.output:
+        out = args.output
+        if os.path.exists(out) and not args.overwrite:
+            raise UsageError(f"output file {out!r} exists; use --overwrite or another -o")
+    elif config.output.path:
+        out = config.output.path
+        if os.path.exists(out) and not args.overwrite:
+            raise UsageError(f"output file {out!r} exists; use --overwrite or another -o")
+    else:
+        out = _unique_path(os.path.join("runs", f"{name}.h5"))
+    out_dir = os.path.dirname(os.path.abspath(out))
+    os.makedirs(out_dir, exist_ok=True)
+    if not os.access(out_dir, os.W_OK):
+        raise UsageError(f"output directory {out_dir!r} is not writable")
+    sim = Simulation(config)  # validates everything (data files, init arrays) first
+    writer = H5Writer(out, config.output.storage_dtype, config.output.compression,
+                      overwrite=True)
+    progress = _Progress(sim.n_steps, args.quiet)
+    t0 = time.perf_counter()
+    try:
+        res = sim.run(recorder=writer, progress=progress, keep=False)
+    except KeyboardInterrupt:
+        progress.close()
+        writer.close()
+        print(f"interrupted; {out} is resumable: particles resume {out}", file=sys.stderr)
+        return 130
+    finally:
+        progress.close()
+        writer.close()
+    wall = time.perf_counter() - t0
+    risk = res.observables.get("risk")
+    last = f"{risk[-1]:.4e}" if risk is not None and len(risk) else "n/a"
+    _say(args.quiet, f"wrote {out}")
+    _say(args.quiet, f"{res.status}: risk {last} at t = {res.time:.6g} after {res.step} steps "
+         f"in {wall:.2f} s ({res.step / max(wall, 1e-9):.0f} steps/s)")
+    if res.status == "diverged":
+        print(f"error: {res.message}", file=sys.stderr)
+        return 1
+    if config.output.animate and not args.no_animate:
+        from .animation import animate
+
+        gif = os.path.splitext(out)[0] + ".gif"
+        path = animate(out, gif)
+        _say(args.quiet, f"wrote {path}")
+    return 0
+
+
+def cmd_resume(args):
+    from .store import load, resume
+
+    with load(args.file) as run:
+        ck = run.state
+        n_steps = run.n_steps
+    if args.t_end is not None and not args.t_end > 0:
+        raise UsageError(f"--t-end={args.t_end} is invalid; allowed: a number > 0")
+    progress = _Progress(n_steps, args.quiet, start=ck.get("step", 0))
+    try:
+        res = resume(args.file, t_end=args.t_end, progress=progress)
+    except KeyboardInterrupt:
+        progress.close()
+        print(f"interrupted; {args.file} is resumable", file=sys.stderr)
+        return 130
+    finally:
+        progress.close()
+    if res is None:
+        _say(args.quiet, f"{args.file} is already {ck.get('status', 'complete')} "
+             f"(t = {ck.get('time', 0):.6g}); nothing to do")
+        return 0
+    risk = res.observables.get("risk")
+    last = f"{risk[-1]:.4e}" if risk is not None and len(risk) else "n/a"
+    _say(args.quiet, f"{res.status}: risk {last} at t = {res.time:.6g} after {res.step} steps")
+    return 1 if res.status == "diverged" else 0
+
+
+def cmd_info(args):
+    from .store import load
+
+    with load(args.file) as run:
+        print(run.summary())
+    return 0
+
+
+def cmd_plot(args):
+    from . import plotting
+
+    out = args.output or os.path.splitext(args.files[0])[0] + f"-{args.kind}.png"
+    plotting.check_output(out)
+    if args.kind == "frame":
+        from .animation import snapshot
+
+        if len(args.files) != 1:
+            raise UsageError(f"--kind frame takes one file; got {len(args.files)}")
+        print(f"wrote {snapshot(args.files[0], out, dpi=args.dpi)}")
+        return 0
+    fig = plotting.plot_files(args.files, kind=args.kind)
+    fig.savefig(out, dpi=args.dpi)
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_animate(args):
+    from .animation import animate
+
+    out = args.output or os.path.splitext(args.file)[0] + ".gif"
+    path = animate(args.file, out, frames=args.frames, fps=args.fps, dpi=args.dpi,
+                   size=args.size, trail=args.trail, projection=args.projection,
+                   size_by_c=not args.no_size_by_c, warn=None if args.quiet else _warn)
+    _say(args.quiet, f"wrote {path}")
+    return 0
+
+
+def _warn(msg):
+    print(f"warning: {msg}", file=sys.stderr)
+
+
+COMMANDS = {"run": cmd_run, "resume": cmd_resume, "info": cmd_info, "plot": cmd_plot,
+            "animate": cmd_animate}
+
+
+def main(argv=None):
+    """Entry point; returns the exit status (``particles`` calls ``sys.exit`` on it)."""
+    from .config import ConfigError
+    from .store import NotARunError
+
+    parser = _build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.version:
+            from . import __version__
+
+            print(f"particles {__version__}")
+            return 0
+        if not args.command:
+            parser.print_help()
+            return 2
+        return COMMANDS[args.command](args)
+    except (UsageError, ConfigError, NotARunError, FileNotFoundError, FileExistsError,
+            ValueError, TypeError) as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"error: {msg}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - a failed run: one line, status 1
+        print(f"error: run failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+def entry():
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()
