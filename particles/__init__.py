@@ -33,7 +33,7 @@ _EXPORTS = {
     "online_oracle": "risk",
     "FixedStep": "integrators", "OdeDriver": "integrators",
     # running
-    "simulate": "simulate", "Simulation": "simulate", "Result": "simulate",
+    "simulate": "simulation", "Simulation": "simulation", "Result": "simulation",
     "MemoryRecorder": "recorder", "Recorder": "recorder",
     "ACTIVATIONS": "activations",
     # store

@@ -157,7 +157,7 @@ def _load_config(args):
 
 
 def cmd_run(args):
-    from .simulate import Simulation
+    from .simulation import Simulation
     from .store import H5Writer
 
     config = _load_config(args)

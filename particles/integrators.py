@@ -22,6 +22,7 @@ import numpy as np
 
 from ._jit import jit
 from ._threads import pool_owner
+from .kernels.dispatch import velocity
 
 RUNNING, STOPPED_RISK, STOPPED_GRAD, DIVERGED = 0, 1, 2, 3
 STATUS_NAMES = {RUNNING: "running", STOPPED_RISK: "stopped: risk threshold reached",
@@ -55,15 +56,15 @@ def _check_stop(risk, g2, stop_risk, stop_grad):
 
 
 @jit
-def euler_steps(vel, theta, p, w, v, lr, wd, dt, nsteps, stop_risk, stop_grad, stats):
+def euler_steps(theta, data, v, lr, wd, dt, nsteps, stop_risk, stop_grad, stats):
     """Advance ``theta`` in place by up to ``nsteps`` Euler steps.
 
     Parameters
     ----------
-    vel : compiled oracle kernel ``vel(theta, p, w, out) -> risk``
     theta : ndarray, shape (m, d + 2)
         State, updated in place.
-    p, w : oracle parameters and work buffers
+    data : particles.risk.OracleData
+        The oracle (see :func:`particles.kernels.dispatch.velocity`).
     v : ndarray, shape (m, d + 2)
         Velocity buffer.
     lr : ndarray, shape (3,)
@@ -81,7 +82,7 @@ def euler_steps(vel, theta, p, w, v, lr, wd, dt, nsteps, stop_risk, stop_grad, s
     status = RUNNING
     k = 0
     while k < nsteps:
-        risk = vel(theta, p, w, v)
+        risk = velocity(theta, data, v)
         g2 = _adjust(theta, v, lr, wd)
         status = _check_stop(risk, g2, stop_risk, stop_grad)
         if status != RUNNING:
@@ -95,8 +96,7 @@ def euler_steps(vel, theta, p, w, v, lr, wd, dt, nsteps, stop_risk, stop_grad, s
 
 
 @jit
-def heun_steps(vel, theta, p, w, v, v2, tmp, lr, wd, dt, nsteps, stop_risk, stop_grad,
-               stats):
+def heun_steps(theta, data, v, v2, tmp, lr, wd, dt, nsteps, stop_risk, stop_grad, stats):
     """Advance ``theta`` in place by up to ``nsteps`` Heun steps (explicit trapezoid).
 
     Same arguments as :func:`euler_steps`, plus two more (m, d + 2) buffers ``v2``
@@ -108,13 +108,15 @@ def heun_steps(vel, theta, p, w, v, v2, tmp, lr, wd, dt, nsteps, stop_risk, stop
     k = 0
     half = dt * 0.5
     while k < nsteps:
-        risk = vel(theta, p, w, v)
+        risk = velocity(theta, data, v)
         g2 = _adjust(theta, v, lr, wd)
         status = _check_stop(risk, g2, stop_risk, stop_grad)
         if status != RUNNING:
             break
-        tmp[:] = theta + dt * v
-        r2 = vel(tmp, p, w, v2)
+        for i in range(theta.shape[0]):
+            for q in range(theta.shape[1]):
+                tmp[i, q] = theta[i, q] + dt * v[i, q]
+        r2 = velocity(tmp, data, v2)
         g22 = _adjust(tmp, v2, lr, wd)
         if not (math.isfinite(r2) and math.isfinite(g22)):
             status = DIVERGED
@@ -177,12 +179,11 @@ class FixedStep:
         o = self.oracle
         with pool_owner(o.owner):
             if self.method == "heun":
-                heun_steps(o.kernel, theta, o.params, o.work, self.v, self.v2, self.tmp,
-                           self.lr, self.wd, self.dt, nsteps, self.stop_risk, self.stop_grad,
-                           self.stats)
+                heun_steps(theta, o.data, self.v, self.v2, self.tmp, self.lr, self.wd, self.dt,
+                           nsteps, self.stop_risk, self.stop_grad, self.stats)
             else:
-                euler_steps(o.kernel, theta, o.params, o.work, self.v, self.lr, self.wd,
-                            self.dt, nsteps, self.stop_risk, self.stop_grad, self.stats)
+                euler_steps(theta, o.data, self.v, self.lr, self.wd, self.dt, nsteps,
+                            self.stop_risk, self.stop_grad, self.stats)
         s = self.stats
         return int(s[0]), float(s[1]), float(s[2]), int(s[3])
 
@@ -234,7 +235,7 @@ class OdeDriver:
     def _rhs(self, t, y):
         self._theta[:] = y.reshape(self.shape)
         o = self.oracle
-        o.kernel(self._theta, o.params, o.work, self._v)
+        o.kernel(self._theta, o.data, self._v)
         _adjust(self._theta, self._v, self.lr, self.wd)
         self.nfev += 1
         return self._v.astype(np.float64).ravel()
@@ -242,7 +243,8 @@ class OdeDriver:
     def status(self, theta):
         """(risk, grad2, status) at ``theta`` without moving it."""
         o = self.oracle
-        risk = o.kernel(theta, o.params, o.work, self._v)
+        with pool_owner(o.owner):
+            risk = o.kernel(theta, o.data, self._v)
         g2 = _adjust(theta, self._v, self.lr, self.wd)
         return float(risk), float(g2), int(_check_stop(risk, g2, self.stop_risk,
                                                        self.stop_grad))

@@ -14,7 +14,7 @@ import numpy as np
 
 from ._threads import pool_owner
 from .activations import activation_code
-from .kernels import exact as _exact
+from .kernels import dispatch as _dispatch
 from .kernels import sampled as _sampled
 from .kernels.pairs import gaussian_rules, pair_array
 
@@ -24,6 +24,9 @@ SampleParams = namedtuple("SampleParams", "X y code leak bias alpha loss")
 OnlineParams = namedtuple("OnlineParams",
                           "gen teacher tcode tbias sphere code leak bias alpha loss")
 SampleWork = namedtuple("SampleWork", "acc hbuf gbuf lane_risk amat zbuf gblk tbuf xb yb")
+#: what the compiled loops receive: the oracle's kind and every kernel's inputs, the
+#: unused ones as empty placeholders of the right types (see kernels/dispatch.py)
+OracleData = namedtuple("OracleData", "kind ep ew sp op sw")
 
 
 class Oracle:
@@ -34,20 +37,23 @@ class Oracle:
     kind : str
         "exact", "sampled", "online" or "dataset".
     kernel : numba dispatcher
-        ``kernel(theta, params, work, out) -> risk``.
+        ``kernel(theta, data, out) -> risk`` (:func:`particles.kernels.dispatch.velocity`).
     params, work : namedtuple
-        Constant inputs and work buffers of the kernel.
+        Constant inputs and work buffers of the oracle's kernel.
+    data : OracleData
+        What the compiled loops receive.
     m, d : int
     dtype : numpy dtype
     """
 
-    def __init__(self, kind, kernel, params, work, m, d, dtype, gen=None, owner="numba"):
+    def __init__(self, kind, params, work, m, d, dtype, gen=None, owner="numba"):
         self.kind = kind
+        self.kernel = _dispatch.velocity
         #: which thread pool does the heavy work ("numba" or "blas"), see _threads
         self.owner = owner
-        self.kernel = kernel
         self.params = params
         self.work = work
+        self.data = _bundle(kind, params, work, m, d, dtype)
         self.m = m
         self.d = d
         self.dtype = np.dtype(dtype)
@@ -79,12 +85,42 @@ class Oracle:
         if out is None:
             out = np.empty_like(theta)
         with pool_owner(self.owner):
-            risk = self.kernel(theta, self.params, self.work, out)
+            risk = self.kernel(theta, self.data, out)
         return float(risk), out
 
     def risk(self, theta):
         """Risk R(f) at ``theta`` (computes and discards the velocity)."""
         return self.velocity(theta)[0]
+
+
+_KINDS = {"exact": _dispatch.EXACT, "sampled": _dispatch.SAMPLED, "dataset": _dispatch.SAMPLED,
+          "online": _dispatch.ONLINE}
+_PLACEHOLDER_GEN = None
+
+
+def _placeholders(dtype):
+    global _PLACEHOLDER_GEN
+    if _PLACEHOLDER_GEN is None:
+        _PLACEHOLDER_GEN = np.random.Generator(np.random.PCG64(0))
+    e2 = np.zeros((0, 0))
+    ep = ExactParams(0, 0.0, False, 1.0, 1.0, e2, 0.0, e2, e2, np.zeros(0, np.int64))
+    z = np.zeros((0, 0), dtype)
+    ew = ExactWork(z, np.zeros(0), z, z, e2, z)
+    sp = SampleParams(z, np.zeros(0), 0, 0.0, False, 1.0, 0)
+    op = OnlineParams(_PLACEHOLDER_GEN, e2, 0, False, False, 0, 0.0, False, 1.0, 0)
+    sw = SampleWork(np.zeros((0, 0, 0)), e2, e2, np.zeros(0), z, z, z, z, z, np.zeros(0))
+    return ep, ew, sp, op, sw
+
+
+def _bundle(kind, params, work, m, d, dtype):
+    ep, ew, sp, op, sw = _placeholders(np.dtype(dtype))
+    if kind == "exact":
+        ep, ew = params, work
+    elif kind == "online":
+        op, sw = params, work
+    else:
+        sp, sw = params, work
+    return OracleData(_KINDS[kind], ep, ew, sp, op, sw)
 
 
 def _scale(problem):
@@ -155,7 +191,7 @@ def exact_oracle(problem, m, *, activation="relu", bias=False, alpha=1.0, leak=0
                          teacher, const, *rules)
     work = ExactWork(np.zeros((m + m0, d), dtype), np.zeros(m + m0), np.zeros((m, m + m0), dtype),
                      np.zeros((m, m + m0), dtype), np.zeros((m, 4)), np.zeros((m, d), dtype))
-    return Oracle("exact", _exact.exact_velocity, params, work, m, d, dtype)
+    return Oracle("exact", params, work, m, d, dtype)
 
 
 def _sample_work(m, d, dtype, batch=0):
@@ -190,8 +226,8 @@ def sample_oracle(X, y, m, *, activation="relu", bias=False, alpha=1.0, leak=0.0
     n, d = X.shape
     params = SampleParams(X, y, activation_code(activation), float(leak), bool(bias),
                           float(alpha), _sampled.LOSSES[loss])
-    return Oracle(kind, _sampled.sampled_velocity, params, _sample_work(m, d, dtype), m, d,
-                  dtype, owner=_sample_owner(d))
+    return Oracle(kind, params, _sample_work(m, d, dtype), m, d, dtype,
+                  owner=_sample_owner(d))
 
 
 def online_oracle(problem, m, gen, *, batch=100, activation="relu", bias=False, alpha=1.0,
@@ -207,7 +243,7 @@ def online_oracle(problem, m, gen, *, batch=100, activation="relu", bias=False, 
                           activation_code(problem.teacher_activation), bool(problem.teacher_bias),
                           problem.inputs == "sphere", activation_code(activation), float(leak),
                           bool(bias), float(alpha), _sampled.LOSSES[problem.loss])
-    return Oracle("online", _sampled.online_velocity, params,
+    return Oracle("online", params,
                   _sample_work(m, problem.d, dtype, batch), m, problem.d, dtype, gen=gen,
                   owner=_sample_owner(problem.d))
 

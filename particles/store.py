@@ -492,7 +492,7 @@ def run(config=None, path=None, *, theta=None, problem=None, progress=None, over
     Result
     """
     from .config import Config
-    from .simulate import Simulation
+    from .simulation import Simulation
 
     config = Config() if config is None else config
     path = path or config.output.path
@@ -521,7 +521,7 @@ def resume(path, *, t_end=None, progress=None, keep=False):
         None when the run was already complete (nothing is done).
     """
     from .problems import dataset
-    from .simulate import Simulation
+    from .simulation import Simulation
 
     path = os.fspath(path)
     with Run(path) as old:

@@ -293,6 +293,9 @@ class Simulation:
                     if isinstance(self.integrator, FixedStep):
                         done, risk, g2, code = self.integrator.advance(theta, n)
                     else:
+                        # one solver segment per record interval, never split: the
+                        # segments (restart points) must not depend on wall-clock chunking
+                        n = target - step
                         risk, g2, code = self.integrator.status(theta)
                         done = 0
                         if code == RUNNING:
