@@ -1,0 +1,144 @@
+"""The `particles` command: every subcommand in-process, once as a subprocess, and
+bad input giving exit status 2, a one-line message and no file."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import particles as pt
+from particles.cli import main
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+SMALL = """
+seed = 2
+[problem]
+d = 2
+inputs = "sphere"
+[network]
+m = 8
+[init]
+tau = 0.3
+symmetric = true
+[integrator]
+dt = 0.05
+t_end = 5.0
+[record]
+frames = 12
+"""
+
+
+@pytest.fixture
+def small(tmp_path):
+    p = tmp_path / "small.toml"
+    p.write_text(SMALL)
+    return p
+
+
+def test_run_info_resume_plot_animate_in_process(small, tmp_path, capsys):
+    out = tmp_path / "r.h5"
+    assert main(["run", str(small), "-o", str(out), "--no-animate"]) == 0
+    text = capsys.readouterr().out
+    assert f"wrote {out}" in text and "complete: risk" in text and "steps/s" in text
+    assert main(["info", str(out)]) == 0
+    info = capsys.readouterr().out
+    assert "status      complete" in info and "m = 8 particles" in info
+    assert main(["resume", str(out)]) == 0
+    assert "already complete" in capsys.readouterr().out
+    assert main(["resume", str(out), "--t-end", "8", "-q"]) == 0
+    with pt.load(out) as run:
+        assert run.complete and run.times[-1] == pytest.approx(8.0)
+    for kind in ("risk", "paths", "histograms", "invariants", "frame"):
+        png = tmp_path / f"{kind}.png"
+        assert main(["plot", str(out), "--kind", kind, "-o", str(png)]) == 0
+        assert png.stat().st_size > 1000
+    gif = tmp_path / "a.gif"
+    assert main(["animate", str(out), "-o", str(gif), "--frames", "5", "-q"]) == 0
+    assert gif.exists()
+
+
+def test_set_overrides_and_default_output(small, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", str(small), "--set", "network.m=6", "--set", "seed=3", "-q",
+                 "--no-animate"]) == 0
+    assert main(["run", str(small), "-q", "--no-animate"]) == 0
+    with pt.load("runs/small.h5") as a, pt.load("runs/small-1.h5") as b:
+        assert a.m == 6 and a.config.seed == 3 and b.m == 8
+
+
+BAD = {
+    "unknown key": ("[network]\nwidth = 3\n", "unknown key network.width"),
+    "wrong type": ("[network]\nm = \"ten\"\n", "network.m must be an integer"),
+    "negative m": ("[network]\nm = -4\n", "network.m=-4 is invalid"),
+    "dt = 0": ("[integrator]\ndt = 0\n", "integrator.dt=0.0 is invalid"),
+    "bad toml": ("[network\n", "is not valid TOML"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_config_exit_2_nothing_written(case, tmp_path, capsys):
+    text, message = BAD[case]
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(text)
+    out = tmp_path / "never.h5"
+    assert main(["run", str(cfg), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not out.exists() and not (tmp_path / "never.h5.tmp").exists()
+
+
+def test_bad_files_exit_2(tmp_path, capsys):
+    assert main(["run", str(tmp_path / "missing.toml")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    notrun = tmp_path / "x.h5"
+    notrun.write_bytes(b"not hdf5 at all")
+    for argv in (["info", str(notrun)], ["resume", str(notrun)], ["animate", str(notrun)],
+                 ["info", str(tmp_path / "none.h5")], ["run", "--set", "nonsense"],
+                 ["bogus-command"]):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith("error:") and len(err.strip().splitlines()) == 1
+
+
+def test_existing_output_needs_overwrite(small, tmp_path, capsys):
+    out = tmp_path / "r.h5"
+    assert main(["run", str(small), "-o", str(out), "-q", "--no-animate"]) == 0
+    assert main(["run", str(small), "-o", str(out), "-q"]) == 2
+    assert "exists" in capsys.readouterr().err
+    assert main(["run", str(small), "-o", str(out), "-q", "--overwrite", "--no-animate"]) == 0
+
+
+def test_help_on_every_subcommand(capsys):
+    for sub in ("run", "resume", "info", "plot", "animate"):
+        with pytest.raises(SystemExit) as e:
+            main([sub, "--help"])
+        assert e.value.code == 0
+        assert "usage: particles " + sub in capsys.readouterr().out
+
+
+def test_diverging_run_exits_1(tmp_path, capsys):
+    cfg = tmp_path / "div.toml"
+    cfg.write_text("[integrator]\ndt = 5.0\nt_end = 5000.0\n[init]\ntau = 3.0\n")
+    out = tmp_path / "d.h5"
+    assert main(["run", str(cfg), "-o", str(out), "-q"]) == 1
+    assert "diverged" in capsys.readouterr().err
+    with pt.load(out) as run:
+        assert run.status == "diverged" and len(run) >= 1
+
+
+def test_real_subprocess_run_with_default_and_plain_progress(tmp_path):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    proc = subprocess.run([sys.executable, "-m", "particles.cli", "run", "--set",
+                           "integrator.t_end=50", "-o", str(tmp_path / "d.h5")],
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "step 1000/1000" in proc.stdout  # plain lines when not a terminal
+    assert (tmp_path / "d.gif").exists()
+    with pt.load(tmp_path / "d.h5") as run:
+        assert run.complete and run.m == 32
+        risk = run.observable("risk")[2]
+        assert risk[-1] < 0.5 * risk[0]

@@ -1,0 +1,116 @@
+"""Plots and animations of real runs (Agg)."""
+import numpy as np
+import pytest
+from PIL import Image
+
+import particles as pt
+from particles import animation, plotting
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("runs")
+    paths = {}
+    for name, m, dim in (("m8", 8, 2), ("m16", 16, 2), ("d5", 12, 5)):
+        cfg = pt.Config(problem=pt.ProblemConfig(d=dim, inputs="sphere"),
+                        network=pt.NetworkConfig(m=m),
+                        init=pt.InitConfig(tau=0.3, symmetric=True),
+                        integrator=pt.IntegratorConfig(dt=0.05, t_end=20.0),
+                        record=pt.RecordConfig(frames=40), seed=1)
+        paths[name] = str(d / f"{name}.h5")
+        pt.run(cfg, paths[name])
+    return paths
+
+
+def _frames(path):
+    im = Image.open(path)
+    out = []
+    for k in range(im.n_frames):
+        im.seek(k)
+        out.append(np.asarray(im.convert("RGB"), dtype=np.int16))
+    return out
+
+
+def test_gif_decodes_with_requested_frames_and_size(runs, tmp_path):
+    out = animation.animate(runs["m16"], str(tmp_path / "a.gif"), frames=12, dpi=50, size=4)
+    frames = _frames(out)
+    assert len(frames) == 12
+    assert frames[0].shape == (200, 200, 3)
+    diffs = [np.abs(frames[k + 1] - frames[k]).sum() for k in range(len(frames) - 1)]
+    assert min(diffs) > 0  # the particles moved between every pair of frames
+
+
+def test_projections_differ(runs, tmp_path):
+    imgs = {}
+    for proj in ("teacher", "pca", "coords:0,1"):
+        out = animation.animate(runs["d5"], str(tmp_path / f"{proj[:6]}.gif"), frames=3, dpi=40,
+                                projection=proj)
+        imgs[proj] = _frames(out)[-1]
+    assert np.abs(imgs["teacher"] - imgs["pca"]).sum() > 0
+    assert np.abs(imgs["pca"] - imgs["coords:0,1"]).sum() > 0
+
+
+def test_streaming_reads_a_bounded_number_of_frames(runs, monkeypatch, tmp_path):
+    """Never more than one frame held by a read; total reads = 2 passes over the frames."""
+    from particles.store import Run
+
+    held = []
+    orig = Run.frame
+
+    def frame(self, k):
+        arr = orig(self, k)
+        held.append(arr.nbytes)
+        return arr
+
+    monkeypatch.setattr(Run, "frame", frame)
+    animation.animate(runs["m16"], str(tmp_path / "s.gif"), frames=10, dpi=30)
+    m, d = 16, 2
+    assert max(held) == m * (d + 2) * 8
+    assert len(held) <= 2 * 10 + 1
+
+
+def test_mp4_without_ffmpeg_falls_back_to_gif(runs, tmp_path, monkeypatch):
+    monkeypatch.setattr(animation, "ffmpeg_path", lambda: None)
+    msgs = []
+    out = animation.animate(runs["m8"], str(tmp_path / "x.mp4"), frames=3, dpi=30,
+                            warn=msgs.append)
+    assert out.endswith(".gif") and msgs and "ffmpeg" in msgs[0]
+
+
+def test_plot_functions_return_expected_axes(runs):
+    import matplotlib.pyplot as plt
+
+    fig = plotting.plot_risk([runs["m8"], runs["m16"]])
+    ax = fig.axes[0]
+    assert len(ax.get_lines()) == 2 and ax.get_xscale() == "log"
+    fig = plotting.plot_paths(runs["m8"])
+    assert len(fig.axes[0].get_lines()) >= 8
+    fig = plotting.plot_histograms(runs["m16"])
+    assert len(fig.axes) == 2
+    fig = plotting.plot_invariants([runs["m8"], runs["m16"]])
+    assert len(fig.axes[0].get_lines()) == 2
+    _, ax = plt.subplots()
+    assert plotting.plot_risk(runs["m8"], ax=ax) is ax.figure
+    plt.close("all")
+
+
+def test_bad_input(runs, tmp_path):
+    with pytest.raises(FileNotFoundError):
+        animation.animate(str(tmp_path / "missing.h5"))
+    with pytest.raises(ValueError, match="projection='sideways' is unknown"):
+        animation.animate(runs["d5"], str(tmp_path / "p.gif"), projection="sideways")
+    with pytest.raises(ValueError, match="does not exist"):
+        animation.animate(runs["m8"], str(tmp_path / "no" / "dir" / "x.gif"))
+    with pytest.raises(ValueError, match="allowed: .gif or .mp4"):
+        animation.animate(runs["m8"], str(tmp_path / "x.avi"))
+    one = pt.Config(integrator=pt.IntegratorConfig(dt=0.1, t_end=0.1),
+                    record=pt.RecordConfig(schedule="times", times=(0.1,)))
+    path = str(tmp_path / "one.h5")
+    pt.run(one, path)
+    import h5py
+
+    with h5py.File(path, "r+") as f:  # make a file with a single frame
+        for k in ("step", "time", "value"):
+            f["particles/neurons/position"][k].resize(1, axis=0)
+    with pytest.raises(ValueError, match="1 frame"):
+        animation.animate(path, str(tmp_path / "one.gif"))
