@@ -8,6 +8,7 @@ therefore run with BLAS limited to one thread; oracles whose heavy part is BLAS 
 their other loops serially.
 """
 import contextlib
+import threading
 
 _controller = None
 
@@ -21,14 +22,26 @@ def _get_controller():
     return _controller
 
 
+_active = threading.local()
+
+
 @contextlib.contextmanager
 def pool_owner(owner):
-    """Context in which ``owner`` ("numba" or "blas") has the cores."""
-    if owner != "numba":
+    """Context in which ``owner`` ("numba" or "blas") has the cores.
+
+    Re-entrant: inside an active context of the same owner it does nothing, so a
+    whole run can hold the setting once instead of once per compiled call.
+    """
+    current = getattr(_active, "owner", None)
+    if owner != "numba" or current == "numba":
         yield
         return
-    with _get_controller().limit(limits=1, user_api="blas"):
-        yield
+    _active.owner = owner
+    try:
+        with _get_controller().limit(limits=1, user_api="blas"):
+            yield
+    finally:
+        _active.owner = current
 
 
 def set_threads(n):

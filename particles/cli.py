@@ -178,7 +178,7 @@ def cmd_run(args):
         raise UsageError(f"output directory {out_dir!r} is not writable")
     sim = Simulation(config)  # validates everything (data files, init arrays) first
     writer = H5Writer(out, config.output.storage_dtype, config.output.compression,
-                      overwrite=True)
+                      overwrite=True, flush_seconds=config.output.flush_seconds)
     progress = _Progress(sim.n_steps, args.quiet)
     t0 = time.perf_counter()
     try:

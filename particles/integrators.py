@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from ._jit import jit
+from ._jit import FastCall, jit
 from ._threads import pool_owner
 from .kernels.dispatch import velocity
 
@@ -56,7 +56,8 @@ def _check_stop(risk, g2, stop_risk, stop_grad):
 
 
 @jit
-def euler_steps(theta, data, v, lr, wd, dt, nsteps, stop_risk, stop_grad, stats):
+def euler_steps(theta, data, v, lr, wd, dt, nsteps, stop_risk, stop_grad, reuse, risk_in,
+                stats):
     """Advance ``theta`` in place by up to ``nsteps`` Euler steps.
 
     Parameters
@@ -74,6 +75,10 @@ def euler_steps(theta, data, v, lr, wd, dt, nsteps, stop_risk, stop_grad, stats)
     nsteps : int
     stop_risk, stop_grad : float
         Stop (before stepping) when the risk or (1/m) sum |v_i|^2 is at or below.
+    reuse : bool
+        ``v`` already holds the oracle's velocity at ``theta`` and ``risk_in`` its
+        risk (computed for a record): the first step does not recompute them.
+    risk_in : float
     stats : ndarray, shape (4,), float64
         Receives (steps done, risk before the last step, its grad norm^2, status).
     """
@@ -82,7 +87,10 @@ def euler_steps(theta, data, v, lr, wd, dt, nsteps, stop_risk, stop_grad, stats)
     status = RUNNING
     k = 0
     while k < nsteps:
-        risk = velocity(theta, data, v)
+        if k == 0 and reuse:
+            risk = risk_in
+        else:
+            risk = velocity(theta, data, v)
         g2 = _adjust(theta, v, lr, wd)
         status = _check_stop(risk, g2, stop_risk, stop_grad)
         if status != RUNNING:
@@ -96,7 +104,8 @@ def euler_steps(theta, data, v, lr, wd, dt, nsteps, stop_risk, stop_grad, stats)
 
 
 @jit
-def heun_steps(theta, data, v, v2, tmp, lr, wd, dt, nsteps, stop_risk, stop_grad, stats):
+def heun_steps(theta, data, v, v2, tmp, lr, wd, dt, nsteps, stop_risk, stop_grad, reuse,
+               risk_in, stats):
     """Advance ``theta`` in place by up to ``nsteps`` Heun steps (explicit trapezoid).
 
     Same arguments as :func:`euler_steps`, plus two more (m, d + 2) buffers ``v2``
@@ -108,7 +117,10 @@ def heun_steps(theta, data, v, v2, tmp, lr, wd, dt, nsteps, stop_risk, stop_grad
     k = 0
     half = dt * 0.5
     while k < nsteps:
-        risk = velocity(theta, data, v)
+        if k == 0 and reuse:
+            risk = risk_in
+        else:
+            risk = velocity(theta, data, v)
         g2 = _adjust(theta, v, lr, wd)
         status = _check_stop(risk, g2, stop_risk, stop_grad)
         if status != RUNNING:
@@ -163,6 +175,14 @@ class FixedStep:
         self.v2 = np.zeros(shape, oracle.dtype)
         self.tmp = np.zeros(shape, oracle.dtype)
         self.stats = np.zeros(4)
+        self._euler = FastCall(euler_steps)
+        self._heun = FastCall(heun_steps)
+        self._reuse = None
+
+    def prime(self, risk):
+        """Declare that ``self.v`` holds the oracle's raw velocity at the current state
+        and ``risk`` its risk (computed for a record): the next step reuses them."""
+        self._reuse = float(risk)
 
     def advance(self, theta, nsteps):
         """Run up to ``nsteps`` steps in place.
@@ -177,13 +197,17 @@ class FixedStep:
             RUNNING, STOPPED_RISK, STOPPED_GRAD or DIVERGED.
         """
         o = self.oracle
+        o._check(theta)
+        reuse = self._reuse is not None
+        risk_in = self._reuse if reuse else 0.0
+        self._reuse = None
         with pool_owner(o.owner):
             if self.method == "heun":
-                heun_steps(theta, o.data, self.v, self.v2, self.tmp, self.lr, self.wd, self.dt,
-                           nsteps, self.stop_risk, self.stop_grad, self.stats)
+                self._heun(theta, o.data, self.v, self.v2, self.tmp, self.lr, self.wd, self.dt,
+                           nsteps, self.stop_risk, self.stop_grad, reuse, risk_in, self.stats)
             else:
-                euler_steps(theta, o.data, self.v, self.lr, self.wd, self.dt, nsteps,
-                            self.stop_risk, self.stop_grad, self.stats)
+                self._euler(theta, o.data, self.v, self.lr, self.wd, self.dt, nsteps,
+                            self.stop_risk, self.stop_grad, reuse, risk_in, self.stats)
         s = self.stats
         return int(s[0]), float(s[1]), float(s[2]), int(s[3])
 
@@ -230,12 +254,13 @@ class OdeDriver:
         self.shape = (oracle.m, oracle.d + 2)
         self._theta = np.zeros(self.shape, oracle.dtype)
         self._v = np.zeros(self.shape, oracle.dtype)
+        self._call = FastCall(velocity)
         self.nfev = 0
 
     def _rhs(self, t, y):
         self._theta[:] = y.reshape(self.shape)
         o = self.oracle
-        o.kernel(self._theta, o.data, self._v)
+        self._call(self._theta, o.data, self._v)
         _adjust(self._theta, self._v, self.lr, self.wd)
         self.nfev += 1
         return self._v.astype(np.float64).ravel()
@@ -243,8 +268,9 @@ class OdeDriver:
     def status(self, theta):
         """(risk, grad2, status) at ``theta`` without moving it."""
         o = self.oracle
+        o._check(theta)
         with pool_owner(o.owner):
-            risk = o.kernel(theta, o.data, self._v)
+            risk = self._call(theta, o.data, self._v)
         g2 = _adjust(theta, self._v, self.lr, self.wd)
         return float(risk), float(g2), int(_check_stop(risk, g2, self.stop_risk,
                                                        self.stop_grad))

@@ -12,6 +12,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from ._jit import FastCall
 from ._threads import pool_owner
 from .activations import activation_code
 from .kernels import dispatch as _dispatch
@@ -54,17 +55,19 @@ class Oracle:
         self.params = params
         self.work = work
         self.data = _bundle(kind, params, work, m, d, dtype)
+        self._call = FastCall(_dispatch.velocity)
         self.m = m
         self.d = d
         self.dtype = np.dtype(dtype)
         self.gen = gen
 
-    def _check(self, theta):
+    def _check(self, theta, name="theta"):
         if not isinstance(theta, np.ndarray) or theta.shape != (self.m, self.d + 2):
             shape = getattr(theta, "shape", None)
-            raise ValueError(f"theta has shape {shape}; allowed: ({self.m}, {self.d + 2})")
-        if theta.dtype != self.dtype or not theta.flags.c_contiguous:
-            raise ValueError(f"theta must be a C-contiguous {self.dtype} array, "
+            raise ValueError(f"{name} has shape {shape}; allowed: ({self.m}, {self.d + 2})")
+        if (theta.dtype != self.dtype or not theta.flags.c_contiguous
+                or not theta.flags.writeable):
+            raise ValueError(f"{name} must be a C-contiguous, writeable {self.dtype} array, "
                              f"got {theta.dtype}")
 
     def velocity(self, theta, out=None):
@@ -84,8 +87,9 @@ class Oracle:
         self._check(theta)
         if out is None:
             out = np.empty_like(theta)
+        self._check(out, "out")
         with pool_owner(self.owner):
-            risk = self.kernel(theta, self.data, out)
+            risk = self._call(theta, self.data, out)
         return float(risk), out
 
     def risk(self, theta):

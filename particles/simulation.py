@@ -13,6 +13,8 @@ import numpy as np
 from . import config as _cfg
 from . import initial, problems
 from . import risk as _risk
+from ._jit import jit
+from ._threads import pool_owner
 from .activations import HOMOGENEOUS
 from .integrators import DIVERGED, RUNNING, STATUS_NAMES, FixedStep, OdeDriver
 from .recorder import MemoryRecorder, Tee, schedule_steps
@@ -151,6 +153,8 @@ class Simulation:
         self.frame_steps, self.obs_steps = schedule_steps(config.record, self.n_steps, ic.dt)
         self.homogeneous = net.activation in HOMOGENEOUS
         self._lr = np.array(lr)
+        self._wd = float(ic.weight_decay)
+        self._stats = np.zeros(3)
         self._v = np.zeros((m, d + 2), dtype)
         self._t_end = None
 
@@ -166,18 +170,25 @@ class Simulation:
         """Observables at ``theta`` (dict name -> float); draws no random numbers."""
         out = {}
         mon = self.monitor
+        stats = self._stats
         if mon is not None:
-            r, v = mon.velocity(theta, self._v)
-            wd = self.config.integrator.weight_decay
-            g = v.astype(np.float64) - wd * theta
+            # the record's velocity is the next Euler/Heun step's first one: compute it
+            # in the integrator's buffer and let the step reuse it
+            prime = mon is self.oracle and isinstance(self.integrator, FixedStep)
+            buf = self.integrator.v if prime else self._v
+            r, v = mon.velocity(theta, buf)
+            if prime:
+                self.integrator.prime(r)
+            _summaries(theta, v, self.theta0, self._q0, self._lr, self._wd, True, stats)
             out["risk"] = r
-            out["grad_norm2"] = float(np.sum(g * g) / self.m)
+            out["grad_norm2"] = float(stats[0])
+        else:
+            _summaries(theta, self._v, self.theta0, self._q0, self._lr, self._wd, False, stats)
         if self.test is not None and self.test is not mon:
             out["test_risk"] = self.test.risk(theta)
-        diff = theta.astype(np.float64) - self.theta0
-        out["distance"] = float(np.sqrt(np.sum(diff * diff) / self.m))
+        out["distance"] = float(stats[1])
         if self.homogeneous:
-            out["invariant_drift"] = float(np.max(np.abs(self.invariants(theta) - self._q0)))
+            out["invariant_drift"] = float(stats[2])
         return out
 
     @property
@@ -285,6 +296,8 @@ class Simulation:
         risk0 = None
         events = [s for s in sorted(obs_set) if s > step]
         chunk = min(10, self.config.integrator.chunk)
+        owner = pool_owner(self.oracle.owner)
+        owner.__enter__()
         try:
             for target in events:
                 while step < target:
@@ -330,6 +343,8 @@ class Simulation:
         except KeyboardInterrupt:
             rec.end("interrupted", f"interrupted at step {step} (t = {step * dt:.6g})")
             raise
+        finally:
+            owner.__exit__(None, None, None)
         final_state = status
         rec.checkpoint(self._checkpoint(step, step * dt, theta, final_state))
         rec.end(status, message)
@@ -351,6 +366,32 @@ class Simulation:
             rec.observables(step, t, self.observe(theta))
         if step in frame_set:
             rec.frame(step, t, theta)
+
+
+@jit
+def _summaries(theta, v, theta0, q0, lr, wd, with_v, out):
+    # out = ((1/m) sum |v_i - wd theta_i|^2, sqrt((1/m) sum |theta_i - theta0_i|^2),
+    #        max_i |Q_i - Q_i(0)|)
+    m, k = theta.shape
+    d = k - 2
+    g2 = 0.0
+    dist = 0.0
+    drift = 0.0
+    for i in range(m):
+        q = 0.0
+        for j in range(k):
+            x = theta[i, j]
+            if with_v:
+                g = v[i, j] - wd * x
+                g2 += g * g
+            e = x - theta0[i, j]
+            dist += e * e
+            lrj = lr[0] if j == 0 else (lr[2] if j == d + 1 else lr[1])
+            q += (x * x if j == 0 else -x * x) / lrj
+        drift = max(drift, abs(q - q0[i]))
+    out[0] = g2 / m
+    out[1] = np.sqrt(dist / m)
+    out[2] = drift
 
 
 class _Stop(Exception):

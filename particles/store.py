@@ -36,6 +36,8 @@ from .recorder import Recorder
 
 H5MD_VERSION = (1, 1)
 STATE_BYTES = 8192
+#: frames buffered between flushes are written early past this size
+MAX_PENDING_BYTES = 64 * 2 ** 20
 
 
 class NotARunError(ValueError):
@@ -74,10 +76,21 @@ class H5Writer(Recorder):
         own precision).
     compression : {"none", "gzip", "lzf"}
     overwrite : bool
+    flush_seconds : float
+        Flush (records, then the checkpoint) at most this often; 0: at every record.
+        Records are buffered between flushes and written in blocks (frames past
+        64 MiB are written early), so memory stays bounded.
     """
 
-    def __init__(self, path, storage_dtype="float64", compression="none", overwrite=False):
+    def __init__(self, path, storage_dtype="float64", compression="none", overwrite=False,
+                 flush_seconds=0.5):
         self.path = os.fspath(path)
+        self.flush_seconds = float(flush_seconds)
+        self._pending_obs = []
+        self._pending_frames = []
+        self._pending_bytes = 0
+        self._pending_ck = None
+        self._last_flush = 0.0
         self.storage_dtype = np.dtype(storage_dtype)
         self.compression = None if compression == "none" else compression
         self.overwrite = overwrite
@@ -163,9 +176,12 @@ class H5Writer(Recorder):
 
         self.f = h5py.File(self.path, "r+", libver="latest")
         self.f.swmr_mode = True
-        self._obs = {k: self.f["observables"][k] for k in self.f["observables"]}
-        self._pos = self.f["particles/neurons/position"]
-        self._ck = self.f["parameters/checkpoint"]
+        obs = self.f["observables"]
+        self._obs = {k: (obs[k]["step"], obs[k]["time"], obs[k]["value"]) for k in obs}
+        pos = self.f["particles/neurons/position"]
+        self._pos = (pos["step"], pos["time"], pos["value"])
+        self._ck_theta = self.f["parameters/checkpoint/theta"]
+        self._last_flush = _time.perf_counter()
 
     def _write_state(self, f):
         raw = json.dumps(self._state, default=_json_default).encode()
@@ -200,41 +216,71 @@ class H5Writer(Recorder):
 
     # ---------------------------------------------------------------- records
     def frame(self, step, time, theta):
-        pos = self._pos
-        k = pos["step"].shape[0]
-        pos["value"].resize(k + 1, axis=0)
-        pos["value"][k] = theta
-        pos["time"].resize(k + 1, axis=0)
-        pos["time"][k] = time
-        pos["step"].resize(k + 1, axis=0)
-        pos["step"][k] = step
-        self.f.flush()
+        self._pending_frames.append((step, time, np.array(theta, dtype=self.storage_dtype)))
+        self._pending_bytes += theta.nbytes
+        if self._pending_bytes > MAX_PENDING_BYTES:
+            self._write_frames()
+
+    def _write_frames(self):
+        rows = self._pending_frames
+        if not rows:
+            return
+        step_ds, time_ds, value_ds = self._pos
+        k = step_ds.shape[0]
+        n = k + len(rows)
+        # values first, then times, then steps: a reader that sizes by `step` never
+        # sees a frame whose data is not written yet
+        value_ds.resize(n, axis=0)
+        value_ds[k:n] = np.stack([r[2] for r in rows])
+        time_ds.resize(n, axis=0)
+        time_ds[k:n] = [r[1] for r in rows]
+        step_ds.resize(n, axis=0)
+        step_ds[k:n] = [r[0] for r in rows]
+        self._pending_frames = []
+        self._pending_bytes = 0
 
     def observables(self, step, time, values):
-        for name, v in values.items():
-            g = self._obs.get(name)
-            if g is None:
-                continue
-            k = g["step"].shape[0]
-            g["value"].resize(k + 1, axis=0)
-            g["value"][k] = v
-            g["time"].resize(k + 1, axis=0)
-            g["time"][k] = time
-            g["step"].resize(k + 1, axis=0)
-            g["step"][k] = step
-        self.f.flush()
+        self._pending_obs.append((step, time, values))
+
+    def _write_obs(self):
+        rows = self._pending_obs
+        if not rows:
+            return
+        steps = np.array([r[0] for r in rows], dtype=np.int64)
+        times = np.array([r[1] for r in rows], dtype=np.float64)
+        for name, (step_ds, time_ds, value_ds) in self._obs.items():
+            vals = np.array([r[2].get(name, np.nan) for r in rows], dtype=np.float64)
+            k = step_ds.shape[0]
+            n = k + len(rows)
+            for ds, arr in ((value_ds, vals), (time_ds, times), (step_ds, steps)):
+                ds.resize(n, axis=0)
+                ds[k:n] = arr
+        self._pending_obs = []
 
     def checkpoint(self, state):
-        state = dict(state)
-        theta = state.pop("theta")
-        self._ck["theta"][...] = theta
-        self._state.update(state)
-        self._write_state(self.f)
+        self._pending_ck = dict(state)
+        if _time.perf_counter() - self._last_flush >= self.flush_seconds:
+            self.flush()
+
+    def flush(self):
+        """Write buffered records, then the pending checkpoint, and flush the file."""
+        if self.f is None:
+            return
+        self._write_frames()
+        self._write_obs()
+        if self._pending_ck is not None:
+            state = self._pending_ck
+            self._pending_ck = None
+            self._ck_theta[...] = state.pop("theta")
+            self._state.update(state)
+            self._write_state(self.f)
         self.f.flush()
+        self._last_flush = _time.perf_counter()
 
     def end(self, status, message):
         if self.f is None:
             return
+        self.flush()
         self._state["status"] = status
         self._state["message"] = message
         self._write_state(self.f)
@@ -243,7 +289,9 @@ class H5Writer(Recorder):
         self.f = None
 
     def close(self):
+        """Flush what is buffered and close (the run stays resumable)."""
         if self.f is not None:
+            self.flush()
             self.f.close()
             self.f = None
 
@@ -499,7 +547,8 @@ def run(config=None, path=None, *, theta=None, problem=None, progress=None, over
     if not path:
         raise ValueError("path is required (or set output.path in the config)")
     sim = Simulation(config, theta=theta, problem=problem)
-    writer = H5Writer(path, config.output.storage_dtype, config.output.compression, overwrite)
+    writer = H5Writer(path, config.output.storage_dtype, config.output.compression, overwrite,
+                      config.output.flush_seconds)
     try:
         return sim.run(recorder=writer, progress=progress, keep=keep)
     finally:
@@ -546,7 +595,7 @@ def resume(path, *, t_end=None, progress=None, keep=False):
         if not np.array_equal(sim.theta0, old.theta0):
             sim.theta0 = np.ascontiguousarray(old.theta0, dtype=sim.dtype)
         tmp_writer = H5Writer(path, config.output.storage_dtype, config.output.compression,
-                              overwrite=True)
+                              overwrite=True, flush_seconds=config.output.flush_seconds)
         tmp_writer._source = (old.f, int(ck["step"]), ck["theta"])
         state = dict(ck)
         state["status"] = "running"

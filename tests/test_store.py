@@ -163,7 +163,7 @@ def _write_config(tmp_path, method, oracle, t_end, every=200):
                     integrator=pt.IntegratorConfig(method=method, dt=0.01, t_end=t_end,
                                                    chunk=50),
                     record=pt.RecordConfig(schedule="every", every=every, observables_factor=2),
-                    seed=9)
+                    output=pt.OutputConfig(flush_seconds=0.0), seed=9)
     path = tmp_path / f"{method}.toml"
     import tomllib  # noqa: F401 - the file must parse as TOML
     path.write_text(_toml(C.to_dict(cfg)))
