@@ -45,6 +45,14 @@ def _adjust(theta, v, lr, wd):
 
 
 @jit
+def _axpy(theta, dt, v):
+    # theta += dt * v without a temporary array
+    for i in range(theta.shape[0]):
+        for q in range(theta.shape[1]):
+            theta[i, q] += dt * v[i, q]
+
+
+@jit
 def _check_stop(risk, g2, stop_risk, stop_grad):
     if not (math.isfinite(risk) and math.isfinite(g2)):
         return DIVERGED
@@ -95,7 +103,7 @@ def euler_steps(theta, data, v, lr, wd, dt, nsteps, stop_risk, stop_grad, reuse,
         status = _check_stop(risk, g2, stop_risk, stop_grad)
         if status != RUNNING:
             break
-        theta += dt * v
+        _axpy(theta, dt, v)
         k += 1
     stats[0] = k
     stats[1] = risk
@@ -133,7 +141,9 @@ def heun_steps(theta, data, v, v2, tmp, lr, wd, dt, nsteps, stop_risk, stop_grad
         if not (math.isfinite(r2) and math.isfinite(g22)):
             status = DIVERGED
             break
-        theta += half * (v + v2)
+        for i in range(theta.shape[0]):
+            for q in range(theta.shape[1]):
+                theta[i, q] += half * (v[i, q] + v2[i, q])
         k += 1
     stats[0] = k
     stats[1] = risk

@@ -175,3 +175,35 @@ def closed_pair(activation, mu1, mu2, s1, s2, rho, leak=0.01):
         a20 = -2 / q1 ** 2 * (2 * h * n(h) * g + 4 * re * phi2)
         return a0, a1, a20, a11
     raise ValueError(activation)
+
+
+def fixed_steps(velocity, theta, method, dt, nsteps, lr=(1.0, 1.0, 1.0), wd=0.0):
+    """Euler or Heun with V = lr * (velocity(theta) - wd theta), in plain NumPy."""
+    theta = theta.copy()
+    d = theta.shape[1] - 2
+    scale = np.array([lr[0]] + [lr[1]] * d + [lr[2]], dtype=theta.dtype)
+
+    def V(t):
+        return scale * (velocity(t) - wd * t)
+
+    for _ in range(nsteps):
+        v1 = V(theta)
+        if method == "euler":
+            theta = theta + dt * v1
+        else:
+            v2 = V(theta + dt * v1)
+            theta = theta + dt / 2 * (v1 + v2)
+    return theta
+
+
+def summaries(theta, v, theta0, lr, wd):
+    """(grad_norm2, distance, invariant drift) as Simulation.observe defines them."""
+    d = theta.shape[1] - 2
+    m = theta.shape[0]
+
+    def q(t):
+        return t[:, 0] ** 2 / lr[0] - (t[:, 1:d + 1] ** 2).sum(1) / lr[1] - t[:, d + 1] ** 2 / lr[2]
+
+    g = v - wd * theta
+    return ((g ** 2).sum() / m, np.sqrt(((theta - theta0) ** 2).sum() / m),
+            np.abs(q(theta) - q(theta0)).max())

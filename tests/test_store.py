@@ -21,6 +21,9 @@ CASES = {
     "rk45-exact": dict(method="rk45", oracle="exact"),
     "lsoda-exact": dict(method="lsoda", oracle="exact"),
     "euler-dataset": dict(method="euler", oracle="dataset"),
+    "dop853-sampled": dict(method="dop853", oracle="sampled"),
+    "bdf-exact": dict(method="bdf", oracle="exact"),
+    "heun-exact": dict(method="heun", oracle="exact"),
 }
 
 
@@ -269,3 +272,31 @@ def test_reader_polls_while_writer_appends(tmp_path):
     run.close()
     assert np.all(np.diff(counts) >= 0)
     assert len(set(counts)) > 3, counts  # growth was seen while the run was going
+
+
+def test_ctrl_c_leaves_a_resumable_file(tmp_path):
+    cfg, cfg_path = _write_config(tmp_path, "euler", "exact", 200.0)
+    out = tmp_path / "int.h5"
+    proc = subprocess.Popen([sys.executable, "-m", "particles.cli", "run", str(cfg_path),
+                             "-o", str(out), "--no-animate", "-q"], env=_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    seen = 0
+    while proc.poll() is None and seen < 5:
+        if out.exists():
+            try:
+                with pt.load(out) as run:
+                    seen = len(run)
+            except (OSError, ValueError):
+                seen = 0
+        try:
+            proc.wait(timeout=0.02)
+        except subprocess.TimeoutExpired:
+            pass
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait() == 130
+    assert "resumable" in proc.stderr.read()
+    with pt.load(out) as run:
+        assert run.status == "interrupted"
+        assert len(run) >= 5
+    res = pt.resume(out)
+    assert np.array_equal(res.theta, pt.simulate(cfg).theta)
