@@ -4,7 +4,86 @@
 (``cache=True``, no ``fastmath``: NaN/Inf semantics are kept) live in one place.
 Nothing here compiles at import time.
 """
+import hashlib
+import os
+
 import numba
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+_package_digest = None
+
+
+def package_digest():
+    """SHA-256 of every .py file of the package (computed once per process)."""
+    global _package_digest
+    if _package_digest is None:
+        h = hashlib.sha256()
+        for root, dirs, files in os.walk(_PACKAGE_DIR):
+            dirs[:] = sorted(d for d in dirs if not d.startswith((".", "__")))
+            for name in sorted(files):
+                if name.endswith(".py"):
+                    path = os.path.join(root, name)
+                    h.update(os.path.relpath(path, _PACKAGE_DIR).encode())
+                    with open(path, "rb") as fh:
+                        h.update(fh.read())
+        _package_digest = h.hexdigest()
+    return _package_digest
+
+
+def _install_cache_guard():
+    """Make every cached kernel of the package stale when any package file changes.
+
+    Numba stamps a cache entry with the source of the file that defines the
+    function only; a kernel that calls a kernel from another file keeps its stale
+    machine code when only the callee changes (we hit this as a segfault after
+    editing a callee). This locator wraps Numba's own ones for files of this
+    package and adds the package digest to the stamp. It uses Numba's cache
+    locator hook (``CacheImpl._locator_classes``); if that ever moves, caching
+    falls back to Numba's default behaviour.
+    """
+    try:
+        from numba.core import caching
+
+        impl = getattr(caching, "CacheImpl", None) or caching._CacheImpl
+        base_classes = list(impl._locator_classes)
+        abstract = getattr(caching, "_CacheLocator", None) or caching.CacheLocator
+    except (ImportError, AttributeError):  # pragma: no cover - other Numba versions
+        return
+    if any(getattr(c, "_particles_guard", False) for c in base_classes):
+        return
+
+    class PackageLocator(abstract):
+        _particles_guard = True
+
+        def __init__(self, inner):
+            self._inner = inner
+
+        def ensure_cache_path(self):
+            self._inner.ensure_cache_path()
+
+        def get_cache_path(self):
+            return self._inner.get_cache_path()
+
+        def get_source_stamp(self):
+            return (self._inner.get_source_stamp(), package_digest())
+
+        def get_disambiguator(self):
+            return self._inner.get_disambiguator()
+
+        @classmethod
+        def from_function(cls, py_func, py_file):
+            if not os.path.abspath(py_file).startswith(_PACKAGE_DIR + os.sep):
+                return None
+            for base in base_classes:
+                inner = base.from_function(py_func, py_file)
+                if inner is not None:
+                    return cls(inner)
+            return None
+
+    impl._locator_classes = [PackageLocator] + base_classes
+
+
+_install_cache_guard()
 
 # nogil lets a caller run kernels from several Python threads; error_model="numpy"
 # makes a division by zero give inf/nan (checked by the divergence guard) instead of
