@@ -91,6 +91,11 @@ _install_cache_guard()
 _FLAGS = dict(cache=True, nogil=True, error_model="numpy")
 
 jit = numba.njit(**_FLAGS)
+#: the one set of fastmath flags: reassociation (vectorised reductions) and FMA
+#: contraction; no 'nnan'/'ninf', so NaN and Inf keep their meaning
+FASTMATH = {"reassoc", "contract"}
+#: hot loops that must vectorise (reductions need reassociation)
+vjit = numba.njit(fastmath=FASTMATH, **_FLAGS)
 pjit = numba.njit(parallel=True, **_FLAGS)
 inline = numba.njit(inline="always", **_FLAGS)
 

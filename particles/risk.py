@@ -16,11 +16,12 @@ from ._jit import FastCall
 from ._threads import pool_owner
 from .activations import activation_code
 from .kernels import dispatch as _dispatch
+from .kernels import exact as _exact
 from .kernels import sampled as _sampled
 from .kernels.pairs import gaussian_rules, pair_array
 
 ExactParams = namedtuple("ExactParams", "code leak bias alpha scale teacher const nodes weights counts")
-ExactWork = namedtuple("ExactWork", "a_all norms gram mt rows ga")
+ExactWork = namedtuple("ExactWork", "a_all norms inv_norms ws lacc lga gbuf mbuf tbuf rbuf")
 SampleParams = namedtuple("SampleParams", "X y code leak bias alpha loss")
 OnlineParams = namedtuple("OnlineParams",
                           "gen teacher tcode tbias sphere code leak bias alpha loss")
@@ -109,7 +110,8 @@ def _placeholders(dtype):
     e2 = np.zeros((0, 0))
     ep = ExactParams(0, 0.0, False, 1.0, 1.0, e2, 0.0, e2, e2, np.zeros(0, np.int64))
     z = np.zeros((0, 0), dtype)
-    ew = ExactWork(z, np.zeros(0), z, z, e2, z)
+    ew = ExactWork(z, np.zeros(0), np.zeros(0), np.zeros(0), np.zeros((0, 0, 0)), np.zeros((0, 0, 0)), z, z, z,
+                   np.zeros((0, 0, 0)))
     sp = SampleParams(z, np.zeros(0), 0, 0.0, False, 1.0, 0)
     op = OnlineParams(_PLACEHOLDER_GEN, e2, 0, False, False, 0, 0.0, False, 1.0, 0)
     sw = SampleWork(np.zeros((0, 0, 0)), e2, e2, np.zeros(0), z, z, z, z, z, np.zeros(0))
@@ -193,8 +195,12 @@ def exact_oracle(problem, m, *, activation="relu", bias=False, alpha=1.0, leak=0
     m0 = teacher.shape[0]
     params = ExactParams(code, float(leak), bias_any, float(alpha), _scale(problem),
                          teacher, const, *rules)
-    work = ExactWork(np.zeros((m + m0, d), dtype), np.zeros(m + m0), np.zeros((m, m + m0), dtype),
-                     np.zeros((m, m + m0), dtype), np.zeros((m, 4)), np.zeros((m, d), dtype))
+    lanes, blk = _exact.LANES, _exact.BLOCK
+    work = ExactWork(np.zeros((m + m0, d), dtype), np.zeros(m + m0), np.zeros(m + m0),
+                     np.zeros(m), np.zeros((lanes, 4, m)), np.zeros((lanes, m, d)),
+                     np.zeros((lanes, blk * max(blk, m0)), dtype),
+                     np.zeros((lanes, blk * blk), dtype), np.zeros((lanes, blk * d), dtype),
+                     np.zeros((lanes, 2, blk)))
     return Oracle("exact", params, work, m, d, dtype)
 
 

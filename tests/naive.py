@@ -207,3 +207,26 @@ def summaries(theta, v, theta0, lr, wd):
     g = v - wd * theta
     return ((g ** 2).sum() / m, np.sqrt(((theta - theta0) ** 2).sum() / m),
             np.abs(q(theta) - q(theta0)).max())
+
+
+def exact_relu_velocity(theta, teacher, alpha=1.0):
+    """Bias-free ReLU exact risk and velocity with full (m + m0)^2 matrices (arc-cosine)."""
+    m, d = theta.shape[0], theta.shape[1] - 2
+    s = alpha / m
+    A = np.vstack([theta[:, 1:d + 1], teacher[:, 1:d + 1]]).astype(np.float64)
+    w = np.concatenate([s * theta[:, 0], -teacher[:, 0]])
+    n = np.linalg.norm(A, axis=1)
+    G = A @ A.T
+    rho = np.clip(G / np.outer(n, n), -1, 1)
+    np.fill_diagonal(rho, 1.0)
+    r = np.sqrt(np.maximum(1 - rho ** 2, 0))
+    th = np.arctan2(r, rho)
+    K = np.outer(n, n) * (r + (np.pi - th) * rho) / (2 * np.pi)
+    A11 = (np.pi - th) / (2 * np.pi)
+    A20 = r / (2 * np.pi) * n[None, :] / n[:, None]
+    risk = 0.5 * w @ K @ w
+    v = np.zeros_like(theta, dtype=np.float64)
+    v[:, 0] = -(K[:m] @ w) / alpha
+    ga = (A11[:m] * w[None, :]) @ A
+    v[:, 1:d + 1] = -(theta[:, :1] / alpha) * ((A20[:m] @ w)[:, None] * A[:m] + ga)
+    return risk, v

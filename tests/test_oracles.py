@@ -162,3 +162,32 @@ def test_exact_oracle_rejects_logistic_and_mismatch(rng):
     prob = problems.teacher_student(2, 2, activation="erf", inputs="sphere", rng=rng)
     with pytest.raises(ValueError, match="inputs='sphere'"):
         risk.exact_oracle(prob, 4, activation="erf")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_exact_blocked_kernel_against_full_matrix_twin(dtype, rng):
+    """m = 300 spans three blocks (and several lanes): same numbers as full matrices."""
+    d, m = 7, 300
+    prob = _problem(rng, d, "relu", False)
+    th = _theta(rng, m, d, False, dtype=dtype)
+    r, v = risk.exact_oracle(prob, m, alpha=1.3, dtype=dtype).velocity(th)
+    rn, vn = naive.exact_relu_velocity(th.astype(np.float64), prob.teacher, alpha=1.3)
+    tol = 1e-11 if dtype == np.float64 else 3e-5
+    np.testing.assert_allclose(r, rn, rtol=tol)
+    np.testing.assert_allclose(v, vn, rtol=0, atol=tol * np.abs(vn).max())
+
+
+def test_exact_blocked_general_path_by_finite_differences(rng):
+    """erf with bias over several blocks: velocity entries against the risk's FD."""
+    d, m = 3, 260
+    prob = _problem(rng, d, "erf", True)
+    o = risk.exact_oracle(prob, m, activation="erf", bias=True)
+    th = _theta(rng, m, d, True, scale=0.6)
+    _, v = o.velocity(th)
+    e = 1e-6
+    for idx in [(0, 0), (5, 1), (130, 2), (259, 3), (200, 4)]:
+        tp, tm = th.copy(), th.copy()
+        tp[idx] += e
+        tm[idx] -= e
+        fd = -m * (o.risk(tp) - o.risk(tm)) / (2 * e)
+        np.testing.assert_allclose(v[idx], fd, rtol=1e-6, atol=1e-7 * np.abs(v).max())

@@ -14,63 +14,287 @@ w_j = s c_j (students) and w_l = -c*_l (teacher):
     v_a_i = -(c_i/alpha) [ (sum_j w_j A20_ij) a_i + sum_j w_j A11_ij a_j ]
     v_b_i = -(c_i/alpha) sum_j w_j A1_ij
 
-The i = j term is included (the self-interaction). The sums over j of A11_ij a_j are
-one (m x m) @ (m x d) matrix product done by BLAS; the transcendental work is one
-pair evaluation per (i, j). Cost O(m^2 d + m m0 d) per call, independent of any
-sample size.
+The i = j term is included (the self-interaction).
+
+Blocked, symmetric evaluation. The students are cut into row blocks of ``BLOCK``
+particles; each pair of blocks (I, J >= I) is visited once: its Gram block
+A_I A_J^T comes from BLAS, every pair (i, j) is evaluated once and feeds both rows
+(A0 and A11 are symmetric, A20 and A1 are obtained for both orders from the same
+transcendental work), and the two products (w o A11)_IJ A_J and (w o A11)_IJ^T A_I
+are small BLAS calls. The block pairs are spread over a fixed number of lanes, each
+with its own accumulators, reduced in a fixed order: the result does not depend on
+the number of threads. Memory is O(lanes * (m d + BLOCK^2)), never (m x m), so
+m = 10^5 fits in well under 2 GiB. Work: m^2 d (Gram, half) + 2 m^2 d (products)
+flops and m^2 / 2 pair evaluations.
 """
+import math
+
 import numpy as np
 from numba import prange
 
-from .._jit import jit, pjit
+from .. import activations as act
+from .._jit import inline, jit, pjit, vjit
 from .pairs import pair
+
+BLOCK = 128
+LANES = 4
+
+_P0, _P1, _P2, _P3, _P4 = (-8.750608600031904122785e-1, -1.615753718733365076637e1,
+                           -7.500855792314704667340e1, -1.228866684490136173410e2,
+                           -6.485021904942025371773e1)
+_Q0, _Q1, _Q2, _Q3, _Q4 = (2.485846490142306297962e1, 1.650270098316988542046e2,
+                           4.328810604912902668951e2, 4.853903996359136964868e2,
+                           1.945506571482613964425e2)
+_T3P8 = 2.41421356237309504880
+_MOREBITS = 6.123233995736765886130e-17
+_TWO_PI = 2.0 * math.pi
+_INV_TWO_PI = 1.0 / _TWO_PI
+
+
+@inline
+def atan_nonneg(x):
+    """arctan(x) for x >= 0 (Cephes' rational approximation, 1 ulp; inlined, no call)."""
+    if x > _T3P8:
+        y0 = 0.5 * math.pi
+        more = _MOREBITS
+        x = -1.0 / x
+    elif x > 0.66:
+        y0 = 0.25 * math.pi
+        more = 0.5 * _MOREBITS
+        x = (x - 1.0) / (x + 1.0)
+    else:
+        y0 = 0.0
+        more = 0.0
+    z = x * x
+    p = (((_P0 * z + _P1) * z + _P2) * z + _P3) * z + _P4
+    q = ((((z + _Q0) * z + _Q1) * z + _Q2) * z + _Q3) * z + _Q4
+    return y0 + ((x * (z * p / q) + x) + more)
+
+
+@inline
+def _pi_minus_angle(r, rho):
+    # pi - theta with theta = atan2(r, rho) in [0, pi], r >= 0
+    if rho < 0.0:
+        return atan_nonneg(r / -rho)
+    return math.pi - atan_nonneg(r / rho)
+
+
+@inline
+def _pair_both(code, leak, bias, fast, b1, b2, s1, s2, rho, nodes, weights, counts):
+    # (A0, A11, A20_ij, A20_ji, A1_ij, A1_ji) for the pair (i, j), both orders
+    if fast == 1:  # relu without bias: arc-cosine
+        r = math.sqrt(max((1.0 - rho) * (1.0 + rho), 0.0))
+        pmt = _pi_minus_angle(r, rho)
+        s1 = max(s1, 1e-150)
+        s2 = max(s2, 1e-150)
+        q = r / _TWO_PI
+        return (s1 * s2 * (r + pmt * rho) / _TWO_PI, pmt / _TWO_PI, q * s2 / s1, q * s1 / s2,
+                0.0, 0.0)
+    if fast == 2:  # erf without bias: Williams
+        q1 = math.sqrt(1.0 + 2.0 * s1 * s1)
+        q2 = math.sqrt(1.0 + 2.0 * s2 * s2)
+        re_ = min(max(2.0 * rho * s1 * s2 / (q1 * q2), -1.0), 1.0)
+        phi2 = 1.0 / (_TWO_PI * math.sqrt((1.0 - re_) * (1.0 + re_)))
+        g = 8.0 * re_ * phi2
+        return (2.0 / math.pi * math.asin(re_), 8.0 * phi2 / (q1 * q2), -g / (q1 * q1),
+                -g / (q2 * q2), 0.0, 0.0)
+    a0, a1, a20, a11 = pair(code, leak, bias, b1, b2, s1, s2, rho, nodes, weights, counts)
+    _, a1r, a20r, _ = pair(code, leak, bias, b2, b1, s2, s1, rho, nodes, weights, counts)
+    return a0, a11, a20, a20r, a1, a1r
+
+
+@vjit
+def _relu_row(ws, G, M, acc, norms, inv_norms, i, ii, j0, nj, diagonal, ra0, rq):
+    # One row of a block pair for bias-free ReLU (arc-cosine). The first loop has no
+    # calls and only selects, so LLVM vectorises it; the second accumulates.
+    si = norms[i]
+    inv_si = inv_norms[i]
+    wi = ws[i]
+    a0_i = 0.0
+    a20_i = 0.0
+    jstart = 0
+    if diagonal:
+        # the neuron with itself: theta = 0, A0 = |a|^2 / 2, A11 = 1/2, A20 = 0
+        a0_i += wi * 0.5 * si * si
+        M[ii, ii] = 0.5
+        jstart = ii + 1
+    for jj in range(jstart, nj):
+        j = j0 + jj
+        sj = norms[j]
+        rho = min(max(G[ii, jj] * inv_si * inv_norms[j], -1.0), 1.0)
+        r = math.sqrt(max((1.0 - rho) * (1.0 + rho), 0.0))
+        # pi - atan2(r, rho) through Cephes' arctan of x = r / |rho| >= 0
+        x = r / abs(rho)
+        big = x > _T3P8
+        mid = x > 0.66
+        xr = -1.0 / x if big else ((x - 1.0) / (x + 1.0) if mid else x)
+        y0 = 0.5 * math.pi if big else (0.25 * math.pi if mid else 0.0)
+        more = _MOREBITS if big else (0.5 * _MOREBITS if mid else 0.0)
+        z = xr * xr
+        pz = (((_P0 * z + _P1) * z + _P2) * z + _P3) * z + _P4
+        qz = ((((z + _Q0) * z + _Q1) * z + _Q2) * z + _Q3) * z + _Q4
+        at = y0 + ((xr * (z * pz / qz) + xr) + more)
+        pmt = at if rho < 0.0 else math.pi - at
+        ra0[jj] = si * sj * (r + pmt * rho) * _INV_TWO_PI
+        rq[jj] = r * _INV_TWO_PI
+        M[ii, jj] = pmt * _INV_TWO_PI
+    for jj in range(jstart, nj):
+        j = j0 + jj
+        wj = ws[j]
+        a0_i += wj * ra0[jj]
+        a20_i += wj * rq[jj] * norms[j]
+        acc[0, j] += wi * ra0[jj]
+        acc[2, j] += wi * rq[jj] * si * inv_norms[j]
+    if diagonal:
+        for jj in range(jstart, nj):
+            M[jj, ii] = M[ii, jj]
+    acc[0, i] += a0_i
+    acc[2, i] += a20_i * inv_si
+
+
+@jit
+def _fast_code(code, bias):
+    if bias:
+        return 0
+    if code == act.RELU:
+        return 1
+    if code == act.ERF:
+        return 2
+    return 0
+
+
+@jit
+def _view(buf, rows, cols):
+    # C-contiguous (rows, cols) view on the start of a flat buffer
+    return buf[:rows * cols].reshape(rows, cols)
 
 
 @pjit
-def _pair_rows(theta, teacher, code, leak, bias, scale, nodes, weights, counts, norms,
-               gram, mt,
-               rows):
-    # rows[i] = (sum_j w_j A0_ij over students, same over teacher, sum_j w_j A20_ij,
-    #            sum_j w_j A1_ij); mt[i, :m] = w_j A11_ij, mt[i, m:] = teacher part.
+def _lanes(theta, p, w, s, fast):
     m = theta.shape[0]
-    m0 = teacher.shape[0]
     d = theta.shape[1] - 2
-    for i in prange(m):
-        s1 = norms[i]
-        b1 = theta[i, d + 1] if bias else 0.0
-        r_s = 0.0
-        r_t = 0.0
-        r20 = 0.0
-        r1 = 0.0
-        for j in range(m + m0):
-            if j < m:
-                s2 = norms[j]
-                b2 = theta[j, d + 1] if bias else 0.0
-                w = theta[j, 0] * scale
-            else:
-                l = j - m
-                s2 = norms[m + l]
-                b2 = teacher[l, d + 1] if bias else 0.0
-                w = -teacher[l, 0]
-            if j == i:
-                rho = 1.0
-            elif s1 > 0.0 and s2 > 0.0:
-                rho = gram[i, j] / (s1 * s2)
-            else:
-                rho = 0.0
-            a0, a1, a20, a11 = pair(code, leak, bias, b1, b2, s1, s2, rho, nodes, weights,
-                                   counts)
-            if j < m:
-                r_s += w * a0
-            else:
-                r_t += w * a0
-            r20 += w * a20
-            r1 += w * a1
-            mt[i, j] = w * a11
-        rows[i, 0] = r_s
-        rows[i, 1] = r_t
-        rows[i, 2] = r20
-        rows[i, 3] = r1
+    teacher = p.teacher
+    m0 = teacher.shape[0]
+    nb = (m + BLOCK - 1) // BLOCK
+    npairs = nb * (nb + 1) // 2
+    nl = w.lacc.shape[0]
+    a_all = w.a_all
+    norms = w.norms
+    bias = p.bias
+    for lane in prange(nl):
+        acc = w.lacc[lane]
+        ga = w.lga[lane]
+        acc[:, :] = 0.0
+        ga[:, :] = 0.0
+        gbuf = w.gbuf[lane]
+        mbuf = w.mbuf[lane]
+        tbuf = w.tbuf[lane]
+        # student-student block pairs (I <= J), round robin over lanes
+        pidx = 0
+        for bi in range(nb):
+            for bj in range(bi, nb):
+                mine = pidx % nl == lane
+                pidx += 1
+                if not mine:
+                    continue
+                i0 = bi * BLOCK
+                i1 = min(i0 + BLOCK, m)
+                j0 = bj * BLOCK
+                j1 = min(j0 + BLOCK, m)
+                ni = i1 - i0
+                nj = j1 - j0
+                G = _view(gbuf, ni, nj)
+                M = _view(mbuf, ni, nj)
+                np.dot(a_all[i0:i1], a_all[j0:j1].T, G)
+                for ii in range(ni):
+                    i = i0 + ii
+                    if fast == 1:
+                        _relu_row(w.ws, G, M, acc, norms, w.inv_norms, i, ii, j0, nj,
+                                  bi == bj, w.rbuf[lane, 0], w.rbuf[lane, 1])
+                        continue
+                    s1 = norms[i]
+                    b1 = theta[i, d + 1] if bias else 0.0
+                    wi = s * theta[i, 0]
+                    jstart = ii if bi == bj else 0
+                    for jj in range(jstart, nj):
+                        j = j0 + jj
+                        s2 = norms[j]
+                        if i == j:
+                            rho = 1.0
+                        elif s1 > 0.0 and s2 > 0.0:
+                            rho = G[ii, jj] / (s1 * s2)
+                        else:
+                            rho = 0.0
+                        b2 = theta[j, d + 1] if bias else 0.0
+                        wj = s * theta[j, 0]
+                        a0, a11, a20, a20r, a1, a1r = _pair_both(
+                            p.code, p.leak, bias, fast, b1, b2, s1, s2, rho, p.nodes,
+                            p.weights, p.counts)
+                        acc[0, i] += wj * a0
+                        acc[2, i] += wj * a20
+                        acc[3, i] += wj * a1
+                        M[ii, jj] = a11
+                        if i != j:
+                            acc[0, j] += wi * a0
+                            acc[2, j] += wi * a20r
+                            acc[3, j] += wi * a1r
+                            if bi == bj:
+                                M[jj, ii] = a11
+                # ga_I += (M o w_J) A_J and, off the diagonal, ga_J += (M^T o w_I) A_I
+                T = _view(tbuf, BLOCK, d)
+                for ii in range(ni):
+                    for jj in range(nj):
+                        G[ii, jj] = M[ii, jj] * w.ws[j0 + jj]
+                Ti = T[:ni]
+                np.dot(G, a_all[j0:j1], Ti)
+                for ii in range(ni):
+                    for k in range(d):
+                        ga[i0 + ii, k] += Ti[ii, k]
+                if bi != bj:
+                    # M o w_I in place, then its transpose through BLAS (no copy)
+                    for ii in range(ni):
+                        wi = w.ws[i0 + ii]
+                        for jj in range(nj):
+                            M[ii, jj] *= wi
+                    Tj = T[:nj]
+                    np.dot(M.T, a_all[i0:i1], Tj)
+                    for jj in range(nj):
+                        for k in range(d):
+                            ga[j0 + jj, k] += Tj[jj, k]
+        # student-teacher blocks, row block bi on lane bi % nl
+        for bi in range(nb):
+            if bi % nl != lane:
+                continue
+            i0 = bi * BLOCK
+            i1 = min(i0 + BLOCK, m)
+            ni = i1 - i0
+            G = _view(gbuf, ni, m0)
+            np.dot(a_all[i0:i1], a_all[m:m + m0].T, G)
+            for ii in range(ni):
+                i = i0 + ii
+                s1 = norms[i]
+                b1 = theta[i, d + 1] if bias else 0.0
+                for ll in range(m0):
+                    s2 = norms[m + ll]
+                    if s1 > 0.0 and s2 > 0.0:
+                        rho = G[ii, ll] / (s1 * s2)
+                    else:
+                        rho = 0.0
+                    b2 = teacher[ll, d + 1] if bias else 0.0
+                    wl = -teacher[ll, 0]
+                    a0, a11, a20, _, a1, _ = _pair_both(p.code, p.leak, bias, fast, b1, b2,
+                                                        s1, s2, rho, p.nodes, p.weights,
+                                                        p.counts)
+                    acc[1, i] += wl * a0
+                    acc[2, i] += wl * a20
+                    acc[3, i] += wl * a1
+                    G[ii, ll] = wl * a11
+            T = _view(tbuf, BLOCK, d)
+            Ti = T[:ni]
+            np.dot(G, a_all[m:m + m0], Ti)
+            for ii in range(ni):
+                for k in range(d):
+                    ga[i0 + ii, k] += Ti[ii, k]
 
 
 @jit
@@ -82,7 +306,7 @@ def exact_velocity(theta, p, w, out):
     theta : ndarray, shape (m, d + 2)
         Particles (c | a | b), float64 or float32.
     p : ExactParams
-        Problem constants (see :class:`particles.risk.ExactOracle`).
+        Problem constants (see :func:`particles.risk.exact_oracle`).
     w : ExactWork
         Preallocated work arrays.
     out : ndarray, shape (m, d + 2)
@@ -98,7 +322,6 @@ def exact_velocity(theta, p, w, out):
     teacher = p.teacher
     m0 = teacher.shape[0]
     s = p.alpha / m
-    # joint (a_i | a*_l) matrix, contiguous for BLAS
     for i in range(m):
         nrm = 0.0
         for k in range(d):
@@ -106,6 +329,9 @@ def exact_velocity(theta, p, w, out):
             w.a_all[i, k] = v
             nrm += v * v
         w.norms[i] = np.sqrt(nrm)
+        w.ws[i] = s * theta[i, 0]
+        # a neuron with a = 0 contributes nothing; 0 * inf is avoided by the floor
+        w.inv_norms[i] = 1.0 / max(w.norms[i], 1e-150)
     for l in range(m0):
         nrm = 0.0
         for k in range(d):
@@ -113,22 +339,31 @@ def exact_velocity(theta, p, w, out):
             w.a_all[m + l, k] = v
             nrm += v * v
         w.norms[m + l] = np.sqrt(nrm)
-    np.dot(w.a_all[:m], w.a_all.T, w.gram)
-    _pair_rows(theta, teacher, p.code, p.leak, p.bias, s, p.nodes, p.weights, p.counts,
-               w.norms,
-               w.gram, w.mt, w.rows)
-    np.dot(w.mt, w.a_all, w.ga)
+        w.inv_norms[m + l] = 1.0 / max(w.norms[m + l], 1e-150)
+    _lanes(theta, p, w, s, _fast_code(p.code, p.bias))
+    nl = w.lacc.shape[0]
     inv_alpha = 1.0 / p.alpha
     risk = 0.0
     for i in range(m):
+        rs = 0.0
+        rt = 0.0
+        r20 = 0.0
+        r1 = 0.0
+        for lane in range(nl):
+            rs += w.lacc[lane, 0, i]
+            rt += w.lacc[lane, 1, i]
+            r20 += w.lacc[lane, 2, i]
+            r1 += w.lacc[lane, 3, i]
+        rs *= p.scale
+        rt *= p.scale
         ci = theta[i, 0]
-        rs = w.rows[i, 0] * p.scale
-        rt = w.rows[i, 1] * p.scale
         risk += s * ci * (0.5 * rs + rt)
         out[i, 0] = -inv_alpha * (rs + rt)
         g = -inv_alpha * ci * p.scale
-        r20 = w.rows[i, 2]
         for k in range(d):
-            out[i, k + 1] = g * (r20 * theta[i, k + 1] + w.ga[i, k])
-        out[i, d + 1] = g * w.rows[i, 3] if p.bias else 0.0
+            gak = 0.0
+            for lane in range(nl):
+                gak += w.lga[lane, i, k]
+            out[i, k + 1] = g * (r20 * theta[i, k + 1] + gak)
+        out[i, d + 1] = g * r1 if p.bias else 0.0
     return risk + p.const
