@@ -25,7 +25,7 @@ ExactWork = namedtuple("ExactWork", "a_all norms inv_norms ws lacc lga gbuf mbuf
 SampleParams = namedtuple("SampleParams", "X y code leak bias alpha loss")
 OnlineParams = namedtuple("OnlineParams",
                           "gen teacher tcode tbias sphere code leak bias alpha loss")
-SampleWork = namedtuple("SampleWork", "acc hbuf gbuf lane_risk amat zbuf gblk tbuf xb yb")
+SampleWork = namedtuple("SampleWork", "lacc lane_risk at bvec cvec zbuf hbuf gbuf tbuf xb yb")
 #: what the compiled loops receive: the oracle's kind and every kernel's inputs, the
 #: unused ones as empty placeholders of the right types (see kernels/dispatch.py)
 OracleData = namedtuple("OracleData", "kind ep ew sp op sw")
@@ -114,7 +114,8 @@ def _placeholders(dtype):
                    np.zeros((0, 0, 0)))
     sp = SampleParams(z, np.zeros(0), 0, 0.0, False, 1.0, 0)
     op = OnlineParams(_PLACEHOLDER_GEN, e2, 0, False, False, 0, 0.0, False, 1.0, 0)
-    sw = SampleWork(np.zeros((0, 0, 0)), e2, e2, np.zeros(0), z, z, z, z, z, np.zeros(0))
+    z1 = np.zeros(0, dtype)
+    sw = SampleWork(np.zeros((0, 0, 0)), np.zeros(0), z, z1, z1, z, z, z, z, z, np.zeros(0))
     return ep, ew, sp, op, sw
 
 
@@ -206,15 +207,20 @@ def exact_oracle(problem, m, *, activation="relu", bias=False, alpha=1.0, leak=0
 
 def _sample_work(m, d, dtype, batch=0):
     lanes = _sampled.LANES
-    blk = _sampled.BLOCK
-    return SampleWork(np.zeros((lanes, m, d + 2)), np.zeros((lanes, m)), np.zeros((lanes, m)),
-                      np.zeros(lanes), np.zeros((m, d), dtype), np.zeros((blk, m), dtype),
-                      np.zeros((blk, m), dtype), np.zeros((m, d), dtype),
+    # rows per BLAS block: about 2^18 entries per (block x m) buffer, 16..512 rows
+    rows = int(min(512, max(16, 2 ** 18 // max(m, 1))))
+    blas = d > _sampled.FUSED_MAX_D
+    return SampleWork(np.zeros((lanes, d + 2, m)), np.zeros(lanes), np.zeros((d, m), dtype),
+                      np.zeros(m, dtype), np.zeros(m, dtype),
+                      np.zeros((lanes, rows * m if blas else m), dtype),
+                      np.zeros((lanes, m), dtype), np.zeros((lanes, m), dtype),
+                      np.zeros((lanes, d * m if blas else 0), dtype),
                       np.zeros((batch, d), dtype), np.zeros(batch))
 
 
 def _sample_owner(d):
-    return "numba" if d <= _sampled.FUSED_MAX_D else "blas"
+    # both sampled paths run their own lanes; BLAS is called single-threaded inside
+    return "numba"
 
 
 def sample_oracle(X, y, m, *, activation="relu", bias=False, alpha=1.0, leak=0.01,

@@ -10,10 +10,13 @@ and the velocity is v_i = -(1/alpha) (1/n) sum_k l'(f(x_k), y_k) grad_theta phi(
 Two code paths give the same numbers up to rounding:
 
 * small d (``d <= FUSED_MAX_D``): one fused pass per sample that never writes an
-  (n x m) array; the samples are split into a fixed number of lanes run in parallel,
-  and the lanes are reduced in a fixed order, so results do not depend on the number
-  of threads;
-* larger d: blocks of samples through BLAS, Z = X_blk A^T and G^T X_blk.
+  (n x m) array, over a transposed copy of the input weights so that every inner
+  loop runs over neurons and vectorises;
+* larger d: blocks of samples through BLAS, Z = X_blk A^T and X_blk^T G.
+
+Either way the samples are split into a fixed number of lanes run in parallel (BLAS
+single-threaded inside them), and the lanes are reduced in a fixed order, so results
+do not depend on the number of threads.
 
 Reductions accumulate in float64 whatever the state dtype.
 """
@@ -23,7 +26,7 @@ import numpy as np
 from numba import prange
 
 from .. import activations as act
-from .._jit import inline, jit, pjit
+from .._jit import inline, jit, pjit, vjit
 
 SQUARED, LOGISTIC = 0, 1
 LOSSES = {"squared": SQUARED, "logistic": LOGISTIC}
@@ -53,86 +56,142 @@ def loss_grad(loss, f, y):
     return -y / (1.0 + math.exp(t))
 
 
-@pjit
-def _fused(theta, X, y, code, leak, bias, alpha, loss, acc, hbuf, gbuf, lane_risk):
-    m = theta.shape[0]
-    d = theta.shape[1] - 2
-    n = X.shape[0]
-    s = alpha / m
-    nl = acc.shape[0]
-    for lane in prange(nl):
-        lo = (n * lane) // nl
-        hi = (n * (lane + 1)) // nl
-        a = acc[lane]
-        a[:, :] = 0.0
-        h = hbuf[lane]
-        g = gbuf[lane]
-        rsum = 0.0
-        for k in range(lo, hi):
-            f = 0.0
-            for i in range(m):
-                z = theta[i, d + 1] if bias else 0.0
-                for q in range(d):
-                    z += theta[i, q + 1] * X[k, q]
-                h[i] = act.sigma(code, z, leak)
-                g[i] = act.sigma1(code, z, leak)
-                f += theta[i, 0] * h[i]
-            f *= s
-            rsum += loss_value(loss, f, y[k])
-            r = loss_grad(loss, f, y[k])
-            for i in range(m):
-                a[i, 0] += r * h[i]
-                gi = r * g[i]
-                for q in range(d):
-                    a[i, q + 1] += gi * X[k, q]
-                a[i, d + 1] += gi
-        lane_risk[lane] = rsum
+@vjit
+def _activate(code, leak, z, h, g, c, n):
+    """h = sigma(z), g = sigma'(z) on the first n entries; returns sum_i c_i h_i (float64).
+
+    ReLU and leaky ReLU get their own branch-free loops (they vectorise); the other
+    activations share one loop."""
+    f = 0.0
+    if code == act.RELU:
+        for i in range(n):
+            zi = z[i]
+            pos = zi > 0
+            hi = zi if pos else 0.0 * zi
+            h[i] = hi
+            g[i] = 1.0 if pos else 0.0
+            f += c[i] * hi
+    elif code == act.LEAKY_RELU:
+        for i in range(n):
+            zi = z[i]
+            pos = zi > 0
+            hi = zi if pos else leak * zi
+            h[i] = hi
+            g[i] = 1.0 if pos else leak
+            f += c[i] * hi
+    else:
+        for i in range(n):
+            zi = z[i]
+            hi = act.sigma(code, zi, leak)
+            h[i] = hi
+            g[i] = act.sigma1(code, zi, leak)
+            f += c[i] * hi
+    return f
+
+
+@vjit
+def _fused_sample(X, k, at, bvec, cvec, code, leak, s, loss, yk, acc, z, h, g):
+    # one sample through all neurons, no (n x m) array: z = A x + b, sigma, residual,
+    # then acc[0] += r h, acc[1 + q] += r g x_q, acc[d + 1] += r g
+    d = at.shape[0]
+    m = at.shape[1]
+    for i in range(m):
+        z[i] = bvec[i]
+    for q in range(d):
+        xq = X[k, q]
+        for i in range(m):
+            z[i] += at[q, i] * xq
+    f = s * _activate(code, leak, z, h, g, cvec, m)
+    r = loss_grad(loss, f, yk)
+    for i in range(m):
+        acc[0, i] += r * h[i]
+        gi = r * g[i]
+        acc[d + 1, i] += gi
+        for q in range(d):
+            acc[1 + q, i] += gi * X[k, q]
+    return loss_value(loss, f, yk)
 
 
 @jit
-def _blas(theta, X, y, code, leak, bias, alpha, loss, w):
-    m = theta.shape[0]
-    d = theta.shape[1] - 2
-    n = X.shape[0]
-    s = alpha / m
-    A = w.amat
-    for i in range(m):
-        for q in range(d):
-            A[i, q] = theta[i, q + 1]
-    acc = w.acc[0]
-    acc[:, :] = 0.0
-    Z = w.zbuf
-    G = w.gblk
-    T = w.tbuf
-    bsz = Z.shape[0]
+def _fused_range(X, y, lo, hi, at, bvec, cvec, code, leak, s, loss, acc, z, h, g):
     rsum = 0.0
-    for lo in range(0, n, bsz):
+    for k in range(lo, hi):
+        rsum += _fused_sample(X, k, at, bvec, cvec, code, leak, s, loss, y[k], acc, z, h, g)
+    return rsum
+
+
+@pjit
+def _fused(X, y, w, code, leak, s, loss):
+    n = X.shape[0]
+    nl = w.lacc.shape[0]
+    lane_risk = w.lane_risk
+    for lane in prange(nl):
+        lo = (n * lane) // nl
+        hi = (n * (lane + 1)) // nl
+        acc = w.lacc[lane]
+        acc[:, :] = 0.0
+        lane_risk[lane] = _fused_range(X, y, lo, hi, w.at, w.bvec, w.cvec, code, leak, s,
+                                       loss, acc, w.zbuf[lane], w.hbuf[lane], w.gbuf[lane])
+
+
+@vjit
+def _block_rows(Zb, nb, lo, y, bvec, cvec, code, leak, s, loss, acc, h, g):
+    # rows of Z = X_blk A^T: activation, residual, acc_c += r h, acc_b += r g, and
+    # Z <- r g (the matrix whose product with X_blk gives the a-part)
+    m = Zb.shape[1]
+    d1 = acc.shape[0] - 1
+    rsum = 0.0
+    for kk in range(nb):
+        z = Zb[kk]
+        for i in range(m):
+            z[i] += bvec[i]
+        f = s * _activate(code, leak, z, h, g, cvec, m)
+        r = loss_grad(loss, f, y[lo + kk])
+        rsum += loss_value(loss, f, y[lo + kk])
+        for i in range(m):
+            acc[0, i] += r * h[i]
+            gi = r * g[i]
+            acc[d1, i] += gi
+            z[i] = gi
+    return rsum
+
+
+@pjit
+def _blas(X, y, w, code, leak, s, loss):
+    # sample blocks spread over a fixed number of lanes; each lane calls single-threaded
+    # BLAS on its own blocks (the caller limits BLAS to one thread): both cores busy in
+    # both phases, and the result does not depend on the number of threads
+    n = X.shape[0]
+    d = X.shape[1]
+    m = w.at.shape[1]
+    bsz = w.zbuf.shape[1] // m
+    nblocks = (n + bsz - 1) // bsz
+    nl = w.lacc.shape[0]
+    lane_risk = w.lane_risk
+    for lane in prange(nl):
+        acc = w.lacc[lane]
+        acc[:, :] = 0.0
+        lane_risk[lane] = _blas_lane(X, y, w, code, leak, s, loss, lane, n, d, m, bsz,
+                                     nblocks, nl, acc)
+
+
+@jit
+def _blas_lane(X, y, w, code, leak, s, loss, lane, n, d, m, bsz, nblocks, nl, acc):
+    rsum = 0.0
+    T = w.tbuf[lane][:d * m].reshape(d, m)
+    for blk in range(lane, nblocks, nl):
+        lo = blk * bsz
         hi = min(lo + bsz, n)
         nb = hi - lo
+        Zb = w.zbuf[lane][:nb * m].reshape(nb, m)
         Xb = X[lo:hi]
-        Zb = Z[:nb]
-        Gb = G[:nb]
-        np.dot(Xb, A.T, Zb)
-        for k in range(nb):
-            f = 0.0
+        np.dot(Xb, w.at, Zb)
+        rsum += _block_rows(Zb, nb, lo, y, w.bvec, w.cvec, code, leak, s, loss, acc,
+                            w.hbuf[lane], w.gbuf[lane])
+        np.dot(Xb.T, Zb, T)
+        for q in range(d):
             for i in range(m):
-                z = Zb[k, i] + (theta[i, d + 1] if bias else 0.0)
-                hz = act.sigma(code, z, leak)
-                Gb[k, i] = act.sigma1(code, z, leak)
-                Zb[k, i] = hz
-                f += theta[i, 0] * hz
-            f *= s
-            rsum += loss_value(loss, f, y[lo + k])
-            r = loss_grad(loss, f, y[lo + k])
-            for i in range(m):
-                acc[i, 0] += r * Zb[k, i]
-                gi = r * Gb[k, i]
-                Gb[k, i] = gi
-                acc[i, d + 1] += gi
-        np.dot(Gb.T, Xb, T)
-        for i in range(m):
-            for q in range(d):
-                acc[i, q + 1] += T[i, q]
+                acc[1 + q, i] += T[q, i]
     return rsum
 
 
@@ -154,25 +213,34 @@ def sample_velocity_core(theta, X, y, code, leak, bias, alpha, loss, w, out):
     m = theta.shape[0]
     d = theta.shape[1] - 2
     n = X.shape[0]
+    for i in range(m):
+        w.cvec[i] = theta[i, 0]
+        w.bvec[i] = theta[i, d + 1] if bias else 0.0
+        for q in range(d):
+            w.at[q, i] = theta[i, q + 1]
+    s = alpha / m
     if d <= FUSED_MAX_D:
-        _fused(theta, X, y, code, leak, bias, alpha, loss, w.acc, w.hbuf, w.gbuf,
-               w.lane_risk)
-        nl = w.acc.shape[0]
-        rsum = 0.0
-        for lane in range(1, nl):
-            w.acc[0] += w.acc[lane]
-        for lane in range(nl):
-            rsum += w.lane_risk[lane]
+        _fused(X, y, w, code, leak, s, loss)
     else:
-        rsum = _blas(theta, X, y, code, leak, bias, alpha, loss, w)
-    acc = w.acc[0]
+        _blas(X, y, w, code, leak, s, loss)
+    nl = w.lacc.shape[0]
+    rsum = 0.0
+    for lane in range(nl):
+        rsum += w.lane_risk[lane]
     g = -1.0 / (alpha * n)
     for i in range(m):
-        out[i, 0] = g * acc[i, 0]
+        tot = 0.0
+        for lane in range(nl):
+            tot += w.lacc[lane, 0, i]
+        out[i, 0] = g * tot
         gi = g * theta[i, 0]
-        for q in range(d):
-            out[i, q + 1] = gi * acc[i, q + 1]
-        out[i, d + 1] = gi * acc[i, d + 1] if bias else 0.0
+        for q in range(d + 1):
+            tot = 0.0
+            for lane in range(nl):
+                tot += w.lacc[lane, q + 1, i]
+            out[i, q + 1] = gi * tot
+        if not bias:
+            out[i, d + 1] = 0.0
     return rsum / n
 
 
