@@ -100,6 +100,30 @@ pjit = numba.njit(parallel=True, **_FLAGS)
 inline = numba.njit(inline="always", **_FLAGS)
 
 
+_threads_ready = False
+
+
+def ensure_threads():
+    """Start Numba's parallel thread pool before running cached kernels.
+
+    Machine code loaded from the cache that reaches a ``parallel=True`` kernel
+    through another kernel assumes the pool is running; when nothing has compiled a
+    parallel function in the process yet, it is not, and the call segfaults (seen
+    with Numba 0.68: the benchmark crashed on a cache written by the test suite).
+    Starting the pool first is cheap and idempotent.
+    """
+    global _threads_ready
+    if _threads_ready:
+        return
+    try:
+        from numba.np.ufunc.parallel import _launch_threads
+
+        _launch_threads()
+    except ImportError:  # pragma: no cover - moved in another Numba version
+        pass
+    _threads_ready = True
+
+
 class FastCall:
     """Call one compiled overload of a dispatcher directly.
 
@@ -117,6 +141,7 @@ class FastCall:
 
     def __call__(self, *args):
         if self.entry is None:
+            ensure_threads()
             result = self.dispatcher(*args)
             key = tuple(self.dispatcher.typeof_pyval(a) for a in args)
             self.entry = self.dispatcher.overloads[key].entry_point
