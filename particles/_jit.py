@@ -96,6 +96,7 @@ jit = numba.njit(**_FLAGS)
 FASTMATH = {"reassoc", "contract"}
 #: hot loops that must vectorise (reductions need reassociation)
 vjit = numba.njit(fastmath=FASTMATH, **_FLAGS)
+vinline = numba.njit(inline="always", fastmath=FASTMATH, **_FLAGS)
 pjit = numba.njit(parallel=True, **_FLAGS)
 inline = numba.njit(inline="always", **_FLAGS)
 

@@ -25,7 +25,8 @@ ExactWork = namedtuple("ExactWork", "a_all norms inv_norms ws lacc lga gbuf mbuf
 SampleParams = namedtuple("SampleParams", "X y code leak bias alpha loss")
 OnlineParams = namedtuple("OnlineParams",
                           "gen teacher tcode tbias sphere code leak bias alpha loss")
-SampleWork = namedtuple("SampleWork", "lacc lane_risk at bvec cvec zbuf hbuf gbuf tbuf xb yb")
+SampleWork = namedtuple("SampleWork",
+                        "lacc lane_risk at bvec cvec zbuf hbuf gbuf fbuf tbuf xt xt_fixed part xb yb")
 #: what the compiled loops receive: the oracle's kind and every kernel's inputs, the
 #: unused ones as empty placeholders of the right types (see kernels/dispatch.py)
 OracleData = namedtuple("OracleData", "kind ep ew sp op sw")
@@ -115,7 +116,8 @@ def _placeholders(dtype):
     sp = SampleParams(z, np.zeros(0), 0, 0.0, False, 1.0, 0)
     op = OnlineParams(_PLACEHOLDER_GEN, e2, 0, False, False, 0, 0.0, False, 1.0, 0)
     z1 = np.zeros(0, dtype)
-    sw = SampleWork(np.zeros((0, 0, 0)), np.zeros(0), z, z1, z1, z, z, z, z, z, np.zeros(0))
+    sw = SampleWork(np.zeros((0, 0, 0)), np.zeros(0), z, z1, z1, z, z, z, z, z, z,
+                    np.zeros(1, np.int64), np.zeros((0, 0, 0), dtype), z, np.zeros(0))
     return ep, ew, sp, op, sw
 
 
@@ -205,16 +207,26 @@ def exact_oracle(problem, m, *, activation="relu", bias=False, alpha=1.0, leak=0
     return Oracle("exact", params, work, m, d, dtype)
 
 
-def _sample_work(m, d, dtype, batch=0):
+def _sample_work(m, d, dtype, X=None, batch=0):
+    """Work buffers of the sampled kernels; X (n, d) is the fixed sample, if any."""
     lanes = _sampled.LANES
-    # rows per BLAS block: about 2^18 entries per (block x m) buffer, 16..512 rows
-    rows = int(min(512, max(16, 2 ** 18 // max(m, 1))))
     blas = d > _sampled.FUSED_MAX_D
+    if blas:
+        # rows per BLAS block: about 2^18 entries per (block x m) buffer, 16..512 rows
+        rows = int(min(512, max(16, 2 ** 18 // max(m, 1))))
+        zlen, hlen = rows * m, m
+    else:
+        zlen, hlen = max(_sampled.CHUNK, m), max(_sampled.CHUNK, m)
+    if X is not None and not blas:
+        xt, fixed = np.ascontiguousarray(X.T, dtype=dtype), 1
+    else:
+        xt, fixed = np.zeros((d, 0 if blas else batch), dtype), 0
     return SampleWork(np.zeros((lanes, d + 2, m)), np.zeros(lanes), np.zeros((d, m), dtype),
-                      np.zeros(m, dtype), np.zeros(m, dtype),
-                      np.zeros((lanes, rows * m if blas else m), dtype),
-                      np.zeros((lanes, m), dtype), np.zeros((lanes, m), dtype),
-                      np.zeros((lanes, d * m if blas else 0), dtype),
+                      np.zeros(m, dtype), np.zeros(m, dtype), np.zeros((lanes, zlen), dtype),
+                      np.zeros((lanes, hlen), dtype), np.zeros((lanes, hlen), dtype),
+                      np.zeros((lanes, hlen)), np.zeros((lanes, d * m if blas else 0), dtype),
+                      xt, np.array([fixed], np.int64),
+                      np.zeros((lanes, d + 2, 0 if blas else m), dtype),
                       np.zeros((batch, d), dtype), np.zeros(batch))
 
 
@@ -242,7 +254,7 @@ def sample_oracle(X, y, m, *, activation="relu", bias=False, alpha=1.0, leak=0.0
     n, d = X.shape
     params = SampleParams(X, y, activation_code(activation), float(leak), bool(bias),
                           float(alpha), _sampled.LOSSES[loss])
-    return Oracle(kind, params, _sample_work(m, d, dtype), m, d, dtype,
+    return Oracle(kind, params, _sample_work(m, d, dtype, X=X), m, d, dtype,
                   owner=_sample_owner(d))
 
 
@@ -260,7 +272,7 @@ def online_oracle(problem, m, gen, *, batch=100, activation="relu", bias=False, 
                           problem.inputs == "sphere", activation_code(activation), float(leak),
                           bool(bias), float(alpha), _sampled.LOSSES[problem.loss])
     return Oracle("online", params,
-                  _sample_work(m, problem.d, dtype, batch), m, problem.d, dtype, gen=gen,
+                  _sample_work(m, problem.d, dtype, batch=batch), m, problem.d, dtype, gen=gen,
                   owner=_sample_owner(problem.d))
 
 

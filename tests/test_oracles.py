@@ -86,19 +86,21 @@ def test_sphere_is_gaussian_over_d(rng):
     np.testing.assert_allclose(vs, vg / d, rtol=1e-12)
 
 
-@pytest.mark.parametrize("d", [2, 40])
+@pytest.mark.parametrize("d,m", [(2, 9), (2, 80), (40, 9)])
 @pytest.mark.parametrize("act", ["relu", "tanh", "softplus"])
 @pytest.mark.parametrize("loss", ["squared", "logistic"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_sampled_kernel_against_naive(d, act, loss, dtype, rng):
-    """Both code paths (fused for d = 2, BLAS for d = 40) against the NumPy twin."""
-    n, m = 700, 9
+def test_sampled_kernel_against_naive(d, m, act, loss, dtype, rng):
+    """The three code paths (fused over samples for d = 2, m = 9; fused over neurons
+    for m = 80; BLAS for d = 40) against the NumPy twin."""
+    n = 700
     X = rng.standard_normal((n, d))
     y = rng.standard_normal(n)
     if loss == "logistic":
         y = np.sign(y)
     th = _theta(rng, m, d, True, dtype=dtype)
-    o = risk.sample_oracle(X, y, m, activation=act, bias=True, alpha=2.0, loss=loss, dtype=dtype)
+    o = risk.sample_oracle(X, y, m, activation=act, bias=True, alpha=2.0, loss=loss,
+                           dtype=dtype)
     r, v = o.velocity(th)
     rn, vn = naive.sample_velocity(th, X.astype(dtype), y, act, True, 2.0, loss_name=loss)
     tol = 1e-12 if dtype == np.float64 else 2e-5

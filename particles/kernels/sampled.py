@@ -9,9 +9,11 @@ and the velocity is v_i = -(1/alpha) (1/n) sum_k l'(f(x_k), y_k) grad_theta phi(
 
 Two code paths give the same numbers up to rounding:
 
-* small d (``d <= FUSED_MAX_D``): one fused pass per sample that never writes an
-  (n x m) array, over a transposed copy of the input weights so that every inner
-  loop runs over neurons and vectorises;
+* small d (``d <= FUSED_MAX_D``): fused passes that never write an (n x m) array;
+  for m >= INNER_MIN_M one pass per sample whose inner loops run over neurons
+  (transposed weights), for fewer neurons two passes per chunk of samples whose inner
+  loops run over samples (transposed inputs), so that the inner loops are long and
+  vectorise either way;
 * larger d: blocks of samples through BLAS, Z = X_blk A^T and X_blk^T G.
 
 Either way the samples are split into a fixed number of lanes run in parallel (BLAS
@@ -26,13 +28,17 @@ import numpy as np
 from numba import prange
 
 from .. import activations as act
-from .._jit import inline, jit, pjit, vjit
+from .._jit import inline, jit, pjit, vinline, vjit
 
 SQUARED, LOGISTIC = 0, 1
 LOSSES = {"squared": SQUARED, "logistic": LOGISTIC}
 FUSED_MAX_D = 16
 LANES = 4
 BLOCK = 128
+#: below this many (sample, neuron) pairs the fused path runs in one thread
+SERIAL_BELOW = 200_000
+#: from this many neurons on, the fused path loops over neurons innermost
+INNER_MIN_M = 64
 
 
 @inline
@@ -89,10 +95,107 @@ def _activate(code, leak, z, h, g, c, n):
     return f
 
 
+@vinline
+def _pre(XT, lo, hi, at, bvec, i, z):
+    # z[k - lo] = a_i . x_k + b_i for k in [lo, hi): d passes over contiguous samples
+    d = at.shape[0]
+    nk = hi - lo
+    bi = bvec[i]
+    for kk in range(nk):
+        z[kk] = bi
+    for q in range(d):
+        aq = at[q, i]
+        for kk in range(nk):
+            z[kk] += aq * XT[q, lo + kk]
+
+
 @vjit
-def _fused_sample(X, k, at, bvec, cvec, code, leak, s, loss, yk, acc, z, h, g):
-    # one sample through all neurons, no (n x m) array: z = A x + b, sigma, residual,
-    # then acc[0] += r h, acc[1 + q] += r g x_q, acc[d + 1] += r g
+def _fused_chunk(XT, y, lo, hi, at, bvec, cvec, code, leak, s, loss, acc, z, h, g, f):
+    # samples [lo, hi) through all neurons, loops over samples innermost (contiguous,
+    # vectorised, no (n x m) array): pass 1 accumulates f, pass 2 the velocity sums
+    d = at.shape[0]
+    m = at.shape[1]
+    nk = hi - lo
+    for kk in range(nk):
+        f[kk] = 0.0
+    for i in range(m):
+        _pre(XT, lo, hi, at, bvec, i, z)
+        ci = cvec[i]
+        if code == act.RELU:
+            for kk in range(nk):
+                zk = z[kk]
+                f[kk] += ci * (zk if zk > 0 else 0.0)
+        else:
+            for kk in range(nk):
+                f[kk] += ci * act.sigma(code, z[kk], leak)
+    rsum = 0.0
+    for kk in range(nk):
+        fk = s * f[kk]
+        rsum += loss_value(loss, fk, y[lo + kk])
+        f[kk] = loss_grad(loss, fk, y[lo + kk])  # f now holds the residuals r_k
+    for i in range(m):
+        _pre(XT, lo, hi, at, bvec, i, z)
+        sc = 0.0
+        sb = 0.0
+        if code == act.RELU:
+            for kk in range(nk):
+                zk = z[kk]
+                rk = f[kk]
+                pos = zk > 0
+                sc += rk * (zk if pos else 0.0)
+                gk = rk if pos else 0.0
+                g[kk] = gk
+                sb += gk
+        else:
+            for kk in range(nk):
+                zk = z[kk]
+                rk = f[kk]
+                sc += rk * act.sigma(code, zk, leak)
+                gk = rk * act.sigma1(code, zk, leak)
+                g[kk] = gk
+                sb += gk
+        acc[0, i] += sc
+        acc[d + 1, i] += sb
+        for q in range(d):
+            sq = 0.0
+            for kk in range(nk):
+                sq += g[kk] * XT[q, lo + kk]
+            acc[1 + q, i] += sq
+    return rsum
+
+
+#: samples per chunk of the fused path (its buffers stay in the L1/L2 caches)
+CHUNK = 1024
+
+
+@jit
+def _fused_lane(XT, y, lo, hi, w, lane, code, leak, s, loss):
+    acc = w.lacc[lane]
+    acc[:, :] = 0.0
+    rsum = 0.0
+    for c0 in range(lo, hi, CHUNK):
+        rsum += _fused_chunk(XT, y, c0, min(c0 + CHUNK, hi), w.at, w.bvec, w.cvec, code, leak,
+                             s, loss, acc, w.zbuf[lane], w.hbuf[lane], w.gbuf[lane],
+                             w.fbuf[lane])
+    return rsum
+
+
+@pjit
+def _fused_parallel(XT, y, w, code, leak, s, loss):
+    n = XT.shape[1]
+    nl = w.lacc.shape[0]
+    lane_risk = w.lane_risk
+    for lane in prange(nl):
+        lo = (n * lane) // nl
+        hi = (n * (lane + 1)) // nl
+        lane_risk[lane] = _fused_lane(XT, y, lo, hi, w, lane, code, leak, s, loss)
+
+
+@vinline
+def _inner_sample(X, k, at, bvec, cvec, code, leak, s, loss, yk, part, z, h, g):
+    # one sample through all neurons with the loops over neurons innermost (for larger
+    # m): z = A x + b, sigma, residual r, then part[0] += r h, part[d + 1] += r g,
+    # part[1 + q] += r g x_q
     d = at.shape[0]
     m = at.shape[1]
     for i in range(m):
@@ -103,35 +206,65 @@ def _fused_sample(X, k, at, bvec, cvec, code, leak, s, loss, yk, acc, z, h, g):
             z[i] += at[q, i] * xq
     f = s * _activate(code, leak, z, h, g, cvec, m)
     r = loss_grad(loss, f, yk)
+    rr = h.dtype.type(r)
     for i in range(m):
-        acc[0, i] += r * h[i]
-        gi = r * g[i]
-        acc[d + 1, i] += gi
-        for q in range(d):
-            acc[1 + q, i] += gi * X[k, q]
+        gi = rr * g[i]
+        g[i] = gi
+        part[0, i] += rr * h[i]
+        part[d + 1, i] += gi
+    for q in range(d):
+        xq = X[k, q]
+        for i in range(m):
+            part[1 + q, i] += g[i] * xq
     return loss_value(loss, f, yk)
 
 
-@jit
-def _fused_range(X, y, lo, hi, at, bvec, cvec, code, leak, s, loss, acc, z, h, g):
+#: samples accumulated in the state dtype before being added to the float64 totals
+FLUSH = 32
+
+
+@vjit
+def _inner_lane(X, y, lo, hi, at, bvec, cvec, code, leak, s, loss, acc, part, z, h, g):
     rsum = 0.0
+    acc[:, :] = 0.0
+    part[:, :] = 0.0
     for k in range(lo, hi):
-        rsum += _fused_sample(X, k, at, bvec, cvec, code, leak, s, loss, y[k], acc, z, h, g)
+        rsum += _inner_sample(X, k, at, bvec, cvec, code, leak, s, loss, y[k], part, z, h, g)
+        if (k - lo) % FLUSH == FLUSH - 1 or k == hi - 1:
+            for q in range(part.shape[0]):
+                for i in range(part.shape[1]):
+                    acc[q, i] += part[q, i]
+                    part[q, i] = 0.0
     return rsum
 
 
 @pjit
-def _fused(X, y, w, code, leak, s, loss):
+def _inner_parallel(X, y, w, code, leak, s, loss):
     n = X.shape[0]
     nl = w.lacc.shape[0]
     lane_risk = w.lane_risk
     for lane in prange(nl):
         lo = (n * lane) // nl
         hi = (n * (lane + 1)) // nl
-        acc = w.lacc[lane]
-        acc[:, :] = 0.0
-        lane_risk[lane] = _fused_range(X, y, lo, hi, w.at, w.bvec, w.cvec, code, leak, s,
-                                       loss, acc, w.zbuf[lane], w.hbuf[lane], w.gbuf[lane])
+        lane_risk[lane] = _inner_lane(X, y, lo, hi, w.at, w.bvec, w.cvec, code, leak, s, loss,
+                                      w.lacc[lane], w.part[lane], w.zbuf[lane], w.hbuf[lane],
+                                      w.gbuf[lane])
+
+
+@jit
+def _fused(XT, y, w, code, leak, s, loss):
+    # small problems run the lanes in the calling thread: starting the pool costs more
+    # than the work (same lanes, same order, so the same numbers either way)
+    n = XT.shape[1]
+    m = w.at.shape[1]
+    if n * m >= SERIAL_BELOW:
+        _fused_parallel(XT, y, w, code, leak, s, loss)
+        return
+    nl = w.lacc.shape[0]
+    for lane in range(nl):
+        lo = (n * lane) // nl
+        hi = (n * (lane + 1)) // nl
+        w.lane_risk[lane] = _fused_lane(XT, y, lo, hi, w, lane, code, leak, s, loss)
 
 
 @vjit
@@ -219,8 +352,14 @@ def sample_velocity_core(theta, X, y, code, leak, bias, alpha, loss, w, out):
         for q in range(d):
             w.at[q, i] = theta[i, q + 1]
     s = alpha / m
-    if d <= FUSED_MAX_D:
-        _fused(X, y, w, code, leak, s, loss)
+    if d <= FUSED_MAX_D and m >= INNER_MIN_M:
+        _inner_parallel(X, y, w, code, leak, s, loss)
+    elif d <= FUSED_MAX_D:
+        if not w.xt_fixed[0]:  # a fresh batch (online oracle): transpose it
+            for k in range(n):
+                for q in range(d):
+                    w.xt[q, k] = X[k, q]
+        _fused(w.xt, y, w, code, leak, s, loss)
     else:
         _blas(X, y, w, code, leak, s, loss)
     nl = w.lacc.shape[0]

@@ -1,0 +1,36 @@
+"""python -m benchmarks {cost,convergence,step-cost,store} [--quick]"""
+import argparse
+import sys
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m benchmarks",
+                                 description="particles benchmarks: cost per step against "
+                                 "the BLAS ceiling and peers; convergence as m grows.")
+    ap.add_argument("what", nargs="?", default="cost",
+                    choices=["cost", "convergence", "step-cost", "store"])
+    ap.add_argument("--quick", action="store_true",
+                    help="a small grid that finishes in a few minutes on 2 cores")
+    ap.add_argument("--out", help="output directory (default: benchmarks/results)")
+    args = ap.parse_args(argv)
+    if args.what == "cost":
+        from .suite import cost
+
+        cost(quick=args.quick, out_dir=args.out)
+    elif args.what == "convergence":
+        from .convergence import convergence
+
+        convergence(quick=args.quick, out_dir=args.out)
+    elif args.what == "step-cost":
+        from .step_cost import main as step_main
+
+        step_main(["--quick"] if args.quick else [])
+    else:
+        from .store_overhead import main as store_main
+
+        store_main([])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
