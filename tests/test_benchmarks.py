@@ -1,0 +1,40 @@
+"""The benchmark suite's --quick modes run and produce well-formed results."""
+import json
+import os
+
+import h5py
+import numpy as np
+import pytest
+
+from benchmarks import convergence, suite
+
+
+def test_cost_quick(tmp_path):
+    payload = suite.cost(quick=True, out_dir=str(tmp_path), log=lambda *a: None)
+    for name in ("cost-quick.json", "cost-quick.md", "cost-quick.png"):
+        assert (tmp_path / name).stat().st_size > 0
+    data = json.loads((tmp_path / "cost-quick.json").read_text())
+    assert data["matmul_gflops"]["float64"] > 0
+    rows = data["rows"]
+    assert {r["impl"] for r in rows} >= {"particles", "numpy", "numpy-closed-form"}
+    for r in rows:
+        assert r["s/step"] > 0 and np.isfinite(r["GFLOP/s"])
+        if r["impl"] != "particles":
+            assert r["agrees"], r  # every peer computes the same step
+    assert {r["dtype"] for r in rows} == {"float64", "float32"}
+    assert {r["threads"] for r in rows} >= {1, os.cpu_count()}
+    assert data["targets"] and all("met" in t for t in data["targets"])
+    assert data["memory"] and all(m["within bound"] for m in data["memory"])
+
+
+def test_convergence_quick(tmp_path):
+    summary = convergence.convergence(quick=True, out_dir=str(tmp_path), log=lambda *a: None)
+    fits = summary["fits"]
+    assert fits["function_distance"]["slope_high"] < 0  # one run approaches the limit
+    assert fits["w2"]["slope"] < 0
+    with h5py.File(tmp_path / "convergence-quick" / "index.h5", "r") as f:
+        ms = f["table/m"][:]
+        assert set(ms) >= set(convergence.settings(True)["ms"])
+        key = next(iter(f["runs"]))
+        assert "particles" in f["runs"][key]  # external links resolve to run files
+    assert (tmp_path / "convergence-quick.png").stat().st_size > 0
