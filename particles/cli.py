@@ -134,24 +134,13 @@ def _unique_path(path):
 
 
 def _load_config(args):
-    import tomllib
+    from .config import ConfigError, from_dict, read_toml, set_value
 
-    from .config import ConfigError, from_dict, set_value
-
-    path = args.config or DEFAULT_CONFIG
-    if not os.path.isfile(path):
-        raise UsageError(f"config file {path!r} does not exist")
-    with open(path, "rb") as fh:
-        try:
-            data = tomllib.load(fh)
-        except tomllib.TOMLDecodeError as exc:
-            raise UsageError(f"config file {path!r} is not valid TOML: {exc}") from None
+    data = read_toml(args.config or DEFAULT_CONFIG)
     for assignment in args.set:
         set_value(data, assignment)
     try:
         return from_dict(data)
-    except ConfigError:
-        raise
     except TypeError as exc:
         raise ConfigError(str(exc)) from None
 

@@ -509,8 +509,8 @@ def to_dict(config: Config) -> dict:
     return out
 
 
-def load_toml(path) -> Config:
-    """Read and validate a TOML configuration file."""
+def read_toml(path) -> dict:
+    """Read a TOML configuration file into nested dicts (not validated yet)."""
     import tomllib
 
     path = os.fspath(path)
@@ -518,10 +518,14 @@ def load_toml(path) -> Config:
         raise ConfigError(f"config file {path!r} does not exist")
     with open(path, "rb") as fh:
         try:
-            data = tomllib.load(fh)
+            return tomllib.load(fh)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path!r} is not valid TOML: {exc}") from None
-    return from_dict(data)
+
+
+def load_toml(path) -> Config:
+    """Read and validate a TOML configuration file."""
+    return from_dict(read_toml(path))
 
 
 def set_value(data: dict, assignment: str) -> dict:

@@ -191,26 +191,11 @@ class H5Writer(Recorder):
 
     def _copy_records(self, f, src, upto_step, ck_theta):
         """Copy every record with step <= upto_step from ``src`` (a resumed run)."""
-        spos = src["particles/neurons/position"]
-        dpos = f["particles/neurons/position"]
-        steps = spos["step"][:]
-        k = int(np.searchsorted(steps, upto_step, side="right"))
-        k = min(k, spos["value"].shape[0], spos["time"].shape[0])
-        for name in ("step", "time", "value"):
-            dpos[name].resize(k, axis=0)
-            if k:
-                dpos[name][:k] = spos[name][:k]
+        _copy_upto(src["particles/neurons/position"], f["particles/neurons/position"],
+                   upto_step)
         for name in f["observables"]:
-            if name not in src["observables"]:
-                continue
-            sg, dg = src["observables"][name], f["observables"][name]
-            st = sg["step"][:]
-            j = int(np.searchsorted(st, upto_step, side="right"))
-            j = min(j, sg["time"].shape[0], sg["value"].shape[0])
-            for key in ("step", "time", "value"):
-                dg[key].resize(j, axis=0)
-                if j:
-                    dg[key][:j] = sg[key][:j]
+            if name in src["observables"]:
+                _copy_upto(src["observables"][name], f["observables"][name], upto_step)
         f["parameters/checkpoint/theta"][...] = ck_theta
         f["parameters/theta0"][...] = src["parameters/theta0"][...]
 
@@ -294,6 +279,16 @@ class H5Writer(Recorder):
             self.flush()
             self.f.close()
             self.f = None
+
+
+def _copy_upto(src, dst, upto_step):
+    # the H5MD element src (step, time, value) up to upto_step, into dst
+    k = int(np.searchsorted(src["step"][:], upto_step, side="right"))
+    k = min(k, src["time"].shape[0], src["value"].shape[0])
+    for key in ("step", "time", "value"):
+        dst[key].resize(k, axis=0)
+        if k:
+            dst[key][:k] = src[key][:k]
 
 
 def _box(group, dim):

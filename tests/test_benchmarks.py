@@ -4,13 +4,12 @@ import os
 
 import h5py
 import numpy as np
-import pytest
 
 from benchmarks import convergence, suite
 
 
 def test_cost_quick(tmp_path):
-    payload = suite.cost(quick=True, out_dir=str(tmp_path), log=lambda *a: None)
+    suite.cost(quick=True, out_dir=str(tmp_path), log=lambda *a: None)
     for name in ("cost-quick.json", "cost-quick.md", "cost-quick.png"):
         assert (tmp_path / name).stat().st_size > 0
     data = json.loads((tmp_path / "cost-quick.json").read_text())

@@ -176,7 +176,6 @@ def _lanes(theta, p, w, s, fast):
     teacher = p.teacher
     m0 = teacher.shape[0]
     nb = (m + BLOCK - 1) // BLOCK
-    npairs = nb * (nb + 1) // 2
     nl = w.lacc.shape[0]
     a_all = w.a_all
     norms = w.norms
