@@ -99,3 +99,22 @@ def test_quadrature_accuracy_statement(name, pole, s):
     ref = np.array(pair(activation_code(name), 0.1, True, *case, *finer))
     assert 80 * s / pole <= 384
     np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("case", CASES)
+def test_both_orders_from_one_evaluation(bias, case):
+    """relu/leaky *_pair_both: the primed quantities are the pair with z, z' swapped."""
+    from particles.kernels.pairs import leaky_pair, leaky_pair_both, relu_pair, relu_pair_both
+
+    mu1, mu2, s1, s2, rho = case
+    if not bias:
+        mu1 = mu2 = 0.0
+    for both, single in ((relu_pair_both, relu_pair),
+                         (lambda *a: leaky_pair_both(*a, 0.1), lambda *a: leaky_pair(*a, 0.1))):
+        a0, a11, a20, a20r, a1, a1r = both(mu1, mu2, s1, s2, rho, bias)
+        f0, f1, f20, f11 = single(mu1, mu2, s1, s2, rho, bias)
+        r0, r1, r20, r11 = single(mu2, mu1, s2, s1, rho, bias)
+        np.testing.assert_allclose([a0, a11, a20, a1], [f0, f11, f20, f1], rtol=1e-14)
+        np.testing.assert_allclose([a0, a11, a20r, a1r], [r0, r11, r20, r1], rtol=1e-12,
+                                   atol=1e-15)

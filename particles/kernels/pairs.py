@@ -64,8 +64,14 @@ def _x_pdf(x):
 
 
 @jit
-def relu_pair(mu1, mu2, s1, s2, rho, bias):
-    """(A0, A1, A20, A11) for sigma = relu.
+def relu_pair_both(mu1, mu2, s1, s2, rho, bias):
+    """ReLU pair expectations for both orders from one bivariate CDF evaluation.
+
+    Returns
+    -------
+    (A0, A11, A20, A20', A1, A1')
+        The primed ones swap the roles of z and z': A20' = E[sigma''(z') sigma(z)],
+        A1' = E[sigma'(z') sigma(z)] (A0 and A11 are symmetric).
 
     Parameters
     ----------
@@ -86,9 +92,9 @@ def relu_pair(mu1, mu2, s1, s2, rho, bias):
         theta = math.atan2(r, rho)
         pt = (math.pi - theta) / _TWO_PI
         a0 = s1 * s2 * (r + (math.pi - theta) * rho) / _TWO_PI
-        a1 = s2 * (1.0 + rho) * 0.5 * _INV_SQRT_2PI
-        a20 = s2 * r / (_TWO_PI * s1)
-        return a0, a1, a20, pt
+        half = (1.0 + rho) * 0.5 * _INV_SQRT_2PI
+        q = r / _TWO_PI
+        return a0, pt, q * s2 / s1, q * s1 / s2, s2 * half, s1 * half
     h = mu1 / s1
     k = mu2 / s2
     p = bvn_upper(-h, -k, rho)
@@ -99,40 +105,60 @@ def relu_pair(mu1, mu2, s1, s2, rho, bias):
     ph = norm_pdf(h)
     pk = norm_pdf(k)
     rpu = _r_pdf_ratio(u, r)
+    rpv = _r_pdf_ratio(v, r)
     ex = ph * fu + rho * pk * fv
     ey = pk * fv + rho * ph * fu
     exy = -rho * _x_pdf(h) * fu + ph * rpu + rho * p - rho * _x_pdf(k) * fv
-    a11 = p
-    a1 = mu2 * p + s2 * ey
     a0 = mu1 * mu2 * p + mu1 * s2 * ey + mu2 * s1 * ex + s1 * s2 * exy
     a20 = ph / s1 * s2 * (u * fu + rpu)
+    a20r = pk / s2 * s1 * (v * fv + rpv)
+    return a0, p, a20, a20r, mu2 * p + s2 * ey, mu1 * p + s1 * ex
+
+
+@jit
+def relu_pair(mu1, mu2, s1, s2, rho, bias):
+    """(A0, A1, A20, A11) for sigma = relu (see :func:`relu_pair_both`)."""
+    a0, a11, a20, _, a1, _ = relu_pair_both(mu1, mu2, s1, s2, rho, bias)
     return a0, a1, a20, a11
 
 
 @jit
-def leaky_pair(mu1, mu2, s1, s2, rho, bias, leak):
-    """(A0, A1, A20, A11) for leaky relu, as sums of four ReLU terms.
+def leaky_pair_both(mu1, mu2, s1, s2, rho, bias, leak):
+    """Leaky ReLU expectations for both orders, as sums of four ReLU terms.
 
     sigma(z) = relu(z) - leak * relu(-z), so E[sigma^(p)(z) sigma^(q)(z')] is the sum
     over signs s, t of w_s w_t s^p t^q E[relu^(p)(s z) relu^(q)(t z')] with
     w_+ = 1, w_- = -leak; (s z, t z') has means (s mu1, t mu2) and correlation s t rho.
+    Returns (A0, A11, A20, A20', A1, A1') as :func:`relu_pair_both`.
     """
     a0 = 0.0
-    a1 = 0.0
-    a20 = 0.0
     a11 = 0.0
+    a20 = 0.0
+    a20r = 0.0
+    a1 = 0.0
+    a1r = 0.0
     for si in range(2):
-        s = 1.0 if si == 0 else -1.0
+        sg = 1.0 if si == 0 else -1.0
         ws = 1.0 if si == 0 else -leak
         for ti in range(2):
-            t = 1.0 if ti == 0 else -1.0
+            tg = 1.0 if ti == 0 else -1.0
             wt = 1.0 if ti == 0 else -leak
-            b0, b1, b20, b11 = relu_pair(s * mu1, t * mu2, s1, s2, s * t * rho, bias)
+            b0, b11, b20, b20r, b1, b1r = relu_pair_both(sg * mu1, tg * mu2, s1, s2,
+                                                         sg * tg * rho, bias)
             w = ws * wt
             a0 += w * b0
-            a1 += w * s * b1
+            a11 += w * sg * tg * b11
             a20 += w * b20
-            a11 += w * s * t * b11
+            a20r += w * b20r
+            a1 += w * sg * b1
+            a1r += w * tg * b1r
+    return a0, a11, a20, a20r, a1, a1r
+
+
+@jit
+def leaky_pair(mu1, mu2, s1, s2, rho, bias, leak):
+    """(A0, A1, A20, A11) for leaky relu (see :func:`leaky_pair_both`)."""
+    a0, a11, a20, _, a1, _ = leaky_pair_both(mu1, mu2, s1, s2, rho, bias, leak)
     return a0, a1, a20, a11
 
 
