@@ -203,7 +203,7 @@ def exact_oracle(problem, m, *, activation="relu", bias=False, alpha=1.0, leak=0
                      np.zeros(m), np.zeros((lanes, 4, m)), np.zeros((lanes, m, d)),
                      np.zeros((lanes, blk * max(blk, m0)), dtype),
                      np.zeros((lanes, blk * blk), dtype), np.zeros((lanes, blk * d), dtype),
-                     np.zeros((lanes, 2, blk)))
+                     np.zeros((lanes, 2, blk), dtype))
     return Oracle("exact", params, work, m, d, dtype)
 
 

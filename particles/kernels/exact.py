@@ -122,26 +122,42 @@ def _relu_row(ws, G, M, acc, norms, inv_norms, i, ii, j0, nj, diagonal, ra0, rq)
         a0_i += wi * 0.5 * si * si
         M[ii, ii] = 0.5
         jstart = ii + 1
+    # constants in the state dtype: float32 states get float32 (16-wide) arithmetic
+    tp = G.dtype.type
+    one = tp(1.0)
+    zero = tp(0.0)
+    t3p8 = tp(_T3P8)
+    p66 = tp(0.66)
+    pi = tp(math.pi)
+    pi2 = tp(0.5 * math.pi)
+    pi4 = tp(0.25 * math.pi)
+    mb = tp(_MOREBITS)
+    mb2 = tp(0.5 * _MOREBITS)
+    i2p = tp(_INV_TWO_PI)
+    p0, p1, p2, p3, p4 = tp(_P0), tp(_P1), tp(_P2), tp(_P3), tp(_P4)
+    q0, q1, q2, q3, q4 = tp(_Q0), tp(_Q1), tp(_Q2), tp(_Q3), tp(_Q4)
+    si_t = tp(si)
+    inv_si_t = tp(inv_si)
     for jj in range(jstart, nj):
         j = j0 + jj
-        sj = norms[j]
-        rho = min(max(G[ii, jj] * inv_si * inv_norms[j], -1.0), 1.0)
-        r = math.sqrt(max((1.0 - rho) * (1.0 + rho), 0.0))
+        sj = tp(norms[j])
+        rho = min(max(G[ii, jj] * inv_si_t * tp(inv_norms[j]), -one), one)
+        r = math.sqrt(max((one - rho) * (one + rho), zero))
         # pi - atan2(r, rho) through Cephes' arctan of x = r / |rho| >= 0
         x = r / abs(rho)
-        big = x > _T3P8
-        mid = x > 0.66
-        xr = -1.0 / x if big else ((x - 1.0) / (x + 1.0) if mid else x)
-        y0 = 0.5 * math.pi if big else (0.25 * math.pi if mid else 0.0)
-        more = _MOREBITS if big else (0.5 * _MOREBITS if mid else 0.0)
+        big = x > t3p8
+        mid = x > p66
+        xr = -one / x if big else ((x - one) / (x + one) if mid else x)
+        y0 = pi2 if big else (pi4 if mid else zero)
+        more = mb if big else (mb2 if mid else zero)
         z = xr * xr
-        pz = (((_P0 * z + _P1) * z + _P2) * z + _P3) * z + _P4
-        qz = ((((z + _Q0) * z + _Q1) * z + _Q2) * z + _Q3) * z + _Q4
+        pz = (((p0 * z + p1) * z + p2) * z + p3) * z + p4
+        qz = ((((z + q0) * z + q1) * z + q2) * z + q3) * z + q4
         at = y0 + ((xr * (z * pz / qz) + xr) + more)
-        pmt = at if rho < 0.0 else math.pi - at
-        ra0[jj] = si * sj * (r + pmt * rho) * _INV_TWO_PI
-        rq[jj] = r * _INV_TWO_PI
-        M[ii, jj] = pmt * _INV_TWO_PI
+        pmt = at if rho < zero else pi - at
+        ra0[jj] = si_t * sj * (r + pmt * rho) * i2p
+        rq[jj] = r * i2p
+        M[ii, jj] = pmt * i2p
     for jj in range(jstart, nj):
         j = j0 + jj
         wj = ws[j]
