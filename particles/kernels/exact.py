@@ -189,8 +189,10 @@ def _view(buf, rows, cols):
     return buf[:rows * cols].reshape(rows, cols)
 
 
-@pjit
-def _lanes(theta, p, w, s, fast):
+@jit
+def _lane(theta, p, w, s, fast, lane):
+    # the work of one lane (a separate function: LLVM vectorises the row loops here,
+    # not when they are inlined into the parallel loop body)
     m = theta.shape[0]
     d = theta.shape[1] - 2
     teacher = p.teacher
@@ -200,120 +202,125 @@ def _lanes(theta, p, w, s, fast):
     a_all = w.a_all
     norms = w.norms
     bias = p.bias
-    for lane in prange(nl):
-        acc = w.lacc[lane]
-        ga = w.lga[lane]
-        acc[:, :] = 0.0
-        ga[:, :] = 0.0
-        gbuf = w.gbuf[lane]
-        mbuf = w.mbuf[lane]
-        tbuf = w.tbuf[lane]
-        # student-student block pairs (I <= J), round robin over lanes
-        pidx = 0
-        for bi in range(nb):
-            for bj in range(bi, nb):
-                mine = pidx % nl == lane
-                pidx += 1
-                if not mine:
-                    continue
-                i0 = bi * BLOCK
-                i1 = min(i0 + BLOCK, m)
-                j0 = bj * BLOCK
-                j1 = min(j0 + BLOCK, m)
-                ni = i1 - i0
-                nj = j1 - j0
-                G = _view(gbuf, ni, nj)
-                M = _view(mbuf, ni, nj)
-                np.dot(a_all[i0:i1], a_all[j0:j1].T, G)
-                for ii in range(ni):
-                    i = i0 + ii
-                    if fast == 1:
-                        _relu_row(w.ws, G, M, acc, norms, w.inv_norms, i, ii, j0, nj,
-                                  bi == bj, w.rbuf[lane, 0], w.rbuf[lane, 1])
-                        continue
-                    s1 = norms[i]
-                    b1 = theta[i, d + 1] if bias else 0.0
-                    wi = s * theta[i, 0]
-                    jstart = ii if bi == bj else 0
-                    for jj in range(jstart, nj):
-                        j = j0 + jj
-                        s2 = norms[j]
-                        if i == j:
-                            rho = 1.0
-                        elif s1 > 0.0 and s2 > 0.0:
-                            rho = G[ii, jj] / (s1 * s2)
-                        else:
-                            rho = 0.0
-                        b2 = theta[j, d + 1] if bias else 0.0
-                        wj = s * theta[j, 0]
-                        a0, a11, a20, a20r, a1, a1r = _pair_both(
-                            p.code, p.leak, bias, fast, b1, b2, s1, s2, rho, p.nodes,
-                            p.weights, p.counts)
-                        acc[0, i] += wj * a0
-                        acc[2, i] += wj * a20
-                        acc[3, i] += wj * a1
-                        M[ii, jj] = a11
-                        if i != j:
-                            acc[0, j] += wi * a0
-                            acc[2, j] += wi * a20r
-                            acc[3, j] += wi * a1r
-                            if bi == bj:
-                                M[jj, ii] = a11
-                # ga_I += (M o w_J) A_J and, off the diagonal, ga_J += (M^T o w_I) A_I
-                T = _view(tbuf, BLOCK, d)
-                for ii in range(ni):
-                    for jj in range(nj):
-                        G[ii, jj] = M[ii, jj] * w.ws[j0 + jj]
-                Ti = T[:ni]
-                np.dot(G, a_all[j0:j1], Ti)
-                for ii in range(ni):
-                    for k in range(d):
-                        ga[i0 + ii, k] += Ti[ii, k]
-                if bi != bj:
-                    # M o w_I in place, then its transpose through BLAS (no copy)
-                    for ii in range(ni):
-                        wi = w.ws[i0 + ii]
-                        for jj in range(nj):
-                            M[ii, jj] *= wi
-                    Tj = T[:nj]
-                    np.dot(M.T, a_all[i0:i1], Tj)
-                    for jj in range(nj):
-                        for k in range(d):
-                            ga[j0 + jj, k] += Tj[jj, k]
-        # student-teacher blocks, row block bi on lane bi % nl
-        for bi in range(nb):
-            if bi % nl != lane:
+    acc = w.lacc[lane]
+    ga = w.lga[lane]
+    acc[:, :] = 0.0
+    ga[:, :] = 0.0
+    gbuf = w.gbuf[lane]
+    mbuf = w.mbuf[lane]
+    tbuf = w.tbuf[lane]
+    # student-student block pairs (I <= J), round robin over lanes
+    pidx = 0
+    for bi in range(nb):
+        for bj in range(bi, nb):
+            mine = pidx % nl == lane
+            pidx += 1
+            if not mine:
                 continue
             i0 = bi * BLOCK
             i1 = min(i0 + BLOCK, m)
+            j0 = bj * BLOCK
+            j1 = min(j0 + BLOCK, m)
             ni = i1 - i0
-            G = _view(gbuf, ni, m0)
-            np.dot(a_all[i0:i1], a_all[m:m + m0].T, G)
+            nj = j1 - j0
+            G = _view(gbuf, ni, nj)
+            M = _view(mbuf, ni, nj)
+            np.dot(a_all[i0:i1], a_all[j0:j1].T, G)
             for ii in range(ni):
                 i = i0 + ii
+                if fast == 1:
+                    _relu_row(w.ws, G, M, acc, norms, w.inv_norms, i, ii, j0, nj,
+                              bi == bj, w.rbuf[lane, 0], w.rbuf[lane, 1])
+                    continue
                 s1 = norms[i]
                 b1 = theta[i, d + 1] if bias else 0.0
-                for ll in range(m0):
-                    s2 = norms[m + ll]
-                    if s1 > 0.0 and s2 > 0.0:
-                        rho = G[ii, ll] / (s1 * s2)
+                wi = s * theta[i, 0]
+                jstart = ii if bi == bj else 0
+                for jj in range(jstart, nj):
+                    j = j0 + jj
+                    s2 = norms[j]
+                    if i == j:
+                        rho = 1.0
+                    elif s1 > 0.0 and s2 > 0.0:
+                        rho = G[ii, jj] / (s1 * s2)
                     else:
                         rho = 0.0
-                    b2 = teacher[ll, d + 1] if bias else 0.0
-                    wl = -teacher[ll, 0]
-                    a0, a11, a20, _, a1, _ = _pair_both(p.code, p.leak, bias, fast, b1, b2,
-                                                        s1, s2, rho, p.nodes, p.weights,
-                                                        p.counts)
-                    acc[1, i] += wl * a0
-                    acc[2, i] += wl * a20
-                    acc[3, i] += wl * a1
-                    G[ii, ll] = wl * a11
+                    b2 = theta[j, d + 1] if bias else 0.0
+                    wj = s * theta[j, 0]
+                    a0, a11, a20, a20r, a1, a1r = _pair_both(
+                        p.code, p.leak, bias, fast, b1, b2, s1, s2, rho, p.nodes,
+                        p.weights, p.counts)
+                    acc[0, i] += wj * a0
+                    acc[2, i] += wj * a20
+                    acc[3, i] += wj * a1
+                    M[ii, jj] = a11
+                    if i != j:
+                        acc[0, j] += wi * a0
+                        acc[2, j] += wi * a20r
+                        acc[3, j] += wi * a1r
+                        if bi == bj:
+                            M[jj, ii] = a11
+            # ga_I += (M o w_J) A_J and, off the diagonal, ga_J += (M^T o w_I) A_I
             T = _view(tbuf, BLOCK, d)
+            for ii in range(ni):
+                for jj in range(nj):
+                    G[ii, jj] = M[ii, jj] * w.ws[j0 + jj]
             Ti = T[:ni]
-            np.dot(G, a_all[m:m + m0], Ti)
+            np.dot(G, a_all[j0:j1], Ti)
             for ii in range(ni):
                 for k in range(d):
                     ga[i0 + ii, k] += Ti[ii, k]
+            if bi != bj:
+                # M o w_I in place, then its transpose through BLAS (no copy)
+                for ii in range(ni):
+                    wi = w.ws[i0 + ii]
+                    for jj in range(nj):
+                        M[ii, jj] *= wi
+                Tj = T[:nj]
+                np.dot(M.T, a_all[i0:i1], Tj)
+                for jj in range(nj):
+                    for k in range(d):
+                        ga[j0 + jj, k] += Tj[jj, k]
+    # student-teacher blocks, row block bi on lane bi % nl
+    for bi in range(nb):
+        if bi % nl != lane:
+            continue
+        i0 = bi * BLOCK
+        i1 = min(i0 + BLOCK, m)
+        ni = i1 - i0
+        G = _view(gbuf, ni, m0)
+        np.dot(a_all[i0:i1], a_all[m:m + m0].T, G)
+        for ii in range(ni):
+            i = i0 + ii
+            s1 = norms[i]
+            b1 = theta[i, d + 1] if bias else 0.0
+            for ll in range(m0):
+                s2 = norms[m + ll]
+                if s1 > 0.0 and s2 > 0.0:
+                    rho = G[ii, ll] / (s1 * s2)
+                else:
+                    rho = 0.0
+                b2 = teacher[ll, d + 1] if bias else 0.0
+                wl = -teacher[ll, 0]
+                a0, a11, a20, _, a1, _ = _pair_both(p.code, p.leak, bias, fast, b1, b2,
+                                                    s1, s2, rho, p.nodes, p.weights,
+                                                    p.counts)
+                acc[1, i] += wl * a0
+                acc[2, i] += wl * a20
+                acc[3, i] += wl * a1
+                G[ii, ll] = wl * a11
+        T = _view(tbuf, BLOCK, d)
+        Ti = T[:ni]
+        np.dot(G, a_all[m:m + m0], Ti)
+        for ii in range(ni):
+            for k in range(d):
+                ga[i0 + ii, k] += Ti[ii, k]
+
+
+@pjit
+def _lanes(theta, p, w, s, fast):
+    for lane in prange(w.lacc.shape[0]):
+        _lane(theta, p, w, s, fast, lane)
 
 
 @jit
