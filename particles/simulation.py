@@ -13,7 +13,7 @@ import numpy as np
 from . import config as _cfg
 from . import initial, problems
 from . import risk as _risk
-from ._jit import jit
+from ._jit import FastCall, jit
 from ._threads import pool_owner
 from .activations import HOMOGENEOUS
 from .integrators import DIVERGED, RUNNING, STATUS_NAMES, FixedStep, OdeDriver
@@ -155,6 +155,7 @@ class Simulation:
         self._lr = np.array(lr)
         self._wd = float(ic.weight_decay)
         self._stats = np.zeros(3)
+        self._summaries = FastCall(_summaries)
         self._v = np.zeros((m, d + 2), dtype)
         self._t_end = None
 
@@ -168,6 +169,9 @@ class Simulation:
 
     def observe(self, theta):
         """Observables at ``theta`` (dict name -> float); draws no random numbers."""
+        theta = np.ascontiguousarray(theta, dtype=self.dtype)
+        if not theta.flags.writeable:
+            theta = theta.copy()
         out = {}
         mon = self.monitor
         stats = self._stats
@@ -179,11 +183,12 @@ class Simulation:
             r, v = mon.velocity(theta, buf)
             if prime:
                 self.integrator.prime(r)
-            _summaries(theta, v, self.theta0, self._q0, self._lr, self._wd, True, stats)
+            self._summaries(theta, v, self.theta0, self._q0, self._lr, self._wd, True, stats)
             out["risk"] = r
             out["grad_norm2"] = float(stats[0])
         else:
-            _summaries(theta, self._v, self.theta0, self._q0, self._lr, self._wd, False, stats)
+            self._summaries(theta, self._v, self.theta0, self._q0, self._lr, self._wd, False,
+                            stats)
         if self.test is not None and self.test is not mon:
             out["test_risk"] = self.test.risk(theta)
         out["distance"] = float(stats[1])
