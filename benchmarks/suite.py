@@ -25,6 +25,10 @@ import numpy as np
 from .common import machine, markdown, matmul_gflops, median_time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# PyTorch's OpenMP threads spin after each call by default and steal the cores from
+# whatever is timed next (the JAX peer ran 1.5-4x slower right after PyTorch); they
+# sleep instead with a passive wait policy (read when torch is first imported)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def _problem(d, n, m, dtype, seed=0, bias=False, act="relu", exact=False):
