@@ -192,6 +192,30 @@ def _env():
     return env
 
 
+def _start_run(cfg_path, out):
+    """`particles run CONFIG -o OUT` in a subprocess (stderr kept as text)."""
+    return subprocess.Popen([sys.executable, "-m", "particles.cli", "run", str(cfg_path),
+                             "-o", str(out), "--no-animate", "-q"], env=_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_frames(proc, out, target):
+    """Poll OUT until it holds ``target`` frames or the process ends; frames seen."""
+    seen = 0
+    while proc.poll() is None and seen < target:
+        if out.exists():
+            try:
+                with pt.load(out) as run:
+                    seen = len(run)
+            except (OSError, ValueError):
+                seen = 0
+        try:
+            proc.wait(timeout=0.02)
+        except subprocess.TimeoutExpired:
+            pass
+    return seen
+
+
 @pytest.mark.parametrize("method,oracle,kills", [("euler", "exact", 4), ("sgd", "online", 3),
                                                  ("rk45", "exact", 3)])
 def test_sigkill_then_resume_bit_for_bit(method, oracle, kills, tmp_path, rng):
@@ -204,24 +228,10 @@ def test_sigkill_then_resume_bit_for_bit(method, oracle, kills, tmp_path, rng):
     for kill in range(kills):
         out = tmp_path / f"run{kill}.h5"
         target = int(rng.integers(2, n_records - 2))
-        proc = subprocess.Popen([sys.executable, "-m", "particles.cli", "run", str(cfg_path),
-                                 "-o", str(out), "--no-animate", "-q"], env=_env(),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        seen = 0
-        while proc.poll() is None:
-            if out.exists():
-                try:
-                    with pt.load(out) as run:
-                        seen = len(run)
-                except (OSError, ValueError):
-                    seen = 0
-            if seen >= target:
-                proc.send_signal(signal.SIGKILL)
-                break
-            try:
-                proc.wait(timeout=0.02)
-            except subprocess.TimeoutExpired:
-                pass
+        proc = _start_run(cfg_path, out)
+        seen = _wait_for_frames(proc, out, target)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
         proc.wait()
         with pt.load(out) as run:
             n = len(run)
@@ -246,9 +256,7 @@ def test_sigkill_then_resume_bit_for_bit(method, oracle, kills, tmp_path, rng):
 def test_reader_polls_while_writer_appends(tmp_path):
     cfg, cfg_path = _write_config(tmp_path, "euler", "exact", 80.0, every=100)
     out = tmp_path / "live.h5"
-    proc = subprocess.Popen([sys.executable, "-m", "particles.cli", "run", str(cfg_path),
-                             "-o", str(out), "--no-animate", "-q"], env=_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = _start_run(cfg_path, out)
     counts = []
     run = None
     while proc.poll() is None:
@@ -265,7 +273,7 @@ def test_reader_polls_while_writer_appends(tmp_path):
             proc.wait(timeout=0.01)
         except subprocess.TimeoutExpired:
             pass
-    assert proc.returncode == 0, proc.stderr.read().decode()
+    assert proc.returncode == 0, proc.stderr.read()
     if run is None:
         run = pt.load(out)
     counts.append(len(run))
@@ -277,21 +285,8 @@ def test_reader_polls_while_writer_appends(tmp_path):
 def test_ctrl_c_leaves_a_resumable_file(tmp_path):
     cfg, cfg_path = _write_config(tmp_path, "euler", "exact", 200.0)
     out = tmp_path / "int.h5"
-    proc = subprocess.Popen([sys.executable, "-m", "particles.cli", "run", str(cfg_path),
-                             "-o", str(out), "--no-animate", "-q"], env=_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    seen = 0
-    while proc.poll() is None and seen < 5:
-        if out.exists():
-            try:
-                with pt.load(out) as run:
-                    seen = len(run)
-            except (OSError, ValueError):
-                seen = 0
-        try:
-            proc.wait(timeout=0.02)
-        except subprocess.TimeoutExpired:
-            pass
+    proc = _start_run(cfg_path, out)
+    _wait_for_frames(proc, out, 5)
     proc.send_signal(signal.SIGINT)
     assert proc.wait() == 130
     assert "resumable" in proc.stderr.read()
