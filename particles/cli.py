@@ -86,6 +86,34 @@ def _say(quiet, *args):
         print(*args, flush=True)
 
 
+class _SigintFlag:
+    """While active, Ctrl-C sets a flag that the run polls between compiled chunks
+    (a second Ctrl-C interrupts at once)."""
+
+    def __init__(self):
+        self.hit = False
+        self.old = None
+
+    def __enter__(self):
+        import signal
+
+        def handler(signum, frame):
+            if self.hit:
+                raise KeyboardInterrupt
+            self.hit = True
+
+        self.old = signal.signal(signal.SIGINT, handler)
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+
+        signal.signal(signal.SIGINT, self.old)
+
+    def __call__(self):
+        return self.hit
+
+
 class _Progress:
     """tqdm bar on a terminal, plain periodic lines otherwise."""
 
@@ -171,7 +199,8 @@ def cmd_run(args):
     progress = _Progress(sim.n_steps, args.quiet)
     t0 = time.perf_counter()
     try:
-        res = sim.run(recorder=writer, progress=progress, keep=False)
+        with _SigintFlag() as flag:
+            res = sim.run(recorder=writer, progress=progress, keep=False, interrupted=flag)
     except KeyboardInterrupt:
         progress.close()
         writer.close()
@@ -180,6 +209,10 @@ def cmd_run(args):
     finally:
         progress.close()
         writer.close()
+    if res.status == "interrupted":
+        print(f"interrupted at t = {res.time:.6g}; {out} is resumable: particles resume {out}",
+              file=sys.stderr)
+        return 130
     wall = time.perf_counter() - t0
     risk = res.observables.get("risk")
     last = f"{risk[-1]:.4e}" if risk is not None and len(risk) else "n/a"
@@ -208,7 +241,8 @@ def cmd_resume(args):
         raise UsageError(f"--t-end={args.t_end} is invalid; allowed: a number > 0")
     progress = _Progress(n_steps, args.quiet, start=ck.get("step", 0))
     try:
-        res = resume(args.file, t_end=args.t_end, progress=progress)
+        with _SigintFlag() as flag:
+            res = resume(args.file, t_end=args.t_end, progress=progress, interrupted=flag)
     except KeyboardInterrupt:
         progress.close()
         print(f"interrupted; {args.file} is resumable", file=sys.stderr)
@@ -219,6 +253,9 @@ def cmd_resume(args):
         _say(args.quiet, f"{args.file} is already {ck.get('status', 'complete')} "
              f"(t = {ck.get('time', 0):.6g}); nothing to do")
         return 0
+    if res.status == "interrupted":
+        print(f"interrupted at t = {res.time:.6g}; {args.file} is resumable", file=sys.stderr)
+        return 130
     risk = res.observables.get("risk")
     last = f"{risk[-1]:.4e}" if risk is not None and len(risk) else "n/a"
     _say(args.quiet, f"{res.status}: risk {last} at t = {res.time:.6g} after {res.step} steps")

@@ -250,7 +250,8 @@ class Simulation:
             obs = np.union1d(np.union1d(obs, extra_obs), frames)
         return frames.astype(np.int64), obs.astype(np.int64)
 
-    def run(self, recorder=None, progress=None, resume=None, t_end=None, keep=True):
+    def run(self, recorder=None, progress=None, resume=None, t_end=None, keep=True,
+            interrupted=None):
         """Execute the run.
 
         Parameters
@@ -268,6 +269,11 @@ class Simulation:
         keep : bool
             Keep the frames in memory for the Result (False: only the final state,
             so memory stays bounded whatever the run length).
+        interrupted : callable, optional
+            Polled after every compiled chunk; when it returns True the run stops
+            there with status "interrupted", after a checkpoint of the current state
+            (the command line sets it from SIGINT, so Ctrl-C never lands inside a
+            write).
 
         Returns
         -------
@@ -328,6 +334,8 @@ class Simulation:
                         progress(step, n_steps, step * dt, risk)
                     if code != RUNNING:
                         raise _Stop(code, risk, g2)
+                    if interrupted is not None and interrupted():
+                        raise _Interrupt()
                     elapsed = _time.perf_counter() - c0
                     if elapsed < 0.25 and done == n:
                         chunk = min(chunk * 2, self.config.integrator.chunk)
@@ -343,6 +351,9 @@ class Simulation:
                 status = "stopped"
                 message = f"{STATUS_NAMES[stop.code]} at step {step} (t = {step * dt:.6g})"
                 self._record(rec, step, theta, frame_set | {step}, obs_set | {step})
+        except _Interrupt:
+            status = "interrupted"
+            message = f"interrupted at step {step} (t = {step * dt:.6g}); resumable"
         except FloatingPointError as exc:
             status, message = "diverged", f"{exc}; records so far are kept"
         except KeyboardInterrupt:
@@ -397,6 +408,10 @@ def _summaries(theta, v, theta0, q0, lr, wd, with_v, out):
     out[0] = g2 / m
     out[1] = np.sqrt(dist / m)
     out[2] = drift
+
+
+class _Interrupt(Exception):
+    pass
 
 
 class _Stop(Exception):

@@ -10,15 +10,19 @@ Layout (DESIGN.md section 5)::
     /observables/<name>           step[K], time[K], value[K]
     /parameters                   attrs: config (JSON), versions (JSON), seed, m, d, dtype
         theta0                    [m, d + 2] initial particles, full precision
-        checkpoint/theta          [m, d + 2] latest state, full precision
-        checkpoint/state          JSON: step, time, status, message, rng_state, h, t_end
+        checkpoint/theta          [2, m, d + 2] two slots, full precision
+        checkpoint/state          [2] JSON: step, time, status, message, rng_state, h, t_end
+        checkpoint/active         which slot holds the latest complete checkpoint
         data/X, y, X_test, y_test the data set (data-set problems)
 
 The writer creates the file under a temporary name, then renames it into place once
 every dataset exists, and switches to HDF5's single-writer/multiple-reader mode: from
-then on every record is flushed, the file can be read by another process while it
-grows, and a killed run (SIGKILL included) leaves a file holding every record
-flushed before the kill. :func:`resume` continues such a file to the same final state
+then on records are flushed in blocks, the file can be read by another process while
+it grows, and a killed run (SIGKILL included) leaves a file holding every record
+flushed before the kill. A checkpoint is committed only after the records it covers
+are flushed: it is written into the inactive one of two slots, flushed, and then
+made active with a one-number write, so a kill at any moment leaves a complete
+checkpoint that no flushed record postdates. :func:`resume` continues such a file to the same final state
 as an uninterrupted run.
 """
 from __future__ import annotations
@@ -146,8 +150,9 @@ class H5Writer(Recorder):
         par.attrs["created"] = _time.strftime("%Y-%m-%dT%H:%M:%S%z")
         par.create_dataset("theta0", data=info["theta0"])
         ck = par.create_group("checkpoint")
-        ck.create_dataset("theta", data=info["theta0"])
-        ck.create_dataset("state", data=np.bytes_(b""), dtype=f"S{STATE_BYTES}")
+        ck.create_dataset("theta", data=np.stack([info["theta0"], info["theta0"]]))
+        ck.create_dataset("state", data=np.array([b"", b""], dtype=f"S{STATE_BYTES}"))
+        ck.create_dataset("active", data=np.int64(0))
         problem = info.get("problem")
         if problem is not None and problem.X is not None:
             dg = par.create_group("data")
@@ -163,13 +168,14 @@ class H5Writer(Recorder):
         tmp = self.path + ".tmp"
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         f = self._create(info, tmp)
+        theta = None
         if self._source is not None:
-            self._copy_records(f, *self._source)
+            theta = self._copy_records(f, *self._source)
         self._state = dict(info.get("initial_state") or {})
         self._state.pop("theta", None)
         self._state.setdefault("status", "running")
-        self._write_state(f)
         f.flush()
+        self._commit(f, theta)
         f.close()
         os.replace(tmp, self.path)
         import h5py
@@ -180,14 +186,26 @@ class H5Writer(Recorder):
         self._obs = {k: (obs[k]["step"], obs[k]["time"], obs[k]["value"]) for k in obs}
         pos = self.f["particles/neurons/position"]
         self._pos = (pos["step"], pos["time"], pos["value"])
-        self._ck_theta = self.f["parameters/checkpoint/theta"]
         self._last_flush = _time.perf_counter()
 
-    def _write_state(self, f):
-        raw = json.dumps(self._state, default=_json_default).encode()
+    def _commit(self, f, theta=None, **changes):
+        """Write ``self._state`` updated with ``changes`` (and ``theta``, or the active
+        slot's theta) into the inactive checkpoint slot, flush, then make that slot
+        active and flush; ``self._state`` changes only once the slot is active, so an
+        interruption anywhere in here leaves the previous checkpoint in force."""
+        state = {**self._state, **changes}
+        raw = json.dumps(state, default=_json_default).encode()
         if len(raw) > STATE_BYTES:
             raise ValueError(f"checkpoint state is {len(raw)} bytes; at most {STATE_BYTES}")
-        f["parameters/checkpoint/state"][()] = np.bytes_(raw)
+        ck = f["parameters/checkpoint"]
+        active = int(ck["active"][()])
+        slot = 1 - active
+        ck["theta"][slot] = ck["theta"][active] if theta is None else theta
+        ck["state"][slot] = np.bytes_(raw)
+        f.flush()
+        ck["active"][()] = slot
+        f.flush()
+        self._state = state
 
     def _copy_records(self, f, src, upto_step, ck_theta):
         """Copy every record with step <= upto_step from ``src`` (a resumed run)."""
@@ -196,8 +214,8 @@ class H5Writer(Recorder):
         for name in f["observables"]:
             if name in src["observables"]:
                 _copy_upto(src["observables"][name], f["observables"][name], upto_step)
-        f["parameters/checkpoint/theta"][...] = ck_theta
         f["parameters/theta0"][...] = src["parameters/theta0"][...]
+        return ck_theta
 
     # ---------------------------------------------------------------- records
     def frame(self, step, time, theta):
@@ -253,23 +271,19 @@ class H5Writer(Recorder):
             return
         self._write_frames()
         self._write_obs()
+        self.f.flush()
         if self._pending_ck is not None:
             state = self._pending_ck
             self._pending_ck = None
-            self._ck_theta[...] = state.pop("theta")
-            self._state.update(state)
-            self._write_state(self.f)
-        self.f.flush()
+            theta = state.pop("theta")
+            self._commit(self.f, theta, **state)
         self._last_flush = _time.perf_counter()
 
     def end(self, status, message):
         if self.f is None:
             return
         self.flush()
-        self._state["status"] = status
-        self._state["message"] = message
-        self._write_state(self.f)
-        self.f.flush()
+        self._commit(self.f, status=status, message=message)
         self.f.close()
         self.f = None
 
@@ -370,8 +384,8 @@ class Run:
         """See records flushed by a writer since the last call."""
         for name in ("step", "time", "value"):
             self._pos[name].refresh()
-        self.f["parameters/checkpoint/state"].refresh()
-        self.f["parameters/checkpoint/theta"].refresh()
+        for name in ("active", "state", "theta"):
+            self.f["parameters/checkpoint"][name].refresh()
 
     def __len__(self):
         self.refresh()
@@ -447,17 +461,29 @@ class Run:
         n = min(g[k].shape[0] for k in ("step", "time", "value"))
         return g["step"][:n], g["time"][:n], g["value"][:n]
 
+    def _slot(self):
+        # (slot, state) of the latest complete checkpoint; the other slot if the
+        # active one cannot be read (it never should: slots are flushed before use)
+        self.refresh()
+        ck = self.f["parameters/checkpoint"]
+        active = int(ck["active"][()])
+        for slot in (active, 1 - active):
+            raw = ck["state"][slot]
+            try:
+                return slot, (json.loads(raw.decode()) if raw else {})
+            except ValueError:
+                continue
+        return active, {}
+
     @property
     def state(self):
         """The latest checkpoint's JSON state (step, time, status, message, ...)."""
-        self.refresh()
-        raw = self.f["parameters/checkpoint/state"][()]
-        return json.loads(raw.decode()) if raw else {}
+        return self._slot()[1]
 
     def checkpoint(self):
         """Latest checkpoint: the state dict with ``theta`` (full precision) added."""
-        st = self.state
-        st["theta"] = self.f["parameters/checkpoint/theta"][...]
+        slot, st = self._slot()
+        st["theta"] = self.f["parameters/checkpoint/theta"][slot]
         return st
 
     @property
@@ -550,7 +576,7 @@ def run(config=None, path=None, *, theta=None, problem=None, progress=None, over
         writer.close()
 
 
-def resume(path, *, t_end=None, progress=None, keep=False):
+def resume(path, *, t_end=None, progress=None, keep=False, interrupted=None):
     """Continue the run stored in ``path`` to its end (or to ``t_end``).
 
     The records after the last checkpoint are dropped, the file is rewritten with
@@ -602,6 +628,6 @@ def resume(path, *, t_end=None, progress=None, keep=False):
         tmp_writer.begin(sim_info)
     try:
         return sim.run(recorder=tmp_writer, progress=progress, resume=ck, t_end=target,
-                       keep=keep)
+                       keep=keep, interrupted=interrupted)
     finally:
         tmp_writer.close()

@@ -118,7 +118,8 @@ def test_h5md_conformance_with_plain_h5py(tmp_path):
         assert cfg["network"]["m"] == 6
         versions = json.loads(f["parameters"].attrs["versions"])
         assert {"numpy", "numba", "h5py", "particles"} <= set(versions)
-        state = json.loads(f["parameters/checkpoint/state"][()].decode())
+        ck = f["parameters/checkpoint"]
+        state = json.loads(ck["state"][int(ck["active"][()])].decode())
         assert state["status"] == "complete"
 
 
