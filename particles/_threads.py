@@ -42,14 +42,3 @@ def pool_owner(owner):
             yield
     finally:
         _active.owner = current
-
-
-def set_threads(n):
-    """Use ``n`` threads in both pools (Numba and BLAS) from now on; returns the old pair."""
-    import numba
-
-    ctl = _get_controller()
-    old = (numba.get_num_threads(), max((i["num_threads"] for i in ctl.info()), default=1))
-    numba.set_num_threads(n)
-    ctl.limit(limits=n, user_api="blas")
-    return old

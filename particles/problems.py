@@ -32,6 +32,8 @@ class Problem:
         Teacher neurons (c* | a* | b*).
     teacher_activation : str or None
     teacher_bias : bool
+    leak : float
+        Negative-side slope when the teacher is a leaky ReLU (the student's slope).
     X, y : ndarray, shapes (n, d) and (n,), or None
         Training data (data-set problems).
     X_test, y_test : ndarray or None
@@ -44,6 +46,7 @@ class Problem:
     teacher: Optional[np.ndarray] = None
     teacher_activation: Optional[str] = None
     teacher_bias: bool = False
+    leak: float = 0.01
     X: Optional[np.ndarray] = None
     y: Optional[np.ndarray] = None
     X_test: Optional[np.ndarray] = None
@@ -59,7 +62,7 @@ class Problem:
 
         X = np.ascontiguousarray(X, dtype=np.float64)
         out = np.empty(X.shape[0])
-        forward(self.teacher, X, activation_code(self.teacher_activation), 0.01,
+        forward(self.teacher, X, activation_code(self.teacher_activation), self.leak,
                 self.teacher_bias, float(self.teacher.shape[0]), out)
         if self.loss == "logistic":
             out = np.where(out >= 0, 1.0, -1.0)
@@ -99,7 +102,7 @@ def random_teacher(rng, d, m0, output="sign", bias=False):
 
 
 def teacher_student(d, m0=3, *, activation="relu", bias=False, inputs="gaussian",
-                    loss="squared", output="sign", teacher=None, rng=None):
+                    loss="squared", output="sign", teacher=None, rng=None, leak=0.01):
     """Teacher-student problem.
 
     Parameters
@@ -118,6 +121,8 @@ def teacher_student(d, m0=3, *, activation="relu", bias=False, inputs="gaussian"
         Given teacher neurons (then ``m0``, ``output`` and ``rng`` are not used).
     rng : numpy.random.Generator
         Required for a random teacher.
+    leak : float
+        Slope of a leaky-ReLU teacher for z < 0 (use the student's ``leak``).
     """
     activation_code(activation)
     if inputs not in INPUTS:
@@ -133,7 +138,7 @@ def teacher_student(d, m0=3, *, activation="relu", bias=False, inputs="gaussian"
         if not bias:
             teacher[:, d + 1] = 0.0
     return Problem(d=d, inputs=inputs, loss=loss, teacher=teacher,
-                   teacher_activation=activation, teacher_bias=bias)
+                   teacher_activation=activation, teacher_bias=bias, leak=float(leak))
 
 
 def _check_array(name, value, shape):
@@ -200,4 +205,5 @@ def from_config(pc, network, seed):
         return prob
     return teacher_student(pc.d, pc.m0, activation=pc.teacher_activation or network.activation,
                            bias=pc.teacher_bias, inputs=pc.inputs, loss=pc.loss,
-                           output=pc.teacher_output, rng=stream(seed, "teacher"))
+                           output=pc.teacher_output, rng=stream(seed, "teacher"),
+                           leak=network.leak)

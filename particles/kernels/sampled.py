@@ -407,17 +407,6 @@ def forward(theta, X, code, leak, bias, alpha, out):
 
 
 @jit
-def sample_risk(theta, X, y, code, leak, bias, alpha, loss):
-    """Mean loss (1/n) sum_k l(f(x_k), y_k) without the velocity."""
-    f = np.empty(X.shape[0], dtype=np.float64)
-    forward(theta, X, code, leak, bias, alpha, f)
-    r = 0.0
-    for k in range(X.shape[0]):
-        r += loss_value(loss, f[k], y[k])
-    return r / X.shape[0]
-
-
-@jit
 def sampled_velocity(theta, p, w, out):
     """Velocity on the fixed sample ``p.X, p.y`` (the `sampled` and `dataset` oracles)."""
     return sample_velocity_core(theta, p.X, p.y, p.code, p.leak, p.bias, p.alpha, p.loss,
