@@ -33,17 +33,17 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 def _problem(d, n, m, dtype, seed=0, bias=False, act="relu", exact=False):
     import particles as pt
-    from particles import problems, risk
+    from particles import oracles, problems
 
     rng = np.random.default_rng(seed)
     prob = problems.teacher_student(d, 3, activation=act, bias=bias, rng=rng)
     theta = pt.initialize(rng, m, d, tau=0.7, bias=bias, dtype=dtype)
     if exact:
-        return prob, None, None, theta, risk.exact_oracle(prob, m, activation=act, bias=bias,
+        return prob, None, None, theta, oracles.exact_oracle(prob, m, activation=act, bias=bias,
                                                           dtype=dtype)
     X = problems.sample_inputs(rng, n, d).astype(dtype)
     y = prob.labels(X)
-    return prob, X, y, theta, risk.sample_oracle(X, y, m, activation=act, bias=bias,
+    return prob, X, y, theta, oracles.sample_oracle(X, y, m, activation=act, bias=bias,
                                                  dtype=dtype)
 
 
@@ -58,9 +58,10 @@ def _set_threads(n):
 def time_particles(oracle, theta, dt, quick):
     """(seconds per step, first-call seconds) for Euler steps of ``oracle``."""
     from particles.integrators import FixedStep
+    from particles.state import State
 
     integ = FixedStep("euler", oracle, dt)
-    th = theta.copy()
+    th = State(theta.copy())
     t = time.perf_counter()
     integ.advance(th, 1)
     first = time.perf_counter() - t
@@ -144,9 +145,10 @@ def cost(quick=False, out_dir=None, log=print):
                 _, X, y, theta, o = _problem(d, n, m, np.float64)
                 sec, first = time_particles(o, theta, dt, quick)
                 from particles.integrators import FixedStep
+                from particles.state import State
 
                 after = theta.copy()
-                FixedStep("euler", o, dt).advance(after, 3)
+                FixedStep("euler", o, dt).advance(State(after), 3)
                 row = {"oracle": "sampled", "impl": "particles", "d": d, "n": n, "m": m,
                        "dtype": "float64", "threads": os.cpu_count(), "s/step": sec,
                        "steps/s": 1 / sec, "compile s": first,
@@ -189,9 +191,10 @@ def cost(quick=False, out_dir=None, log=print):
                 log(_fmt(row))
                 if act == "relu" and not bias and m <= 4096:
                     from particles.integrators import FixedStep
+                    from particles.state import State
 
                     after = theta.copy()
-                    FixedStep("euler", o, dt).advance(after, 2)
+                    FixedStep("euler", o, dt).advance(State(after), 2)
                     run2, get2 = peer_mod.numpy_exact_relu(theta, prob.teacher, dt, 2)
                     run2()
                     err = float(np.max(np.abs(get2() - after)) / np.max(np.abs(after)))
@@ -236,6 +239,7 @@ import json, sys, numpy as np
 sys.path.insert(0, {root!r})
 from benchmarks.suite import _problem
 from particles.integrators import FixedStep
+from particles.state import State
 
 def status(key):
     with open("/proc/self/status") as fh:
@@ -245,13 +249,13 @@ def status(key):
 
 kind, d, n, m = {case!r}
 _, _, _, th, o = _problem(2, 100, 8, np.float64, exact=kind == "exact")
-FixedStep("euler", o, 1e-3).advance(th, 1)          # compile / load kernels on a tiny case
+FixedStep("euler", o, 1e-3).advance(State(th), 1)          # compile / load kernels on a tiny case
 del th, o
 with open("/proc/self/clear_refs", "w") as fh:      # reset the peak (VmHWM) to now
     fh.write("5")
 base = status("VmRSS:")
 _, X, y, th, o = _problem(d, n, m, np.float64, exact=kind == "exact")
-FixedStep("euler", o, 1e-3).advance(th, 1)
+FixedStep("euler", o, 1e-3).advance(State(th), 1)
 print(json.dumps({{"base_kib": base, "peak_kib": status("VmHWM:")}}))
 """
 

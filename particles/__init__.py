@@ -29,15 +29,15 @@ _EXPORTS = {
     "random_teacher": "problems", "sample_inputs": "problems",
     "initialize": "initial",
     # oracles and integrators
-    "Oracle": "risk", "exact_oracle": "risk", "sample_oracle": "risk",
-    "online_oracle": "risk",
-    "FixedStep": "integrators", "OdeDriver": "integrators",
+    "Oracle": "oracles", "exact_oracle": "oracles", "sample_oracle": "oracles",
+    "online_oracle": "oracles",
+    "FixedStep": "integrators", "OdeDriver": "integrators", "State": "state",
     # running
     "simulate": "simulation", "Simulation": "simulation", "Result": "simulation",
     "MemoryRecorder": "recorder", "Recorder": "recorder",
     "ACTIVATIONS": "activations",
     # store
-    "load": "store", "H5Writer": "store", "run": "store", "resume": "store",
+    "load": "io", "Run": "io", "H5Writer": "io", "run": "runner", "resume": "runner",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -3,9 +3,20 @@
 ``jit`` and ``pjit`` are the only decorators the package uses, so the flags
 (``cache=True``, no ``fastmath``: NaN/Inf semantics are kept) live in one place.
 Nothing here compiles at import time.
+
+Three uses of Numba internals live here and nowhere else, each tested in
+``tests/test_jit.py`` (a test fails when one stops working; pyproject.toml pins the
+Numba range they were tested with):
+
+* the cache guard (``CacheImpl._locator_classes``): package-wide cache invalidation;
+* the thread-pool launch (``numba.np.ufunc.parallel._launch_threads``);
+* :class:`FastCall` (``Dispatcher.overloads[...].entry_point``).
+
+When a hook cannot be installed, a :class:`RuntimeWarning` says so (never silently).
 """
 import hashlib
 import os
+import warnings
 
 import numba
 
@@ -47,7 +58,11 @@ def _install_cache_guard():
         impl = getattr(caching, "CacheImpl", None) or caching._CacheImpl
         base_classes = list(impl._locator_classes)
         abstract = getattr(caching, "_CacheLocator", None) or caching.CacheLocator
-    except (ImportError, AttributeError):  # pragma: no cover - other Numba versions
+    except (ImportError, AttributeError) as exc:  # pragma: no cover - other Numba versions
+        warnings.warn(f"particles: Numba {numba.__version__} has no cache locator hook "
+                      f"({exc}); cached kernels are not invalidated when another file of "
+                      "the package changes (clear NUMBA_CACHE_DIR after upgrading)",
+                      RuntimeWarning, stacklevel=2)
         return
     if any(getattr(c, "_particles_guard", False) for c in base_classes):
         return
@@ -68,7 +83,9 @@ def _install_cache_guard():
             return (self._inner.get_source_stamp(), package_digest())
 
         def get_disambiguator(self):
-            return self._inner.get_disambiguator()
+            # the digest in the file names too: an index written by another version of
+            # the package is never unpickled (it may name classes that no longer exist)
+            return f"{self._inner.get_disambiguator()}-{package_digest()[:12]}"
 
         @classmethod
         def from_function(cls, py_func, py_file):
@@ -111,17 +128,23 @@ def ensure_threads():
     through another kernel assumes the pool is running; when nothing has compiled a
     parallel function in the process yet, it is not, and the call segfaults (seen
     with Numba 0.68: the benchmark crashed on a cache written by the test suite).
-    Starting the pool first is cheap and idempotent.
+    Starting the pool first is cheap and idempotent. The pool starts with a passive
+    OpenMP wait policy (see :mod:`particles._threads`).
     """
     global _threads_ready
     if _threads_ready:
         return
+    from ._threads import prepare_environment
+
+    prepare_environment()
     try:
         from numba.np.ufunc.parallel import _launch_threads
-
+    except ImportError as exc:  # pragma: no cover - moved in another Numba version
+        warnings.warn(f"particles: Numba {numba.__version__} has no _launch_threads ({exc}); "
+                      "cached parallel kernels may crash when called first", RuntimeWarning,
+                      stacklevel=2)
+    else:
         _launch_threads()
-    except ImportError:  # pragma: no cover - moved in another Numba version
-        pass
     _threads_ready = True
 
 

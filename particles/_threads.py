@@ -1,44 +1,129 @@
-"""One thread pool owns the cores per compiled call.
+"""Who owns the cores during a compiled call, and how many there are.
 
-OpenBLAS threads spin-wait after each call; if a Numba ``parallel=True`` kernel runs
-while they spin (or calls BLAS from its own threads), the two pools fight for the
-cores and a step can get several times slower (measured: 17 ms vs 6.5 ms per exact
-step at m = 512 on 2 cores). Oracles whose heavy part is a Numba ``prange`` loop
-therefore run with BLAS limited to one thread; oracles whose heavy part is BLAS run
-their other loops serially.
+The compiled kernels split their work into a fixed number of lanes run by Numba's
+thread pool (results never depend on the thread count). Two things can make such a
+call several times slower, silently:
+
+* BLAS pools spinning next to Numba's (measured: 17 ms vs 6.5 ms per exact step at
+  m = 512 on 2 cores). Inside :func:`pool_owner` every BLAS library loaded in the
+  process is limited to one thread, including SciPy's OpenBLAS that Numba's own
+  ``np.dot`` uses: it is loaded before the limit is set, and the set of libraries is
+  rescanned whenever new modules were imported since the last scan.
+* Threads that spin while another process uses the core (measured: 2-thread runs
+  5x slower than 1-thread runs next to one busy process). Numba's OpenMP pool is
+  started with a passive wait policy (``OMP_WAIT_POLICY=PASSIVE`` unless the user set
+  it), so a waiting thread sleeps instead of taking the core from the thread that
+  has work left.
+
+:func:`available_cores` counts the cores this process may use (CPU affinity and a
+cgroup CPU quota), the default thread count.
 """
+from __future__ import annotations
+
 import contextlib
+import math
+import os
+import sys
 import threading
 
-_controller = None
+_active = threading.local()
+_scan = {"modules": -1, "controller": None}
 
 
-def _get_controller():
-    global _controller
-    if _controller is None:
+def available_cores():
+    """Cores this process may use: its CPU affinity, capped by a cgroup CPU quota."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        n = os.cpu_count() or 1
+    quota = _cgroup_quota()
+    if quota is not None:
+        n = min(n, max(1, math.floor(quota)))
+    return max(1, n)
+
+
+def _cgroup_quota():
+    # cgroup v2 "cpu.max" = "<quota> <period>" or "max <period>"; v1 cfs files
+    try:
+        with open("/sys/fs/cgroup/cpu.max") as fh:
+            quota, period = fh.read().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:
+        with open("/sys/fs/cgroup/cpu/cpu.cfs_quota_us") as fh:
+            quota = int(fh.read())
+        with open("/sys/fs/cgroup/cpu/cpu.cfs_period_us") as fh:
+            period = int(fh.read())
+        return None if quota <= 0 else quota / period
+    except (OSError, ValueError):
+        return None
+
+
+def prepare_environment():
+    """Passive OpenMP waiting for Numba's pool, unless the user chose otherwise.
+
+    Must run before Numba starts its thread pool (``particles._jit.ensure_threads``
+    calls it); GNU OpenMP reads the variable once, when the pool starts.
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    os.environ.setdefault("KMP_BLOCKTIME", "0")
+
+
+def _controller():
+    """A threadpoolctl controller over the libraries loaded now (rescanned after imports)."""
+    n = len(sys.modules)
+    if _scan["controller"] is None or _scan["modules"] != n:
         from threadpoolctl import ThreadpoolController
 
-        _controller = ThreadpoolController()
-    return _controller
+        _scan["controller"] = ThreadpoolController()
+        _scan["modules"] = len(sys.modules)
+    return _scan["controller"]
 
 
-_active = threading.local()
+def _load_numba_blas():
+    # Numba's compiled np.dot calls SciPy's BLAS (scipy.linalg.cython_blas); load it now
+    # so that the limit below covers it even when a kernel is the first to need it
+    try:
+        import scipy.linalg.cython_blas  # noqa: F401
+    except ImportError:  # pragma: no cover - SciPy is a dependency
+        pass
 
 
 @contextlib.contextmanager
-def pool_owner(owner):
-    """Context in which ``owner`` ("numba" or "blas") has the cores.
+def pool_owner(threads=None):
+    """Context in which Numba's pool owns the cores (every BLAS pool at one thread).
 
-    Re-entrant: inside an active context of the same owner it does nothing, so a
+    Parameters
+    ----------
+    threads : int or None
+        Numba threads inside the context (None: leave the current setting).
+
+    Re-entrant: inside an active context it only changes the thread count, so a
     whole run can hold the setting once instead of once per compiled call.
     """
-    current = getattr(_active, "owner", None)
-    if owner != "numba" or current == "numba":
-        yield
-        return
-    _active.owner = owner
+    previous = None
+    if threads is not None:
+        import numba
+
+        from ._jit import ensure_threads
+
+        ensure_threads()
+        previous = numba.get_num_threads()
+        numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
     try:
-        with _get_controller().limit(limits=1, user_api="blas"):
+        if getattr(_active, "on", False):
             yield
+            return
+        _load_numba_blas()
+        _active.on = True
+        try:
+            with _controller().limit(limits=1, user_api="blas"):
+                yield
+        finally:
+            _active.on = False
     finally:
-        _active.owner = current
+        if previous is not None:
+            import numba
+
+            numba.set_num_threads(previous)

@@ -41,7 +41,7 @@ class Scene:
 
     Parameters
     ----------
-    run : particles.store.Run
+    run : particles.io.Run
     idx : ndarray of int
         The frames that will be drawn (used for the axis limits and marker scale,
         computed in one streaming pass).
@@ -177,7 +177,7 @@ def animate(path, out=None, *, frames=60, fps=12, dpi=80, size=5.0, trail=8,
     import matplotlib.pyplot as plt
     from matplotlib import animation as manim
 
-    from .store import Run
+    from .io import Run
 
     for name, value, lo in (("frames", frames, 2), ("fps", fps, 1), ("dpi", dpi, 10),
                             ("trail", trail, 0)):
@@ -226,7 +226,7 @@ def snapshot(path, out, *, index=-1, frames=60, dpi=100, size=5.0, trail=8,
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    from .store import Run
+    from .io import Run
 
     check_output(out)
     with Run(path) as run:

@@ -174,8 +174,8 @@ def _load_config(args):
 
 
 def cmd_run(args):
+    from .runner import run
     from .simulation import Simulation
-    from .store import H5Writer
 
     config = _load_config(args)
     name = os.path.splitext(os.path.basename(args.config))[0] if args.config else "default"
@@ -194,21 +194,18 @@ def cmd_run(args):
     if not os.access(out_dir, os.W_OK):
         raise UsageError(f"output directory {out_dir!r} is not writable")
     sim = Simulation(config)  # validates everything (data files, init arrays) first
-    writer = H5Writer(out, config.output.storage_dtype, config.output.compression,
-                      overwrite=True, flush_seconds=config.output.flush_seconds)
     progress = _Progress(sim.n_steps, args.quiet)
     t0 = time.perf_counter()
     try:
         with _SigintFlag() as flag:
-            res = sim.run(recorder=writer, progress=progress, keep=False, interrupted=flag)
+            res = run(simulation=sim, path=out, progress=progress, overwrite=True,
+                      interrupted=flag)
     except KeyboardInterrupt:
         progress.close()
-        writer.close()
         print(f"interrupted; {out} is resumable: particles resume {out}", file=sys.stderr)
         return 130
     finally:
         progress.close()
-        writer.close()
     if res.status == "interrupted":
         print(f"interrupted at t = {res.time:.6g}; {out} is resumable: particles resume {out}",
               file=sys.stderr)
@@ -232,7 +229,8 @@ def cmd_run(args):
 
 
 def cmd_resume(args):
-    from .store import load, resume
+    from .io import load
+    from .runner import resume
 
     with load(args.file) as run:
         ck = run.state
@@ -263,11 +261,42 @@ def cmd_resume(args):
 
 
 def cmd_info(args):
-    from .store import load
+    from .io import load
 
     with load(args.file) as run:
-        print(run.summary())
+        print(summary(run))
     return 0
+
+
+def summary(run):
+    """A readable multi-line summary (the ``particles info`` output)."""
+    st = run.state
+    c = run.config
+    lines = [
+        f"file        {run.path} ({os.path.getsize(run.path) / 1e6:.2f} MB)",
+        f"status      {st.get('status', 'running')}"
+        + (f" - {st['message']}" if st.get("message") else ""),
+        f"progress    step {st.get('step', 0)} of {run.n_steps}, "
+        f"t = {st.get('time', 0.0):.6g} of {run.n_steps * run.dt:.6g}",
+        f"frames      {len(run)} snapshots of m = {run.m} particles in d = {run.d}",
+        f"problem     {c.problem.kind}, {c.problem.inputs} inputs, {c.problem.loss} loss"
+        + (f", teacher m0 = {c.problem.m0}" if c.problem.kind == "teacher_student" else ""),
+        f"network     {c.network.activation}, bias={c.network.bias}, alpha={c.network.alpha:g}",
+        f"init        {c.init.scheme}, tau={c.init.tau:g}, symmetric={c.init.symmetric}",
+        f"dynamics    {c.integrator.method}, dt={c.integrator.dt:g}, oracle={c.oracle.kind}, "
+        f"seed={c.seed}, dtype={c.dtype}",
+    ]
+    if "risk" in run.observable_names:
+        s, t, v = run.observable("risk")
+        if len(v):
+            lines.append(f"risk        {v[0]:.4g} at t = 0 -> {v[-1]:.4g} at t = {t[-1]:.6g}")
+    if "test_risk" in run.observable_names:
+        s, t, v = run.observable("test_risk")
+        if len(v):
+            lines.append(f"test risk   {v[-1]:.4g} at t = {t[-1]:.6g}")
+    if run.problem_origin == "python":
+        lines.append("origin      problem passed from Python (stored in the file)")
+    return "\n".join(lines)
 
 
 def cmd_plot(args):
@@ -310,7 +339,7 @@ COMMANDS = {"run": cmd_run, "resume": cmd_resume, "info": cmd_info, "plot": cmd_
 def main(argv=None):
     """Entry point; returns the exit status (``particles`` calls ``sys.exit`` on it)."""
     from .config import ConfigError
-    from .store import NotARunError
+    from .io import NotARunError
 
     parser = _build_parser()
     try:

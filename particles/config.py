@@ -20,12 +20,13 @@ from dataclasses import dataclass, field, fields
 from typing import Optional, Tuple
 
 from .activations import ACTIVATIONS
+from .oracles import KINDS as _ORACLE_KINDS
 
 LOSSES = ("squared", "logistic")
 INPUTS = ("gaussian", "sphere")
 TEACHER_OUTPUTS = ("sign", "gaussian", "ones")
 INIT_SCHEMES = ("gaussian", "sphere", "array")
-ORACLES = ("exact", "sampled", "online", "dataset")
+ORACLES = tuple(_ORACLE_KINDS)
 FIXED_METHODS = ("euler", "heun", "sgd")
 ODE_METHODS = ("rk45", "dop853", "lsoda", "bdf")
 METHODS = FIXED_METHODS + ODE_METHODS
@@ -86,6 +87,24 @@ class _Section:
         return dataclasses.replace(self, **changes)
 
 
+def exact_rule(inputs, loss, teacher_activation, teacher_bias, activation, bias):
+    """Why the exact oracle does not apply to this problem and student, or None.
+
+    The one place that decides it (config validation, the exact oracle and the
+    choice of a monitor all ask here). Returns ``(field, value, allowed)``.
+    """
+    if loss != "squared":
+        return ("oracle.kind", "exact", "'sampled' or 'online' with the logistic loss (the "
+                "exact oracle is for the squared loss)")
+    if teacher_activation != activation:
+        return ("problem.teacher_activation", teacher_activation,
+                f"the student's activation {activation!r} with the exact oracle")
+    if inputs == "sphere" and (bias or teacher_bias or activation not in ("relu", "leaky_relu")):
+        return ("problem.inputs", inputs, "'gaussian' with the exact oracle, unless the model "
+                "is bias-free relu or leaky_relu")
+    return None
+
+
 @dataclass(frozen=True)
 class ProblemConfig(_Section):
     """What is learnt: input law, target and loss.
@@ -110,7 +129,12 @@ class ProblemConfig(_Section):
     teacher_output : {"sign", "gaussian", "ones"}
         Teacher output weights: alternating +-1, N(0, 1), or all 1.
     data : str or None
-        Path of the data set (.npz) for kind = "dataset".
+        Path of the data set (.npz) for kind = "dataset"; None when the data set is
+        passed from Python (``problem=particles.dataset(...)``), which the run file
+        then stores.
+    seed : int or None
+        Seed of the teacher's random stream; None: the run ``seed``. Fixing it keeps
+        one teacher while the run seed redraws the initialisation and samples.
     """
 
     kind: str = "teacher_student"
@@ -122,6 +146,7 @@ class ProblemConfig(_Section):
     teacher_bias: bool = False
     teacher_output: str = "sign"
     data: Optional[str] = None
+    seed: Optional[int] = None
 
     def __post_init__(self):
         _check_choice("problem.kind", self.kind, ("teacher_student", "dataset"))
@@ -134,10 +159,12 @@ class ProblemConfig(_Section):
                           tuple(ACTIVATIONS))
         _check_bool("problem.teacher_bias", self.teacher_bias)
         _check_choice("problem.teacher_output", self.teacher_output, TEACHER_OUTPUTS)
+        if self.seed is not None:
+            _check_int("problem.seed", self.seed, 0)
         if self.kind == "dataset":
-            if not isinstance(self.data, str) or not self.data:
-                _fail("problem.data", self.data,
-                      "the path of an .npz file with arrays X, y (kind = 'dataset')")
+            if self.data is not None and (not isinstance(self.data, str) or not self.data):
+                _fail("problem.data", self.data, "the path of an .npz file with arrays X, y "
+                      "(kind = 'dataset'), or None with a data set passed from Python")
         elif self.data is not None:
             _fail("problem.data", self.data, "None unless problem.kind = 'dataset'")
 
@@ -192,6 +219,9 @@ class InitConfig(_Section):
         (needs an even m).
     path : str or None
         .npy file for scheme = "array".
+    seed : int or None
+        Seed of the initialisation's random stream; None: the run ``seed``. Fixing it
+        keeps one base initialisation (rescaled by ``tau``) across a parameter grid.
     """
 
     scheme: str = "gaussian"
@@ -201,6 +231,7 @@ class InitConfig(_Section):
     tau_b: Optional[float] = None
     symmetric: bool = False
     path: Optional[str] = None
+    seed: Optional[int] = None
 
     def __post_init__(self):
         _check_choice("init.scheme", self.scheme, INIT_SCHEMES)
@@ -211,6 +242,8 @@ class InitConfig(_Section):
         _check_bool("init.symmetric", self.symmetric)
         if self.path is not None and not isinstance(self.path, str):
             raise TypeError(f"init.path must be a string, got {self.path!r}")
+        if self.seed is not None:
+            _check_int("init.seed", self.seed, 0)
 
     @property
     def scales(self) -> Tuple[float, float, float]:
@@ -413,34 +446,27 @@ class Config(_Section):
     output: OutputConfig = field(default_factory=OutputConfig)
     seed: int = 0
     dtype: str = "float64"
+    threads: int = 0
 
     def __post_init__(self):
         for f in fields(self):
             v = getattr(self, f.name)
-            if f.name in ("seed", "dtype"):
+            if f.name in ("seed", "dtype", "threads"):
                 continue
             if not isinstance(v, _SECTIONS[f.name]):
                 raise TypeError(f"{f.name} must be a {_SECTIONS[f.name].__name__}, "
                                 f"got {type(v).__name__}")
         _check_int("seed", self.seed, 0)
         _check_choice("dtype", self.dtype, DTYPES)
+        _check_int("threads", self.threads, 0, 4096)
         p, n, o, it = self.problem, self.network, self.oracle, self.integrator
         if o.kind == "exact":
             if p.kind != "teacher_student":
                 _fail("oracle.kind", o.kind, "'dataset' for a dataset problem")
-            if p.loss != "squared":
-                _fail("oracle.kind", o.kind,
-                      "'sampled' or 'online' with the logistic loss (the exact oracle "
-                      "is for the squared loss)")
-            tact = p.teacher_activation or n.activation
-            if tact != n.activation:
-                _fail("problem.teacher_activation", tact,
-                      f"the student's activation {n.activation!r} with the exact oracle")
-            if p.inputs == "sphere" and (n.bias or p.teacher_bias
-                                         or n.activation not in ("relu", "leaky_relu")):
-                _fail("problem.inputs", p.inputs,
-                      "'gaussian' with the exact oracle, unless the model is bias-free "
-                      "relu or leaky_relu")
+            why = exact_rule(p.inputs, p.loss, p.teacher_activation or n.activation,
+                             p.teacher_bias, n.activation, n.bias)
+            if why is not None:
+                _fail(*why)
         if o.kind == "dataset" and p.kind != "dataset":
             _fail("oracle.kind", o.kind, "'exact', 'sampled' or 'online' for a "
                   "teacher-student problem")
@@ -476,11 +502,11 @@ def from_dict(data) -> Config:
         raise TypeError(f"configuration must be a table, got {type(data).__name__}")
     top = {}
     for key, value in data.items():
-        if key in ("seed", "dtype"):
+        if key in ("seed", "dtype", "threads"):
             top[key] = value
             continue
         if key not in _SECTIONS:
-            allowed = ", ".join(list(_SECTIONS) + ["seed", "dtype"])
+            allowed = ", ".join(list(_SECTIONS) + ["seed", "dtype", "threads"])
             raise ConfigError(f"unknown key {key!r}; allowed: {allowed}")
         cls = _SECTIONS[key]
         if not isinstance(value, dict):

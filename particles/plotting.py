@@ -1,7 +1,7 @@
 """Static figures from run files (matplotlib; imported only when used).
 
 Every function takes ``ax=None`` (or ``axes``) and returns the figure. Runs are given
-as paths or as open :class:`particles.store.Run` objects; several runs can be
+as paths or as open :class:`particles.io.Run` objects; several runs can be
 overlaid (e.g. runs with different m) in the risk and invariant figures.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ TEACHER_COLOR = "#2ca02c"
 
 
 def _open(run):
-    from .store import Run
+    from .io import Run
 
     return run if isinstance(run, Run) else Run(run)
 
@@ -258,7 +258,7 @@ def plot_histograms(run, frame=-1, axes=None, bins=30):
 
 def plot_files(paths, kind="risk"):
     """CLI helper: the figure of ``kind`` for one or several run files."""
-    from .store import Run
+    from .io import Run
 
     runs = [Run(p) for p in paths]
     try:

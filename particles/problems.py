@@ -184,11 +184,19 @@ def dataset(X, y, X_test=None, y_test=None, *, loss="squared"):
 
 
 def from_config(pc, network, seed):
-    """Build the Problem described by a :class:`~particles.config.ProblemConfig`."""
+    """Build the Problem described by a :class:`~particles.config.ProblemConfig`.
+
+    The teacher is drawn from the stream "teacher" of ``pc.seed`` (the run ``seed``
+    when None).
+    """
     from .rng import stream
 
     if pc.kind == "dataset":
         path = pc.data
+        if path is None:
+            raise ConfigError("problem.data=None is invalid without a data set passed from "
+                              "Python; allowed: the path of an .npz file with arrays X, y, "
+                              "or problem=particles.dataset(X, y)")
         if not os.path.isfile(path):
             raise ConfigError(f"problem.data={path!r} does not exist; allowed: an .npz "
                               "file with arrays X, y (and optionally X_test, y_test)")
@@ -205,5 +213,76 @@ def from_config(pc, network, seed):
         return prob
     return teacher_student(pc.d, pc.m0, activation=pc.teacher_activation or network.activation,
                            bias=pc.teacher_bias, inputs=pc.inputs, loss=pc.loss,
-                           output=pc.teacher_output, rng=stream(seed, "teacher"),
+                           output=pc.teacher_output,
+                           rng=stream(seed if pc.seed is None else pc.seed, "teacher"),
                            leak=network.leak)
+
+
+def check_against(config, problem):
+    """Raise ConfigError unless ``problem`` is the problem that ``config`` describes.
+
+    Checked: kind, dimension, input law, loss, teacher activation (and leak), and
+    that the oracle kind applies. Teacher width and bias are taken from the problem
+    (see :func:`resolve_config`).
+    """
+    pc, net, kind = config.problem, config.network, config.oracle.kind
+
+    def fail(key, value, allowed):
+        raise ConfigError(f"{key}={value!r} does not match the problem passed from Python; "
+                          f"allowed: {allowed}")
+
+    if not isinstance(problem, Problem):
+        raise TypeError(f"problem must be a particles.Problem, got {type(problem).__name__}")
+    if problem.d != pc.d:
+        fail("problem.d", pc.d, f"{problem.d}, its input dimension")
+    if problem.loss != pc.loss:
+        fail("problem.loss", pc.loss, f"{problem.loss!r}, its loss")
+    if problem.is_dataset:
+        if pc.kind != "dataset":
+            fail("problem.kind", pc.kind, "'dataset' for a data set")
+        if kind != "dataset":
+            fail("oracle.kind", kind, "'dataset' for a data set")
+        return
+    if pc.kind != "teacher_student":
+        fail("problem.kind", pc.kind, "'teacher_student' for a teacher network")
+    if kind == "dataset":
+        fail("oracle.kind", kind, "'exact', 'sampled' or 'online' for a teacher network")
+    if problem.inputs != pc.inputs:
+        fail("problem.inputs", pc.inputs, f"{problem.inputs!r}, its input law")
+    tact = pc.teacher_activation or net.activation
+    if problem.teacher_activation != tact:
+        fail("problem.teacher_activation", tact,
+             f"{problem.teacher_activation!r}, its teacher's activation")
+    if tact == "leaky_relu" and problem.leak != net.leak:
+        fail("network.leak", net.leak, f"{problem.leak!r}, its teacher's slope")
+
+
+def resolve_config(config, problem, theta_given):
+    """``config`` rewritten to say what runs: teacher width and bias of ``problem``
+    (a teacher-student problem), and init.scheme = "array" when theta was given."""
+    pc = config.problem
+    if not problem.is_dataset:
+        pc = pc.replace(m0=int(problem.teacher.shape[0]), teacher_bias=bool(problem.teacher_bias))
+    init = config.init
+    if theta_given and init.scheme != "array":
+        init = init.replace(scheme="array")
+    return config.replace(problem=pc, init=init)
+
+
+def to_attrs(problem, origin):
+    """JSON-friendly description of ``problem`` (its arrays are stored apart)."""
+    return {"kind": "dataset" if problem.is_dataset else "teacher_student", "d": problem.d,
+            "inputs": problem.inputs, "loss": problem.loss,
+            "teacher_activation": problem.teacher_activation,
+            "teacher_bias": bool(problem.teacher_bias), "leak": float(problem.leak),
+            "origin": origin}
+
+
+def from_attrs(attrs, teacher=None, data=None):
+    """The Problem stored by :func:`to_attrs` with its teacher or data arrays."""
+    if attrs["kind"] == "dataset":
+        return dataset(data["X"], data["y"], data.get("X_test"), data.get("y_test"),
+                       loss=attrs["loss"])
+    return teacher_student(attrs["d"], teacher.shape[0], activation=attrs["teacher_activation"],
+                           bias=attrs["teacher_bias"], inputs=attrs["inputs"],
+                           loss=attrs["loss"], teacher=teacher, leak=attrs["leak"])

@@ -3,7 +3,7 @@
 A recorder receives, in order: ``begin(info)`` once, then ``frame(step, time, theta)``
 and ``observables(step, time, values)`` at the scheduled steps, ``checkpoint(state)``
 after each record, and ``end(status, message)``. :class:`MemoryRecorder` keeps
-everything in memory; :class:`particles.store.H5Writer` streams the same calls into
+everything in memory; :class:`particles.io.H5Writer` streams the same calls into
 an HDF5 file. The simulator never knows which one it feeds.
 """
 from __future__ import annotations
@@ -45,6 +45,25 @@ def schedule_steps(rc, n_steps, dt):
     frames = frames.astype(np.int64)
     obs = np.union1d(obs, frames).astype(np.int64)
     return frames, obs
+
+
+def extend_schedule(rc, frames, obs, n_configured, n_steps):
+    """The schedule of a run cut or extended to ``n_steps`` steps (``resume --t-end``).
+
+    Up to the configured end (``n_configured`` steps) this is the configured schedule
+    (``frames``, ``obs``); a longer run appends log-spaced records after it, a shorter
+    one ends with a record at ``n_steps``.
+    """
+    if n_steps < n_configured:
+        frames = np.union1d(frames[frames <= n_steps], [n_steps])
+        obs = np.union1d(obs[obs <= n_steps], frames)
+    elif n_steps > n_configured:
+        extra = np.round(np.geomspace(n_configured, n_steps, max(rc.frames // 2, 2)))
+        extra_obs = np.round(np.geomspace(n_configured, n_steps,
+                                          max(rc.frames * rc.observables_factor // 2, 2)))
+        frames = np.union1d(frames, extra)
+        obs = np.union1d(np.union1d(obs, extra_obs), frames)
+    return frames.astype(np.int64), obs.astype(np.int64)
 
 
 class Recorder:

@@ -1,31 +1,29 @@
-"""Run a configured simulation: init -> compiled steps -> records.
+"""Run a configured simulation in memory: wiring, stepping loop, result.
 
 :func:`simulate` is the one-call entry point; :class:`Simulation` exposes the pieces
-(problem, oracle, integrator, schedule) for users who want to drive them.
+(problem, oracle, integrator, observer, schedule) for users who want to drive them.
+Data flows one way: config -> problem -> oracle -> integrator -> recorder; writing
+files is the business of :mod:`particles.runner` and :mod:`particles.io`.
 """
 from __future__ import annotations
 
 import math
 import time as _time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
 import numpy as np
 
 from . import config as _cfg
-from . import initial, problems
-from . import risk as _risk
-from ._jit import FastCall, jit
-from ._threads import pool_owner
-from .activations import HOMOGENEOUS
+from . import initial, oracles, problems
+from ._threads import available_cores, pool_owner
 from .integrators import DIVERGED, RUNNING, STATUS_NAMES, FixedStep, OdeDriver
-from .recorder import MemoryRecorder, Tee, schedule_steps
-from .rng import get_state, set_state, stream
+from .observables import Observer, invariants
+from .recorder import MemoryRecorder, Tee, extend_schedule, schedule_steps
+from .rng import stream
+from .state import State
 
 #: a run whose risk exceeds BLOWUP * (1 + initial risk) is declared diverged
 BLOWUP = 1e8
-
-
-class Diverged(FloatingPointError):
-    """The run diverged; everything recorded up to the failure is kept."""
 
 
 @dataclass
@@ -39,7 +37,7 @@ class Result:
     theta0 : ndarray, shape (m, d + 2)
         Initial particles.
     status : str
-        "complete", "stopped" (a threshold was reached) or "diverged".
+        "complete", "stopped" (a threshold was reached), "diverged" or "interrupted".
     message : str
     step : int
         Steps taken (nominal steps ``time / dt`` for the ODE methods).
@@ -52,6 +50,8 @@ class Result:
         "risk", "grad_norm2", "distance", and when they apply "test_risk",
         "invariant_drift".
     config : particles.config.Config
+        The configuration that ran (problem and init resolved, see
+        :func:`particles.problems.resolve_config`).
     problem : particles.problems.Problem
     wall_time : float
         Seconds spent in :meth:`Simulation.run`.
@@ -72,11 +72,15 @@ class Result:
     config: _cfg.Config
     problem: problems.Problem
     wall_time: float = 0.0
-    extra: dict = field(default_factory=dict)
 
 
-def _dtype(config):
-    return np.dtype(config.dtype)
+def _integrator(config, oracle):
+    ic = config.integrator
+    common = dict(lr=(ic.lr_c, ic.lr_a, ic.lr_b), weight_decay=ic.weight_decay,
+                  stop_risk=ic.stop_risk, stop_grad=ic.stop_grad)
+    if ic.method in _cfg.FIXED_METHODS:
+        return FixedStep(ic.method, oracle, ic.dt, **common)
+    return OdeDriver(ic.method, oracle, ic.dt, ic.rtol, ic.atol, **common)
 
 
 class Simulation:
@@ -86,169 +90,100 @@ class Simulation:
     ----------
     config : particles.config.Config
     theta : array_like, shape (m, d + 2), optional
-        Initial particles (overrides ``config.init``).
+        Initial particles (overrides ``config.init``; the stored config then says
+        ``init.scheme = "array"``).
     problem : particles.problems.Problem, optional
-        Overrides the problem built from ``config.problem`` (its ``d`` must match).
+        Overrides the problem built from ``config.problem``; it is checked against the
+        config first (:func:`particles.problems.check_against`).
 
     Attributes
     ----------
-    problem, oracle, monitor, integrator, theta0, frame_steps, obs_steps, n_steps
+    config : particles.config.Config
+        The resolved configuration (what runs).
+    problem, oracle, test, integrator, observer, theta0, frame_steps, obs_steps, n_steps
+    problem_origin : {"config", "python"}
+        Where the problem came from.
     """
 
     def __init__(self, config=None, *, theta=None, problem=None):
         config = _cfg.Config() if config is None else config
         if not isinstance(config, _cfg.Config):
             raise TypeError(f"config must be a particles.Config, got {type(config).__name__}")
-        self.config = config
-        net, pc, oc, ic = config.network, config.problem, config.oracle, config.integrator
-        dtype = _dtype(config)
-        self.dtype = dtype
         if problem is None:
-            problem = problems.from_config(pc, net, config.seed)
-        elif problem.d != pc.d:
-            raise ValueError(f"problem.d = {problem.d} differs from config problem.d = {pc.d}")
+            self.problem_origin = "config"
+            problem = problems.from_config(config.problem, config.network, config.seed)
+        else:
+            self.problem_origin = "python"
+            problems.check_against(config, problem)
+        self._wire(problems.resolve_config(config, problem, theta is not None), problem, theta)
+
+    @classmethod
+    def from_run(cls, run):
+        """The simulation stored in a run file (config, problem and theta0 as they ran).
+
+        Parameters
+        ----------
+        run : particles.io.Run
+        """
+        sim = cls.__new__(cls)
+        sim.problem_origin = run.problem_origin
+        sim._wire(run.config, run.problem(), run.theta0)
+        return sim
+
+    def _wire(self, config, problem, theta):
+        self.config = config
         self.problem = problem
-        d, m = problem.d, net.m
-        self.m, self.d = m, d
-        self.theta0 = initial.from_config(config.init, net, d, stream(config.seed, "init"), dtype,
-                                          theta)
-        kw = dict(activation=net.activation, bias=net.bias, alpha=net.alpha, leak=net.leak,
-                  dtype=dtype)
-        self.exact_available = _risk.has_exact(problem, net.activation, net.bias)
-        self.noise = None
-        if oc.kind == "exact":
-            self.oracle = _risk.exact_oracle(problem, m, quad_nodes=oc.quad_nodes, **kw)
-        elif oc.kind == "sampled":
-            X = problems.sample_inputs(stream(config.seed, "data"), oc.n, d, problem.inputs)
-            self.oracle = _risk.sample_oracle(X, problem.labels(X), m, loss=problem.loss, **kw)
-        elif oc.kind == "dataset":
-            self.oracle = _risk.sample_oracle(problem.X, problem.y, m, loss=problem.loss,
-                                              kind="dataset", **kw)
-        else:
-            self.noise = stream(config.seed, "noise")
-            self.oracle = _risk.online_oracle(problem, m, self.noise, batch=oc.batch, **kw)
-        # monitor: deterministic risk for the records (never draws from the noise stream)
-        self.monitor = None
-        self.test = None
-        if self.exact_available and oc.kind in ("sampled", "online"):
-            self.test = _risk.exact_oracle(problem, m, quad_nodes=oc.quad_nodes, **kw)
-        elif oc.kind in ("sampled", "online") and oc.n_monitor > 0:
-            Xm = problems.sample_inputs(stream(config.seed, "monitor"), oc.n_monitor, d,
-                                        problem.inputs)
-            self.test = _risk.sample_oracle(Xm, problem.labels(Xm), m, loss=problem.loss, **kw)
-        elif oc.kind == "dataset" and problem.X_test is not None:
-            self.test = _risk.sample_oracle(problem.X_test, problem.y_test, m,
-                                            loss=problem.loss, kind="dataset", **kw)
-        self.monitor = self.test if oc.kind == "online" else self.oracle
+        net, ic = config.network, config.integrator
+        self.dtype = np.dtype(config.dtype)
+        self.m, self.d = net.m, problem.d
+        init_seed = config.seed if config.init.seed is None else config.init.seed
+        self.theta0 = initial.from_config(config.init, net, self.d, stream(init_seed, "init"),
+                                          self.dtype, theta)
+        self.oracle, self.test = oracles.from_config(config, problem,
+                                                     lambda name: stream(config.seed, name))
+        self.integrator = _integrator(config, self.oracle)
         lr = (ic.lr_c, ic.lr_a, ic.lr_b)
-        common = dict(lr=lr, weight_decay=ic.weight_decay, stop_risk=ic.stop_risk,
-                      stop_grad=ic.stop_grad)
-        if ic.method in _cfg.FIXED_METHODS:
-            self.integrator = FixedStep(ic.method, self.oracle, ic.dt, **common)
-        else:
-            self.integrator = OdeDriver(ic.method, self.oracle, ic.rtol, ic.atol,
-                                        first_step=None, **common)
+        self.observer = Observer(self.integrator, self.test, self.theta0, lr, ic.weight_decay,
+                                 net.activation)
         self.n_steps = ic.n_steps
         self.dt = ic.dt
         self.frame_steps, self.obs_steps = schedule_steps(config.record, self.n_steps, ic.dt)
-        self.homogeneous = net.activation in HOMOGENEOUS
-        self._lr = np.array(lr)
-        self._wd = float(ic.weight_decay)
-        self._stats = np.zeros(3)
-        self._summaries = FastCall(_summaries)
-        self._v = np.zeros((m, d + 2), dtype)
-        self._t_end = None
 
-    # ------------------------------------------------------------------ observables
     def invariants(self, theta):
-        """Per-neuron Q_i = c^2/lr_c - |a|^2/lr_a - b^2/lr_b (THEORY.md section 4)."""
-        t = np.asarray(theta, dtype=np.float64)
-        d = self.d
-        return (t[:, 0] ** 2 / self._lr[0] - np.sum(t[:, 1:d + 1] ** 2, 1) / self._lr[1]
-                - t[:, d + 1] ** 2 / self._lr[2])
+        """Per-neuron Q_i = c^2/lr_c - |a|^2/lr_a - b^2/lr_b (docs/theory.md, "Invariants")."""
+        ic = self.config.integrator
+        return invariants(theta, (ic.lr_c, ic.lr_a, ic.lr_b))
 
     def observe(self, theta):
         """Observables at ``theta`` (dict name -> float); draws no random numbers."""
-        theta = np.ascontiguousarray(theta, dtype=self.dtype)
-        if not theta.flags.writeable:
-            theta = theta.copy()
-        out = {}
-        mon = self.monitor
-        stats = self._stats
-        if mon is not None:
-            # the record's velocity is the next Euler/Heun step's first one: compute it
-            # in the integrator's buffer and let the step reuse it
-            prime = mon is self.oracle and isinstance(self.integrator, FixedStep)
-            buf = self.integrator.v if prime else self._v
-            r, v = mon.velocity(theta, buf)
-            if prime:
-                self.integrator.prime(r)
-            self._summaries(theta, v, self.theta0, self._q0, self._lr, self._wd, True, stats)
-            out["risk"] = r
-            out["grad_norm2"] = float(stats[0])
-        else:
-            self._summaries(theta, self._v, self.theta0, self._q0, self._lr, self._wd, False,
-                            stats)
-        if self.test is not None and self.test is not mon:
-            out["test_risk"] = self.test.risk(theta)
-        out["distance"] = float(stats[1])
-        if self.homogeneous:
-            out["invariant_drift"] = float(stats[2])
-        return out
+        theta = np.array(theta, dtype=self.dtype, order="C", copy=True)
+        return self.observer.observe(State(theta))
 
     @property
     def observable_names(self):
         """Names of the observables this run records."""
-        names = []
-        if self.monitor is not None:
-            names += ["risk", "grad_norm2"]
-        if self.test is not None and self.test is not self.monitor:
-            names.append("test_risk")
-        names.append("distance")
-        if self.homogeneous:
-            names.append("invariant_drift")
-        return names
+        return list(self.observer.names)
 
-    def info(self):
+    def new_state(self):
+        """The initial state (a copy of theta0, step 0, the run's random streams)."""
+        streams = {"noise": self.oracle.gen} if self.oracle.gen is not None else {}
+        return State(self.theta0.copy(), 0, 0.0, streams)
+
+    def info(self, state):
         """Static description handed to recorders at ``begin``."""
         return {"config": _cfg.to_dict(self.config), "m": self.m, "d": self.d,
                 "dtype": self.dtype.name, "teacher": self.problem.teacher,
                 "theta0": self.theta0, "seed": self.config.seed,
                 "frame_steps": self.frame_steps, "obs_steps": self.obs_steps,
                 "n_steps": self.n_steps, "dt": self.dt, "problem": self.problem,
-                "observables": self.observable_names,
-                "initial_state": self._checkpoint(0, 0.0, self.theta0, "running")}
+                "problem_origin": self.problem_origin, "observables": self.observable_names,
+                "initial_state": state.checkpoint("running")}
 
-    def _checkpoint(self, step, t, theta, status):
-        state = {"step": int(step), "time": float(t), "theta": np.array(theta, copy=True),
-                 "status": status}
-        if self._t_end is not None:
-            state["t_end"] = float(self._t_end)
-        if self.noise is not None:
-            state["rng_state"] = get_state(self.noise)
-        if isinstance(self.integrator, OdeDriver):
-            state["h"] = self.integrator.h
-        return state
-
-    # ------------------------------------------------------------------ main loop
     def schedule(self, n_steps):
-        """(frames, observables) steps for a run of ``n_steps`` steps.
-
-        Up to the configured end this is the configured schedule; a longer run
-        (``resume --t-end``) appends log-spaced records after it.
-        """
-        frames, obs = self.frame_steps, self.obs_steps
-        if n_steps < self.n_steps:
-            frames = np.union1d(frames[frames <= n_steps], [n_steps])
-            obs = np.union1d(obs[obs <= n_steps], frames)
-        elif n_steps > self.n_steps:
-            rc = self.config.record
-            extra = np.round(np.geomspace(self.n_steps, n_steps, max(rc.frames // 2, 2)))
-            extra_obs = np.round(np.geomspace(self.n_steps, n_steps,
-                                              max(rc.frames * rc.observables_factor // 2, 2)))
-            frames = np.union1d(frames, extra)
-            obs = np.union1d(np.union1d(obs, extra_obs), frames)
-        return frames.astype(np.int64), obs.astype(np.int64)
+        """(frames, observables) steps for a run of ``n_steps`` steps (see
+        :func:`particles.recorder.extend_schedule`)."""
+        return extend_schedule(self.config.record, self.frame_steps, self.obs_steps,
+                               self.n_steps, n_steps)
 
     def run(self, recorder=None, progress=None, resume=None, t_end=None, keep=True,
             interrupted=None):
@@ -262,8 +197,8 @@ class Simulation:
         progress : callable, optional
             ``progress(step, n_steps, time, risk)`` after every compiled chunk.
         resume : dict, optional
-            A checkpoint (``step``, ``time``, ``theta``, ``rng_state``, ``h``) to
-            continue from; records up to that step are not repeated.
+            A checkpoint (as written by :meth:`particles.state.State.checkpoint`) to
+            continue from; records up to its step are not repeated.
         t_end : float, optional
             New final time (extends or shortens the schedule's end; used by resume).
         keep : bool
@@ -281,143 +216,94 @@ class Simulation:
         """
         mem = MemoryRecorder(keep_frames=keep)
         rec = Tee(mem, recorder)
-        self._q0 = self.invariants(self.theta0)
-        self._t_end = t_end
         n_steps = self.n_steps if t_end is None else max(1, int(round(t_end / self.dt)))
         frames, obs = self.schedule(n_steps)
-        frame_set = set(frames.tolist())
-        obs_set = set(obs.tolist())
-        dt = self.dt
+        frame_set, obs_set = set(frames.tolist()), set(obs.tolist())
+        state = self.new_state()
+        info = self.info(state)
+        if resume is not None:
+            state.restore(resume)
+        rec.begin(info)
         if resume is None:
-            theta = self.theta0.copy()
-            step = 0
-            rec.begin(self.info())
-            self._record(rec, 0, theta, frame_set, obs_set)
-            rec.checkpoint(self._checkpoint(0, 0.0, theta, "running"))
-        else:
-            theta = np.ascontiguousarray(resume["theta"], dtype=self.dtype).copy()
-            step = int(resume["step"])
-            rec.begin(self.info())
-            if self.noise is not None and resume.get("rng_state") is not None:
-                set_state(self.noise, resume["rng_state"])
-            if isinstance(self.integrator, OdeDriver):
-                self.integrator.h = resume.get("h")
+            self._record(rec, state, frame_set, obs_set)
+            rec.checkpoint(self._checkpoint(state, "running", t_end))
         t0 = _time.perf_counter()
-        status, message = "complete", f"reached t = {n_steps * dt:.6g}"
-        risk0 = None
-        events = [s for s in sorted(obs_set) if s > step]
-        chunk = min(10, self.config.integrator.chunk)
-        owner = pool_owner(self.oracle.owner)
-        owner.__enter__()
         try:
-            for target in events:
-                while step < target:
-                    n = min(chunk, target - step)
-                    c0 = _time.perf_counter()
-                    if isinstance(self.integrator, FixedStep):
-                        done, risk, g2, code = self.integrator.advance(theta, n)
-                    else:
-                        # one solver segment per record interval, never split: the
-                        # segments (restart points) must not depend on wall-clock chunking
-                        n = target - step
-                        risk, g2, code = self.integrator.status(theta)
-                        done = 0
-                        if code == RUNNING:
-                            self.integrator.advance(theta, step * dt, (step + n) * dt)
-                            done = n
-                    step += done
-                    if risk0 is None and math.isfinite(risk):
-                        risk0 = risk
-                    if code == RUNNING and risk0 is not None and risk > BLOWUP * (1 + abs(risk0)):
-                        code = DIVERGED
-                    if progress is not None:
-                        progress(step, n_steps, step * dt, risk)
-                    if code != RUNNING:
-                        raise _Stop(code, risk, g2)
-                    if interrupted is not None and interrupted():
-                        raise _Interrupt()
-                    elapsed = _time.perf_counter() - c0
-                    if elapsed < 0.25 and done == n:
-                        chunk = min(chunk * 2, self.config.integrator.chunk)
-                self._record(rec, step, theta, frame_set, obs_set)
-                rec.checkpoint(self._checkpoint(step, step * dt, theta, "running"))
-        except _Stop as stop:
-            if stop.code == DIVERGED:
-                status = "diverged"
-                message = (f"diverged at step {step} (t = {step * dt:.6g}): the risk became "
-                           f"{stop.risk:.3g}; records up to t = {step * dt:.6g} are kept; a "
-                           f"smaller step (dt <= {dt / 10:.3g}) would be safer")
-            else:
-                status = "stopped"
-                message = f"{STATUS_NAMES[stop.code]} at step {step} (t = {step * dt:.6g})"
-                self._record(rec, step, theta, frame_set | {step}, obs_set | {step})
-        except _Interrupt:
-            status = "interrupted"
-            message = f"interrupted at step {step} (t = {step * dt:.6g}); resumable"
-        except FloatingPointError as exc:
-            status, message = "diverged", f"{exc}; records so far are kept"
+            with pool_owner(self.config.threads or available_cores()):
+                status, message = self._loop(state, rec, sorted(obs_set), frame_set, obs_set,
+                                             n_steps, t_end, progress, interrupted)
         except KeyboardInterrupt:
-            rec.end("interrupted", f"interrupted at step {step} (t = {step * dt:.6g})")
+            rec.end("interrupted", f"interrupted at step {state.step} (t = {state.time:.6g})")
             raise
-        finally:
-            owner.__exit__(None, None, None)
-        final_state = status
-        rec.checkpoint(self._checkpoint(step, step * dt, theta, final_state))
+        rec.checkpoint(self._checkpoint(state, status, t_end))
         rec.end(status, message)
-        wall = _time.perf_counter() - t0
-        obs_arr = {k: np.asarray(v) for k, v in mem.obs.items()}
+        return self._result(mem, state, status, message, _time.perf_counter() - t0)
+
+    def _checkpoint(self, state, status, t_end):
+        ck = state.checkpoint(status)
+        if t_end is not None:
+            ck["t_end"] = float(t_end)
+        return ck
+
+    def _loop(self, state, rec, events, frame_set, obs_set, n_steps, t_end, progress,
+              interrupted):
+        integ, dt = self.integrator, self.dt
+        max_chunk = self.config.integrator.chunk
+        chunk = min(10, max_chunk)
+        risk0 = None
+        for target in (s for s in events if s > state.step):
+            while state.step < target:
+                # accuracy-controlled methods restart at every call: one call per record
+                # interval, so the restart points never depend on wall-clock chunking
+                n = target - state.step if integ.whole_intervals else min(chunk, target - state.step)
+                c0 = _time.perf_counter()
+                try:
+                    rep = integ.advance(state, n)
+                except FloatingPointError as exc:
+                    return "diverged", f"{exc}; records so far are kept"
+                code = rep.status
+                if risk0 is None and math.isfinite(rep.risk):
+                    risk0 = rep.risk
+                if code == RUNNING and risk0 is not None and rep.risk > BLOWUP * (1 + abs(risk0)):
+                    code = DIVERGED
+                if progress is not None:
+                    progress(state.step, n_steps, state.time, rep.risk)
+                if code == DIVERGED:
+                    return "diverged", (
+                        f"diverged at step {state.step} (t = {state.time:.6g}): the risk became "
+                        f"{rep.risk:.3g}; records up to t = {state.time:.6g} are kept; a smaller "
+                        f"step (dt <= {dt / 10:.3g}) would be safer")
+                if code != RUNNING:
+                    self._record(rec, state, frame_set | {state.step}, obs_set | {state.step})
+                    return "stopped", (f"{STATUS_NAMES[code]} at step {state.step} "
+                                       f"(t = {state.time:.6g})")
+                if interrupted is not None and interrupted():
+                    return "interrupted", (f"interrupted at step {state.step} "
+                                           f"(t = {state.time:.6g}); resumable")
+                if _time.perf_counter() - c0 < 0.25 and rep.steps == n:
+                    chunk = min(chunk * 2, max_chunk)
+            self._record(rec, state, frame_set, obs_set)
+            rec.checkpoint(self._checkpoint(state, "running", t_end))
+        return "complete", f"reached t = {n_steps * dt:.6g}"
+
+    def _record(self, rec, state, frame_set, obs_set):
+        if state.step in obs_set:
+            rec.observables(state.step, state.time, self.observer.observe(state))
+        if state.step in frame_set:
+            rec.frame(state.step, state.time, state.theta)
+
+    def _result(self, mem, state, status, message, wall):
+        theta = state.theta
         return Result(theta=theta, theta0=self.theta0, status=status, message=message,
-                      step=step, time=step * dt,
+                      step=state.step, time=state.time,
                       frame_steps=np.asarray(mem.frame_steps, dtype=np.int64),
                       frame_times=np.asarray(mem.frame_times),
                       frames=(np.stack(mem.frames) if mem.frames
                               else np.zeros((0,) + theta.shape, theta.dtype)),
                       obs_steps=np.asarray(mem.obs_steps, dtype=np.int64),
-                      obs_times=np.asarray(mem.obs_times), observables=obs_arr,
+                      obs_times=np.asarray(mem.obs_times),
+                      observables={k: np.asarray(v) for k, v in mem.obs.items()},
                       config=self.config, problem=self.problem, wall_time=wall)
-
-    def _record(self, rec, step, theta, frame_set, obs_set):
-        t = step * self.dt
-        if step in obs_set:
-            rec.observables(step, t, self.observe(theta))
-        if step in frame_set:
-            rec.frame(step, t, theta)
-
-
-@jit
-def _summaries(theta, v, theta0, q0, lr, wd, with_v, out):
-    # out = ((1/m) sum |v_i - wd theta_i|^2, sqrt((1/m) sum |theta_i - theta0_i|^2),
-    #        max_i |Q_i - Q_i(0)|)
-    m, k = theta.shape
-    d = k - 2
-    g2 = 0.0
-    dist = 0.0
-    drift = 0.0
-    for i in range(m):
-        q = 0.0
-        for j in range(k):
-            x = theta[i, j]
-            if with_v:
-                g = v[i, j] - wd * x
-                g2 += g * g
-            e = x - theta0[i, j]
-            dist += e * e
-            lrj = lr[0] if j == 0 else (lr[2] if j == d + 1 else lr[1])
-            q += (x * x if j == 0 else -x * x) / lrj
-        drift = max(drift, abs(q - q0[i]))
-    out[0] = g2 / m
-    out[1] = np.sqrt(dist / m)
-    out[2] = drift
-
-
-class _Interrupt(Exception):
-    pass
-
-
-class _Stop(Exception):
-    def __init__(self, code, risk, g2):
-        super().__init__(code)
-        self.code, self.risk, self.g2 = code, risk, g2
 
 
 def simulate(config=None, *, theta=None, problem=None, recorder=None, progress=None):
@@ -431,7 +317,7 @@ def simulate(config=None, *, theta=None, problem=None, recorder=None, progress=N
         Initial particles instead of ``config.init``.
     problem : particles.problems.Problem, optional
         A problem built in Python (e.g. :func:`particles.dataset`) instead of
-        ``config.problem``.
+        ``config.problem``; checked against the config before any work starts.
     recorder : particles.recorder.Recorder, optional
         Extra recorder (e.g. an HDF5 writer).
     progress : callable, optional

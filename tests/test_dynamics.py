@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import particles as pt
-from particles import problems, risk
+from particles import oracles, problems
 from particles.integrators import FixedStep, OdeDriver
 from particles.kernels.sampled import forward
 
@@ -28,9 +28,10 @@ def _advance(oracle, theta, method, dt, t_end):
     th = theta.copy()
     if method in ("euler", "heun"):
         integ = FixedStep(method, oracle, dt)
-        steps, *_ = integ.advance(th, int(round(t_end / dt)))
+        rep = integ.advance(pt.State(th), int(round(t_end / dt)))
+        assert rep.steps == int(round(t_end / dt))
     else:
-        OdeDriver(method, oracle, rtol=1e-12, atol=1e-14).advance(th, 0.0, t_end)
+        OdeDriver(method, oracle, t_end, rtol=1e-12, atol=1e-14).advance(pt.State(th), 1)
     return th
 
 
@@ -38,7 +39,7 @@ def _advance(oracle, theta, method, dt, t_end):
 def smooth_flow():
     rng = np.random.default_rng(11)
     prob = problems.teacher_student(3, 2, activation="erf", bias=True, rng=rng)
-    oracle = risk.exact_oracle(prob, 5, activation="erf", bias=True)
+    oracle = oracles.exact_oracle(prob, 5, activation="erf", bias=True)
     theta = pt.initialize(rng, 5, 3, tau=0.8, bias=True)
     ref = _advance(oracle, theta, "dop853", None, 0.5)
     return oracle, theta, ref
@@ -122,7 +123,7 @@ def test_expected_loss_at_initialisation(rng):
     (THEORY.md section 7); average over 4000 initialisations, 5 standard errors."""
     d, m, tau = 3, 4, 0.9
     prob = problems.teacher_student(d, 2, rng=rng)
-    o = risk.exact_oracle(prob, m)
+    o = oracles.exact_oracle(prob, m)
     r0 = o.risk(np.zeros((m, d + 2)))
     vals = np.array([o.risk(pt.initialize(rng, m, d, tau=tau)) for _ in range(4000)])
     expected = r0 + tau ** 4 * d / (4 * m)
@@ -190,12 +191,12 @@ def test_compiled_steps_against_naive_twin(method, dtype, rng):
     d, m = 3, 5
     X = rng.standard_normal((300, d))
     y = np.tanh(X[:, 0])
-    o = risk.sample_oracle(X, y, m, activation="tanh", bias=True, dtype=dtype)
+    o = oracles.sample_oracle(X, y, m, activation="tanh", bias=True, dtype=dtype)
     theta = pt.initialize(rng, m, d, tau=0.8, bias=True, dtype=dtype)
     lr, wd, dt = (2.0, 0.5, 1.5), 0.1, 0.05
     integ = FixedStep(method, o, dt, lr=lr, weight_decay=wd)
     got = theta.copy()
-    integ.advance(got, 20)
+    integ.advance(pt.State(got), 20)
     ref = naive.fixed_steps(lambda t: naive.sample_velocity(t, X.astype(dtype), y, "tanh",
                                                             True)[1].astype(dtype),
                             theta, method, dtype(dt), 20, lr, wd)
@@ -210,7 +211,6 @@ def test_observables_kernel_against_naive(rng):
     cfg = _cfg(bias=True)
     cfg = cfg.replace(integrator=cfg.integrator.replace(lr_c=2.0, weight_decay=0.1))
     sim = pt.Simulation(cfg)
-    sim._q0 = sim.invariants(sim.theta0)
     theta = sim.theta0 + 0.1 * rng.standard_normal(sim.theta0.shape)
     obs = sim.observe(theta)
     _, v = sim.oracle.velocity(theta)

@@ -52,7 +52,7 @@ def test_projections_differ(runs, tmp_path):
 
 def test_streaming_reads_a_bounded_number_of_frames(runs, monkeypatch, tmp_path):
     """Never more than one frame held by a read; total reads = 2 passes over the frames."""
-    from particles.store import Run
+    from particles.io import Run
 
     held = []
     orig = Run.frame

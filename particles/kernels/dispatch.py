@@ -1,24 +1,65 @@
-"""One compiled entry point for every oracle.
+"""Compile-time dispatch from an oracle's data type to its compiled velocity.
 
-The integrators' compiled loops call :func:`velocity` with an ``OracleData`` bundle
-(see :mod:`particles.risk`) whose ``kind`` selects the kernel. All three kernels are
-compiled into one function, so the loops take no function arguments: Numba caches
-functions with first-class function arguments unreliably across processes (a cache
-index entry can hold a dead reference to another dispatcher), while this form
-caches like any other kernel.
+Every oracle hands the compiled loops one small named tuple of its own type (its
+constants and work buffers). :func:`velocity` is resolved while Numba types the
+caller: the loop compiled for ``ExactData`` contains the exact kernel only, the loop
+compiled for ``SampledData`` the sampled kernel only, so a run compiles exactly the
+oracle it uses and adding an oracle never touches the loops. An oracle module
+registers its type once::
+
+    register(ExactData, exact_entry)   # exact_entry(theta, data, out) -> risk
+
+Loops that take the oracle's data as an argument cache like any other kernel
+(first-class function arguments do not cache reliably across processes).
 """
-from .._jit import jit
-from .exact import exact_velocity
-from .sampled import online_velocity, sampled_velocity
+from numba.extending import overload
 
-EXACT, SAMPLED, ONLINE = 0, 1, 2
+from .._jit import jit
+
+_KERNELS = {}
+
+
+def register(data_class, kernel):
+    """Make ``velocity(theta, data, out)`` call ``kernel`` for ``data`` of ``data_class``.
+
+    Parameters
+    ----------
+    data_class : type
+        A ``collections.namedtuple`` class (what the oracle passes to the loops).
+    kernel : numba dispatcher
+        ``kernel(theta, data, out) -> risk``: the risk R(f) at ``theta`` (m, d + 2)
+        and the mean-field velocity written into ``out`` (m, d + 2).
+    """
+    other = _KERNELS.get(data_class)
+    if other is not None and other is not kernel:
+        raise ValueError(f"{data_class.__name__} is already registered to {other}")
+    _KERNELS[data_class] = kernel
+
+
+def registered():
+    """The registered data classes and their kernels (dict)."""
+    return dict(_KERNELS)
+
+
+def velocity(theta, data, out):
+    """Risk at ``theta`` and the velocity into ``out`` (compiled code only)."""
+    raise TypeError("velocity() is resolved at compile time; call it from compiled code "
+                    "or use Oracle.velocity")
+
+
+@overload(velocity, jit_options=dict(cache=True))
+def _velocity_overload(theta, data, out):
+    kernel = _KERNELS.get(getattr(data, "instance_class", None))
+    if kernel is None:
+        return None
+
+    def impl(theta, data, out):
+        return kernel(theta, data, out)
+
+    return impl
 
 
 @jit
-def velocity(theta, data, out):
-    """Risk at ``theta`` and the velocity into ``out`` for the oracle in ``data``."""
-    if data.kind == EXACT:
-        return exact_velocity(theta, data.ep, data.ew, out)
-    if data.kind == SAMPLED:
-        return sampled_velocity(theta, data.sp, data.sw, out)
-    return online_velocity(theta, data.op, data.sw, out)
+def call_velocity(theta, data, out):
+    """Python-callable entry point: :func:`velocity` for one oracle's data."""
+    return velocity(theta, data, out)

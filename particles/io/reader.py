@@ -1,0 +1,227 @@
+"""Reading a run file: a lazy view that works while another process writes it."""
+from __future__ import annotations
+
+import json
+import os
+
+
+
+
+class NotARunError(ValueError):
+    """The file exists but is not a particles run."""
+
+
+class Run:
+    """Lazy, read-only view of a run file (works while another process writes it).
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Attributes
+    ----------
+    config : particles.config.Config
+    m, d : int
+    teacher : ndarray, shape (m0, d + 2) or None
+
+    Notes
+    -----
+    Every accessor first refreshes the datasets it reads, so a file that is still
+    growing is seen up to its last flushed record; a frame is read only when asked
+    for, so memory stays bounded whatever the run length.
+    """
+
+    def __init__(self, path):
+        import h5py
+
+        from ..config import from_dict
+
+        self.path = os.fspath(path)
+        if not os.path.isfile(self.path):
+            raise FileNotFoundError(f"run file {self.path!r} does not exist")
+        try:
+            self.f = h5py.File(self.path, "r", swmr=True, locking=False)
+        except OSError as exc:
+            raise NotARunError(f"{self.path!r} is not an HDF5 file ({exc})") from None
+        try:
+            creator = self.f["h5md/creator"].attrs["name"]
+            par = self.f["parameters"]
+            cfg = json.loads(par.attrs["config"])
+        except (KeyError, ValueError):
+            self.f.close()
+            raise NotARunError(f"{self.path!r} is not a particles run (no H5MD creator "
+                               "'particles' and /parameters/config)") from None
+        if _as_str(creator) != "particles":
+            self.f.close()
+            raise NotARunError(f"{self.path!r} was written by {_as_str(creator)!r}, not particles")
+        self.config_dict = cfg
+        self.config = from_dict(cfg)
+        self.m = int(par.attrs["m"])
+        self.d = int(par.attrs["d"])
+        self.dt = float(par.attrs["dt"])
+        self.n_steps = int(par.attrs["n_steps"])
+        self.versions = json.loads(par.attrs["versions"])
+        self._pos = self.f["particles/neurons/position"]
+        self.reads = 0  # number of frames read so far (to check streaming)
+
+    def close(self):
+        self.f.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def refresh(self):
+        """See records flushed by a writer since the last call."""
+        for name in ("step", "time", "value"):
+            self._pos[name].refresh()
+        for name in ("active", "state", "theta"):
+            self.f["parameters/checkpoint"][name].refresh()
+
+    def __len__(self):
+        self.refresh()
+        return min(self._pos["step"].shape[0], self._pos["time"].shape[0],
+                   self._pos["value"].shape[0])
+
+    @property
+    def steps(self):
+        """Steps of the stored frames, shape (T,)."""
+        n = len(self)
+        return self._pos["step"][:n]
+
+    @property
+    def times(self):
+        """Mean-field times of the stored frames, shape (T,)."""
+        n = len(self)
+        return self._pos["time"][:n]
+
+    def frame(self, k):
+        """Particles of frame ``k`` (negative counts from the end), shape (m, d + 2)."""
+        n = len(self)
+        if k < 0:
+            k += n
+        if not 0 <= k < n:
+            raise IndexError(f"frame {k} out of range; the file has {n} frames")
+        self.reads += 1
+        return self._pos["value"][k]
+
+    def c(self, k):
+        """Output weights of frame k, shape (m,)."""
+        return self.frame(k)[:, 0]
+
+    def a(self, k):
+        """Input weights of frame k, shape (m, d)."""
+        return self.frame(k)[:, 1:self.d + 1]
+
+    def b(self, k):
+        """Biases of frame k, shape (m,)."""
+        return self.frame(k)[:, self.d + 1]
+
+    def iter_frames(self, indices=None):
+        """Yield (step, time, theta) one frame at a time."""
+        n = len(self)
+        idx = range(n) if indices is None else indices
+        steps, times = self._pos["step"][:n], self._pos["time"][:n]
+        for k in idx:
+            yield int(steps[k]), float(times[k]), self.frame(k)
+
+    @property
+    def teacher(self):
+        """Teacher neurons (m0, d + 2) or None."""
+        if "particles/teacher/position" in self.f:
+            return self.f["particles/teacher/position"][...]
+        return None
+
+    @property
+    def theta0(self):
+        """Initial particles, full precision."""
+        return self.f["parameters/theta0"][...]
+
+    @property
+    def observable_names(self):
+        return list(self.f["observables"])
+
+    def observable(self, name):
+        """(steps, times, values) of observable ``name``, each shape (K,)."""
+        if name not in self.f["observables"]:
+            raise KeyError(f"observable {name!r} is not in {self.path!r}; it has "
+                           f"{', '.join(self.observable_names)}")
+        g = self.f["observables"][name]
+        for k in ("step", "time", "value"):
+            g[k].refresh()
+        n = min(g[k].shape[0] for k in ("step", "time", "value"))
+        return g["step"][:n], g["time"][:n], g["value"][:n]
+
+    def _slot(self):
+        # (slot, state) of the latest complete checkpoint; the other slot if the
+        # active one cannot be read (it never should: slots are flushed before use)
+        self.refresh()
+        ck = self.f["parameters/checkpoint"]
+        active = int(ck["active"][()])
+        for slot in (active, 1 - active):
+            raw = ck["state"][slot]
+            try:
+                return slot, (json.loads(raw.decode()) if raw else {})
+            except ValueError:
+                continue
+        return active, {}
+
+    @property
+    def state(self):
+        """The latest checkpoint's JSON state (step, time, status, message, ...)."""
+        return self._slot()[1]
+
+    def checkpoint(self):
+        """Latest checkpoint: the state dict with ``theta`` (full precision) added."""
+        slot, st = self._slot()
+        st["theta"] = self.f["parameters/checkpoint/theta"][slot]
+        return st
+
+    @property
+    def status(self):
+        """"running" (or killed while running), "complete", "stopped", "diverged", ..."""
+        return self.state.get("status", "running")
+
+    @property
+    def complete(self):
+        return self.status == "complete"
+
+    def data(self):
+        """The stored data set (dict of arrays) of a data-set problem, or None."""
+        if "parameters/data" not in self.f:
+            return None
+        return {k: v[...] for k, v in self.f["parameters/data"].items()}
+
+    def problem(self):
+        """The problem that ran, rebuilt from the file (teacher array or data set).
+
+        Files written before the problem was stored (version 0.1) rebuild it from the
+        stored teacher and the config.
+        """
+        from ..problems import from_attrs
+
+        par = self.f["parameters"]
+        if "problem" in par.attrs:
+            attrs = json.loads(par.attrs["problem"])
+        else:
+            pc, net = self.config.problem, self.config.network
+            attrs = {"kind": pc.kind, "d": self.d, "inputs": pc.inputs, "loss": pc.loss,
+                     "teacher_activation": pc.teacher_activation or net.activation,
+                     "teacher_bias": pc.teacher_bias, "leak": net.leak, "origin": "config"}
+        return from_attrs(attrs, self.teacher, self.data())
+
+    @property
+    def problem_origin(self):
+        """Where the run's problem came from: "config" or "python" (an API argument)."""
+        raw = self.f["parameters"].attrs.get("problem")
+        return json.loads(raw).get("origin", "config") if raw is not None else "config"
+
+def _as_str(x):
+    return x.decode() if isinstance(x, bytes) else str(x)
+
+
+def load(path):
+    """Open a run file lazily (see :class:`Run`)."""
+    return Run(path)

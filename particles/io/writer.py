@@ -1,0 +1,325 @@
+"""Writing a run file: one run = one HDF5 file in the H5MD 1.1 layout.
+
+Layout (see docs/architecture.md, "The run file")::
+
+    /h5md                         version = [1, 1]; author/name; creator/{name, version}
+    /particles/neurons/box        dimension = d + 2, boundary = "none" x (d + 2)
+    /particles/neurons/position   step[T], time[T], value[T, m, d + 2]   (c | a | b)
+    /particles/neurons/mass       [m] = 1/m
+    /particles/teacher/position   [m0, d + 2]  (time-independent), when there is a teacher
+    /observables/<name>           step[K], time[K], value[K]
+    /parameters                   attrs: config (JSON), versions (JSON), seed, m, d, dtype,
+                                  problem (JSON: kind, inputs, loss, teacher activation,
+                                  bias and leak, origin "config" or "python")
+        theta0                    [m, d + 2] initial particles, full precision
+        checkpoint/theta          [2, m, d + 2] two slots, full precision
+        checkpoint/state          [2] JSON: step, time, status, message, streams, solver, t_end
+        checkpoint/active         which slot holds the latest complete checkpoint
+        data/X, y, X_test, y_test the data set (data-set problems)
+
+The file holds the resolved problem (teacher array or data set) and the initial
+particles, so :func:`particles.resume` rebuilds exactly what ran, never from a seed.
+
+The writer creates the file under a temporary name, then renames it into place once
+every dataset exists, and switches to HDF5's single-writer/multiple-reader mode: from
+then on records are flushed in blocks, the file can be read by another process while
+it grows, and a killed run (SIGKILL included) leaves a file holding every record
+flushed before the kill. A checkpoint is committed only after the records it covers
+are flushed: it is written into the inactive one of two slots, flushed, and then
+made active with a one-number write, so a kill at any moment leaves a complete
+checkpoint that no flushed record postdates.
+"""
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import platform
+import time as _time
+
+import numpy as np
+
+from .. import __version__
+from ..problems import to_attrs
+from ..recorder import Recorder
+
+H5MD_VERSION = (1, 1)
+STATE_BYTES = 8192
+#: frames buffered between flushes are written early past this size
+MAX_PENDING_BYTES = 64 * 2 ** 20
+
+
+def _versions():
+    import h5py
+    import numba
+    import scipy
+
+    return {"particles": __version__, "numpy": np.__version__, "numba": numba.__version__,
+            "scipy": scipy.__version__, "h5py": h5py.__version__,
+            "hdf5": h5py.version.hdf5_version, "python": platform.python_version()}
+
+
+def _json_default(obj):
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+class H5Writer(Recorder):
+    """Streams a run into an HDF5 file (H5MD layout), flushing at every record.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Output file. It must not exist unless ``overwrite``.
+    storage_dtype : {"float64", "float32"}
+        Precision of the stored snapshots (theta0 and the checkpoint keep the run's
+        own precision).
+    compression : {"none", "gzip", "lzf"}
+    overwrite : bool
+    flush_seconds : float
+        Flush (records, then the checkpoint) at most this often; 0: at every record.
+        Records are buffered between flushes and written in blocks (frames past
+        64 MiB are written early), so memory stays bounded.
+    resume_from : tuple (h5py.File, int, ndarray), optional
+        ``(source, step, theta)``: the new file starts with the records of the open
+        run file ``source`` up to ``step`` and the checkpoint ``theta`` (resume).
+    """
+
+    def __init__(self, path, storage_dtype="float64", compression="none", overwrite=False,
+                 flush_seconds=0.5, resume_from=None):
+        self.path = os.fspath(path)
+        self.flush_seconds = float(flush_seconds)
+        self._pending_obs = []
+        self._pending_frames = []
+        self._pending_bytes = 0
+        self._pending_ck = None
+        self._last_flush = 0.0
+        self.storage_dtype = np.dtype(storage_dtype)
+        self.compression = None if compression == "none" else compression
+        self.overwrite = overwrite
+        self.f = None
+        self._state = {}
+        self._obs = {}
+        self._source = resume_from
+        if os.path.exists(self.path) and not overwrite:
+            raise FileExistsError(f"output file {self.path!r} exists; choose another path "
+                                  "or allow overwriting")
+
+    # ---------------------------------------------------------------- creation
+    def _create(self, info, tmp):
+        import h5py
+
+        m, d = info["m"], info["d"]
+        f = h5py.File(tmp, "w", libver="latest")
+        h5 = f.create_group("h5md")
+        h5.attrs["version"] = np.array(H5MD_VERSION, dtype=np.int32)
+        h5.create_group("author").attrs["name"] = _user()
+        cr = h5.create_group("creator")
+        cr.attrs["name"] = "particles"
+        cr.attrs["version"] = __version__
+        neurons = f.create_group("particles/neurons")
+        _box(neurons, d + 2)
+        pos = neurons.create_group("position")
+        pos.create_dataset("step", (0,), maxshape=(None,), dtype=np.int64, chunks=(256,))
+        pos.create_dataset("time", (0,), maxshape=(None,), dtype=np.float64, chunks=(256,))
+        pos.create_dataset("value", (0, m, d + 2), maxshape=(None, m, d + 2),
+                           dtype=self.storage_dtype, chunks=(1, m, d + 2),
+                           compression=self.compression)
+        neurons.create_dataset("mass", data=np.full(m, 1.0 / m))
+        teacher = info.get("teacher")
+        if teacher is not None:
+            tg = f.create_group("particles/teacher")
+            _box(tg, d + 2)
+            tg.create_dataset("position", data=np.asarray(teacher, dtype=np.float64))
+        obs = f.create_group("observables")
+        for name in info["observables"]:
+            g = obs.create_group(name)
+            g.create_dataset("step", (0,), maxshape=(None,), dtype=np.int64, chunks=(256,))
+            g.create_dataset("time", (0,), maxshape=(None,), dtype=np.float64, chunks=(256,))
+            g.create_dataset("value", (0,), maxshape=(None,), dtype=np.float64, chunks=(256,))
+        par = f.create_group("parameters")
+        par.attrs["config"] = json.dumps(info["config"], default=_json_default)
+        par.attrs["versions"] = json.dumps(_versions())
+        par.attrs["seed"] = info["seed"]
+        par.attrs["m"] = m
+        par.attrs["d"] = d
+        par.attrs["dtype"] = info["dtype"]
+        par.attrs["dt"] = info["dt"]
+        par.attrs["n_steps"] = info["n_steps"]
+        par.attrs["created"] = _time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        problem = info.get("problem")
+        if problem is not None:
+            par.attrs["problem"] = json.dumps(to_attrs(problem, info.get("problem_origin",
+                                                                         "config")))
+        par.create_dataset("theta0", data=info["theta0"])
+        ck = par.create_group("checkpoint")
+        ck.create_dataset("theta", data=np.stack([info["theta0"], info["theta0"]]))
+        ck.create_dataset("state", data=np.array([b"", b""], dtype=f"S{STATE_BYTES}"))
+        ck.create_dataset("active", data=np.int64(0))
+        if problem is not None and problem.X is not None:
+            dg = par.create_group("data")
+            for key in ("X", "y", "X_test", "y_test"):
+                arr = getattr(problem, key)
+                if arr is not None:
+                    dg.create_dataset(key, data=arr, compression="gzip")
+        return f
+
+    def begin(self, info):
+        if self.f is not None:  # already begun (resume opens the file itself)
+            return
+        tmp = self.path + ".tmp"
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        f = self._create(info, tmp)
+        theta = None
+        if self._source is not None:
+            theta = self._copy_records(f, *self._source)
+        self._state = dict(info.get("initial_state") or {})
+        self._state.pop("theta", None)
+        self._state.setdefault("status", "running")
+        f.flush()
+        self._commit(f, theta)
+        f.close()
+        os.replace(tmp, self.path)
+        import h5py
+
+        self.f = h5py.File(self.path, "r+", libver="latest")
+        self.f.swmr_mode = True
+        obs = self.f["observables"]
+        self._obs = {k: (obs[k]["step"], obs[k]["time"], obs[k]["value"]) for k in obs}
+        pos = self.f["particles/neurons/position"]
+        self._pos = (pos["step"], pos["time"], pos["value"])
+        self._last_flush = _time.perf_counter()
+
+    def _commit(self, f, theta=None, **changes):
+        """Write ``self._state`` updated with ``changes`` (and ``theta``, or the active
+        slot's theta) into the inactive checkpoint slot, flush, then make that slot
+        active and flush; ``self._state`` changes only once the slot is active, so an
+        interruption anywhere in here leaves the previous checkpoint in force."""
+        state = {**self._state, **changes}
+        raw = json.dumps(state, default=_json_default).encode()
+        if len(raw) > STATE_BYTES:
+            raise ValueError(f"checkpoint state is {len(raw)} bytes; at most {STATE_BYTES}")
+        ck = f["parameters/checkpoint"]
+        active = int(ck["active"][()])
+        slot = 1 - active
+        ck["theta"][slot] = ck["theta"][active] if theta is None else theta
+        ck["state"][slot] = np.bytes_(raw)
+        f.flush()
+        ck["active"][()] = slot
+        f.flush()
+        self._state = state
+
+    def _copy_records(self, f, src, upto_step, ck_theta):
+        """Copy every record with step <= upto_step from ``src`` (a resumed run)."""
+        _copy_upto(src["particles/neurons/position"], f["particles/neurons/position"],
+                   upto_step)
+        for name in f["observables"]:
+            if name in src["observables"]:
+                _copy_upto(src["observables"][name], f["observables"][name], upto_step)
+        f["parameters/theta0"][...] = src["parameters/theta0"][...]
+        return ck_theta
+
+    # ---------------------------------------------------------------- records
+    def frame(self, step, time, theta):
+        self._pending_frames.append((step, time, np.array(theta, dtype=self.storage_dtype)))
+        self._pending_bytes += theta.nbytes
+        if self._pending_bytes > MAX_PENDING_BYTES:
+            self._write_frames()
+
+    def _write_frames(self):
+        rows = self._pending_frames
+        if not rows:
+            return
+        step_ds, time_ds, value_ds = self._pos
+        k = step_ds.shape[0]
+        n = k + len(rows)
+        # values first, then times, then steps: a reader that sizes by `step` never
+        # sees a frame whose data is not written yet
+        value_ds.resize(n, axis=0)
+        value_ds[k:n] = np.stack([r[2] for r in rows])
+        time_ds.resize(n, axis=0)
+        time_ds[k:n] = [r[1] for r in rows]
+        step_ds.resize(n, axis=0)
+        step_ds[k:n] = [r[0] for r in rows]
+        self._pending_frames = []
+        self._pending_bytes = 0
+
+    def observables(self, step, time, values):
+        self._pending_obs.append((step, time, values))
+
+    def _write_obs(self):
+        rows = self._pending_obs
+        if not rows:
+            return
+        steps = np.array([r[0] for r in rows], dtype=np.int64)
+        times = np.array([r[1] for r in rows], dtype=np.float64)
+        for name, (step_ds, time_ds, value_ds) in self._obs.items():
+            vals = np.array([r[2].get(name, np.nan) for r in rows], dtype=np.float64)
+            k = step_ds.shape[0]
+            n = k + len(rows)
+            for ds, arr in ((value_ds, vals), (time_ds, times), (step_ds, steps)):
+                ds.resize(n, axis=0)
+                ds[k:n] = arr
+        self._pending_obs = []
+
+    def checkpoint(self, state):
+        self._pending_ck = dict(state)
+        if _time.perf_counter() - self._last_flush >= self.flush_seconds:
+            self.flush()
+
+    def flush(self):
+        """Write buffered records, then the pending checkpoint, and flush the file."""
+        if self.f is None:
+            return
+        self._write_frames()
+        self._write_obs()
+        self.f.flush()
+        if self._pending_ck is not None:
+            state = self._pending_ck
+            self._pending_ck = None
+            theta = state.pop("theta")
+            self._commit(self.f, theta, **state)
+        self._last_flush = _time.perf_counter()
+
+    def end(self, status, message):
+        if self.f is None:
+            return
+        self.flush()
+        self._commit(self.f, status=status, message=message)
+        self.f.close()
+        self.f = None
+
+    def close(self):
+        """Flush what is buffered and close (the run stays resumable)."""
+        if self.f is not None:
+            self.flush()
+            self.f.close()
+            self.f = None
+
+
+def _copy_upto(src, dst, upto_step):
+    # the H5MD element src (step, time, value) up to upto_step, into dst
+    k = int(np.searchsorted(src["step"][:], upto_step, side="right"))
+    k = min(k, src["time"].shape[0], src["value"].shape[0])
+    for key in ("step", "time", "value"):
+        dst[key].resize(k, axis=0)
+        if k:
+            dst[key][:k] = src[key][:k]
+
+
+def _box(group, dim):
+    box = group.create_group("box")
+    box.attrs["dimension"] = np.int32(dim)
+    box.attrs["boundary"] = np.array([b"none"] * dim)
+
+
+def _user():
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user database in some containers
+        return "unknown"

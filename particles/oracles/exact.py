@@ -1,0 +1,126 @@
+"""The `exact` oracle: closed-form population risk for Gaussian (or sphere) inputs."""
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+
+from .._jit import jit
+from ..activations import activation_code
+from ..config import exact_rule
+from ..kernels import exact as _exact
+from ..kernels.dispatch import register
+from ..kernels.pairs import gaussian_rules, pair_array
+from ..state import A, B, C
+from .base import Oracle
+
+ExactParams = namedtuple("ExactParams", "code leak bias alpha scale teacher const nodes "
+                                        "weights counts")
+ExactWork = namedtuple("ExactWork", "a_all norms inv_norms ws lacc lga gbuf mbuf tbuf rbuf")
+#: what the compiled loops receive for this oracle
+ExactData = namedtuple("ExactData", "params work")
+
+
+@jit
+def _velocity(theta, data, out):
+    return _exact.exact_velocity(theta, data.params, data.work, out)
+
+
+register(ExactData, _velocity)
+
+
+def input_scale(problem):
+    """E[x x^T] = scale * I: 1 for Gaussian inputs, 1/d on the sphere."""
+    return 1.0 / problem.d if problem.inputs == "sphere" else 1.0
+
+
+def _teacher_constant(problem, code, leak, bias, rules):
+    t = problem.teacher
+    m0, d = t.shape[0], problem.d
+    i, j = np.meshgrid(np.arange(m0), np.arange(m0), indexing="ij")
+    i, j = i.ravel(), j.ravel()
+    a = t[:, A(d)]
+    norms = np.linalg.norm(a, axis=1)
+    gram = a @ a.T
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rho = np.where(i == j, 1.0, gram[i, j] / (norms[i] * norms[j]))
+    rho = np.nan_to_num(rho)
+    out = np.empty((i.size, 4))
+    pair_array(code, leak, bias, np.ascontiguousarray(t[i, B(d)]),
+               np.ascontiguousarray(t[j, B(d)]), np.ascontiguousarray(norms[i]),
+               np.ascontiguousarray(norms[j]), np.ascontiguousarray(rho), *rules, out)
+    return 0.5 * input_scale(problem) * float(np.sum(t[i, C] * t[j, C] * out[:, 0]))
+
+
+def has_exact(problem, activation, bias):
+    """Whether the exact oracle applies to ``problem`` with this student."""
+    return problem.teacher is not None and exact_rule(
+        problem.inputs, problem.loss, problem.teacher_activation, problem.teacher_bias,
+        activation, bias) is None
+
+
+def exact_oracle(problem, m, *, activation="relu", bias=False, alpha=1.0, leak=0.01,
+                 quad_nodes=384, dtype=np.float64):
+    """Closed-form population risk for Gaussian inputs (squared loss).
+
+    Exact for relu, leaky_relu and erf, with or without bias, and for sphere inputs
+    with bias-free relu / leaky_relu; 2-D quadrature with ``quad_nodes`` nodes per
+    dimension at most for sigmoid, tanh and softplus: the rule is chosen per pair
+    so that the error stays near 1e-12 up to |a| = quad_nodes p / 80 (p = pi/2 for
+    tanh, pi otherwise: |a| <= 7.5 for tanh with the default 384), and degrades
+    gracefully beyond (tests/test_pairs.py measures it). Cost O(m^2 d + m m0 d) per call.
+
+    Parameters
+    ----------
+    problem : Problem
+        A teacher-student problem whose teacher uses ``activation``.
+    m : int
+        Number of particles.
+    activation : str
+    bias : bool
+    alpha : float
+        Output scale.
+    leak : float
+        Negative-side slope of leaky_relu.
+    quad_nodes : int
+    dtype : numpy dtype
+        State dtype (float64 or float32).
+
+    Returns
+    -------
+    Oracle
+    """
+    if problem.teacher is None:
+        raise ValueError("the exact oracle needs a teacher-student problem; allowed for "
+                         "data sets: the 'dataset' oracle")
+    why = exact_rule(problem.inputs, problem.loss, problem.teacher_activation,
+                     problem.teacher_bias, activation, bias)
+    if why is not None:
+        raise ValueError(f"{why[0]}={why[1]!r} has no exact oracle; allowed: {why[2]}")
+    code = activation_code(activation)
+    bias_any = bool(bias or problem.teacher_bias)
+    rules = gaussian_rules(quad_nodes)
+    d = problem.d
+    teacher = np.ascontiguousarray(problem.teacher, dtype=np.float64)
+    const = _teacher_constant(problem, code, leak, bias_any, rules)
+    m0 = teacher.shape[0]
+    params = ExactParams(code=code, leak=float(leak), bias=bias_any, alpha=float(alpha),
+                         scale=input_scale(problem), teacher=teacher, const=const,
+                         nodes=rules[0], weights=rules[1], counts=rules[2])
+    lanes, blk = _exact.LANES, _exact.BLOCK
+    work = ExactWork(a_all=np.zeros((m + m0, d), dtype), norms=np.zeros(m + m0),
+                     inv_norms=np.zeros(m + m0), ws=np.zeros(m),
+                     lacc=np.zeros((lanes, 4, m)), lga=np.zeros((lanes, m, d)),
+                     gbuf=np.zeros((lanes, blk * max(blk, m0)), dtype),
+                     mbuf=np.zeros((lanes, blk * blk), dtype),
+                     tbuf=np.zeros((lanes, blk * d), dtype),
+                     rbuf=np.zeros((lanes, 2, blk), dtype))
+    return Oracle("exact", ExactData(params, work), m, d, dtype)
+
+
+def build(config, problem, streams):
+    """The exact oracle of a run (see :func:`particles.oracles.from_config`)."""
+    net = config.network
+    return exact_oracle(problem, net.m, activation=net.activation, bias=net.bias,
+                        alpha=net.alpha, leak=net.leak, quad_nodes=config.oracle.quad_nodes,
+                        dtype=np.dtype(config.dtype))

@@ -1,0 +1,102 @@
+"""Runs that write files: :func:`run` streams a simulation into a run file,
+:func:`resume` continues one from its last checkpoint, rebuilding exactly what ran."""
+from __future__ import annotations
+
+import os
+
+from .io import H5Writer, Run
+
+
+def _writer(config, path, overwrite, resume_from=None):
+    out = config.output
+    return H5Writer(path, out.storage_dtype, out.compression, overwrite, out.flush_seconds,
+                    resume_from=resume_from)
+
+
+def run(config=None, path=None, *, theta=None, problem=None, progress=None, overwrite=False,
+        keep=False, interrupted=None, simulation=None):
+    """Run ``config`` and stream it into ``path`` (HDF5).
+
+    Parameters
+    ----------
+    config : particles.Config, optional
+    path : str, optional
+        Output file (default: ``config.output.path``).
+    theta, problem : optional
+        As for :func:`particles.simulate`; the file stores them, so :func:`resume`
+        continues with them.
+    progress : callable, optional
+    overwrite : bool
+    keep : bool
+        Also keep the frames in memory in the returned Result (off by default:
+        memory stays bounded whatever the run length).
+    interrupted : callable, optional
+        Polled between compiled chunks (see :meth:`particles.Simulation.run`).
+    simulation : particles.Simulation, optional
+        An already configured simulation (then ``config``, ``theta`` and ``problem``
+        are not used).
+
+    Returns
+    -------
+    Result
+    """
+    from .config import Config
+    from .simulation import Simulation
+
+    if simulation is None:
+        simulation = Simulation(Config() if config is None else config, theta=theta,
+                                problem=problem)
+    sim = simulation
+    path = path or sim.config.output.path
+    if not path:
+        raise ValueError("path is required (or set output.path in the config)")
+    writer = _writer(sim.config, path, overwrite)
+    try:
+        return sim.run(recorder=writer, progress=progress, keep=keep, interrupted=interrupted)
+    finally:
+        writer.close()
+
+
+def resume(path, *, t_end=None, progress=None, keep=False, interrupted=None):
+    """Continue the run stored in ``path`` to its end (or to ``t_end``).
+
+    The problem (teacher array or data set), the initial particles and the config are
+    read from the file, never rebuilt from a seed. The records after the last
+    checkpoint are dropped, the file is rewritten with the records up to it (under a
+    temporary name, then renamed into place), and the run continues from the
+    checkpoint's full-precision state, random stream states and solver state, so the
+    final particles equal those of an uninterrupted run bit for bit.
+
+    Returns
+    -------
+    Result or None
+        None when the run was already complete (nothing is done).
+    """
+    from .simulation import Simulation
+
+    path = os.fspath(path)
+    with Run(path) as old:
+        ck = old.checkpoint()
+        status = ck.get("status", "running")
+        target = t_end if t_end is not None else ck.get("t_end")
+        n_target = old.n_steps if target is None else max(1, int(round(target / old.dt)))
+        if status in ("complete", "stopped", "diverged") and n_target <= ck.get("step", 0):
+            return None
+        if status == "diverged":
+            raise ValueError(f"{path!r} diverged ({ck.get('message', '')}); resuming it "
+                             "would diverge again: start a new run with a smaller dt")
+        sim = Simulation.from_run(old)
+        writer = _writer(sim.config, path, True, resume_from=(old.f, int(ck["step"]),
+                                                              ck["theta"]))
+        state = {k: v for k, v in ck.items() if k not in ("theta", "message")}
+        state["status"] = "running"
+        if target is not None:
+            state["t_end"] = float(target)
+        info = sim.info(sim.new_state())
+        info["initial_state"] = state
+        writer.begin(info)
+    try:
+        return sim.run(recorder=writer, progress=progress, resume=ck, t_end=target,
+                       keep=keep, interrupted=interrupted)
+    finally:
+        writer.close()
