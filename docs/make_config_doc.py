@@ -38,7 +38,7 @@ print("## Top level\n")
 print("| key | default | meaning |\n|---|---|---|")
 print("| `seed` | `0` | root of every random stream (teacher, data, init, noise, monitor) |")
 print("| `dtype` | `\"float64\"` | state precision: `float64` or `float32` |")
-print("| `threads` | `0` | Numba threads per run; 0: the cores this process may use (CPU affinity and cgroup quota). Results do not depend on it |\n")
+print("| `threads` | `0` | Numba threads per run; 0: one for small problems, else the cores this process may use (CPU affinity and cgroup quota). Results do not depend on it |\n")
 for name, cls in SECTIONS:
     print(f"## [{name}]\n")
     first = (cls.__doc__ or "").strip().splitlines()[0]

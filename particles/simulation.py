@@ -15,7 +15,7 @@ import numpy as np
 
 from . import config as _cfg
 from . import initial, oracles, problems
-from ._threads import available_cores, pool_owner
+from ._threads import default_threads, pool_owner
 from .integrators import DIVERGED, RUNNING, STATUS_NAMES, FixedStep, OdeDriver
 from .observables import Observer, invariants
 from .recorder import MemoryRecorder, Tee, extend_schedule, schedule_steps
@@ -229,7 +229,7 @@ class Simulation:
             rec.checkpoint(self._checkpoint(state, "running", t_end))
         t0 = _time.perf_counter()
         try:
-            with pool_owner(self.config.threads or available_cores()):
+            with pool_owner(self.config.threads or default_threads(self.oracle)):
                 status, message = self._loop(state, rec, sorted(obs_set), frame_set, obs_set,
                                              n_steps, t_end, progress, interrupted)
         except KeyboardInterrupt:

@@ -23,14 +23,18 @@ class Oracle:
         State dtype.
     gen : numpy.random.Generator, optional
         The random stream the oracle draws from (online oracle), checkpointed by runs.
+    pairs : int
+        (neuron, sample) or (neuron, neuron) pairs evaluated per call: the size of the
+        work, used to choose a thread count (:func:`particles._threads.default_threads`).
 
     Notes
     -----
     ``velocity(theta)`` returns the risk R(f) and v_i = -m grad_{theta_i} (R / alpha^2).
     """
 
-    def __init__(self, kind, data, m, d, dtype, gen=None):
+    def __init__(self, kind, data, m, d, dtype, gen=None, pairs=0):
         self.kind = kind
+        self.pairs = int(pairs)
         self.data = data
         self.m = m
         self.d = d

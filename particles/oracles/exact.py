@@ -115,7 +115,7 @@ def exact_oracle(problem, m, *, activation="relu", bias=False, alpha=1.0, leak=0
                      mbuf=np.zeros((lanes, blk * blk), dtype),
                      tbuf=np.zeros((lanes, blk * d), dtype),
                      rbuf=np.zeros((lanes, 2, blk), dtype))
-    return Oracle("exact", ExactData(params, work), m, d, dtype)
+    return Oracle("exact", ExactData(params, work), m, d, dtype, pairs=m * (m + m0))
 
 
 def build(config, problem, streams):

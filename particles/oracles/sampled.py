@@ -93,7 +93,8 @@ def sample_oracle(X, y, m, *, activation="relu", bias=False, alpha=1.0, leak=0.0
     d = X.shape[1]
     params = SampleParams(X=X, y=y, code=activation_code(activation), leak=float(leak),
                           bias=bool(bias), alpha=float(alpha), loss=_sampled.LOSSES[loss])
-    return Oracle(kind, SampledData(params, _sample_work(m, d, dtype, X=X)), m, d, dtype)
+    return Oracle(kind, SampledData(params, _sample_work(m, d, dtype, X=X)), m, d, dtype,
+                  pairs=m * X.shape[0])
 
 
 def online_oracle(problem, m, gen, *, batch=100, activation="relu", bias=False, alpha=1.0,
@@ -125,7 +126,8 @@ def online_oracle(problem, m, gen, *, batch=100, activation="relu", bias=False, 
                           code=activation_code(activation), leak=float(leak), bias=bool(bias),
                           alpha=float(alpha), loss=_sampled.LOSSES[problem.loss])
     work = _sample_work(m, problem.d, dtype, batch=batch)
-    return Oracle("online", OnlineData(params, work), m, problem.d, dtype, gen=gen)
+    return Oracle("online", OnlineData(params, work), m, problem.d, dtype, gen=gen,
+                  pairs=m * batch)
 
 
 def _student(config):
