@@ -114,8 +114,16 @@ class _SigintFlag:
         return self.hit
 
 
+#: seconds without a first progress report after which the compile notice is printed
+COMPILE_NOTICE_AFTER = 3.0
+
+
 class _Progress:
-    """tqdm bar on a terminal, plain periodic lines otherwise."""
+    """tqdm bar on a terminal, plain periodic lines otherwise.
+
+    Unless quiet, a one-line notice is printed when the first report takes more than
+    :data:`COMPILE_NOTICE_AFTER` seconds (Numba compiling the kernels of a first run).
+    """
 
     def __init__(self, total, quiet, start=0):
         self.quiet = quiet
@@ -123,8 +131,14 @@ class _Progress:
         self.last = 0.0
         self.t0 = time.perf_counter()
         self.start = start
+        self.notice = None
         if quiet:
             return
+        import threading
+
+        self.notice = threading.Timer(COMPILE_NOTICE_AFTER, _compile_notice)
+        self.notice.daemon = True
+        self.notice.start()
         if sys.stderr.isatty():
             from tqdm import tqdm
 
@@ -134,6 +148,9 @@ class _Progress:
     def __call__(self, step, n_steps, t, risk):
         if self.quiet:
             return
+        if self.notice is not None:
+            self.notice.cancel()
+            self.notice = None
         if self.bar is not None:
             self.bar.total = n_steps
             self.bar.update(step - self.bar.n)
@@ -147,8 +164,16 @@ class _Progress:
             self.last = now
 
     def close(self):
+        if self.notice is not None:
+            self.notice.cancel()
         if self.bar is not None:
             self.bar.close()
+
+
+def _compile_notice():
+    where = os.environ.get("NUMBA_CACHE_DIR") or "__pycache__ next to the package"
+    print(f"compiling the kernels this run needs (first run only: about 15 s on 2 cores; "
+          f"later runs load them from {where})", file=sys.stderr, flush=True)
 
 
 def _unique_path(path):
@@ -193,8 +218,12 @@ def cmd_run(args):
     os.makedirs(out_dir, exist_ok=True)
     if not os.access(out_dir, os.W_OK):
         raise UsageError(f"output directory {out_dir!r} is not writable")
-    sim = Simulation(config)  # validates everything (data files, init arrays) first
-    progress = _Progress(sim.n_steps, args.quiet)
+    progress = _Progress(config.integrator.n_steps, args.quiet)
+    try:
+        sim = Simulation(config)  # validates everything (data files, init arrays) first
+    except BaseException:
+        progress.close()
+        raise
     t0 = time.perf_counter()
     try:
         with _SigintFlag() as flag:
