@@ -33,7 +33,7 @@ import numpy as np
 
 from ._jit import FastCall, jit
 from ._threads import pool_owner
-from .kernels.dispatch import velocity
+from .kernels.dispatch import loop, velocity
 from .state import rate_columns
 
 RUNNING, STOPPED_RISK, STOPPED_GRAD, DIVERGED = 0, 1, 2, 3
@@ -187,7 +187,7 @@ class FixedStep:
         self.v2 = np.zeros(shape, oracle.dtype)
         self.tmp = np.zeros(shape, oracle.dtype)
         self.stats = np.zeros(4)
-        self._steps = FastCall(fixed_steps)
+        self._steps = FastCall(loop(fixed_steps, oracle.data))
         self._fresh = None  # (state, step, risk) when self.v holds the velocity there
 
     def evaluate(self, state):

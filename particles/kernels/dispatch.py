@@ -10,13 +10,20 @@ registers its type once::
     register(ExactData, exact_entry)   # exact_entry(theta, data, out) -> risk
 
 Loops that take the oracle's data as an argument cache like any other kernel
-(first-class function arguments do not cache reliably across processes).
+(first-class function arguments do not cache reliably across processes). Numba keeps
+one cache index per function, holding the types of every signature it compiled; an
+index naming a class that another process cannot import (an oracle defined in a
+user's script) would make that process fail to load the cache. So the cached loops
+only ever see the package's own data types: for a type registered from outside the
+package, :func:`loop` returns an uncached twin of the loop.
 """
+import numba
 from numba.extending import overload
 
 from .._jit import jit
 
 _KERNELS = {}
+_TWINS = {}
 
 
 def register(data_class, kernel):
@@ -36,6 +43,26 @@ def register(data_class, kernel):
     _KERNELS[data_class] = kernel
 
 
+def is_builtin(data_class):
+    """Whether ``data_class`` belongs to the package (its loops may be cached on disk)."""
+    return data_class.__module__.split(".")[0] == __name__.split(".")[0]
+
+
+def loop(dispatcher, data):
+    """The version of the compiled loop ``dispatcher`` to call with ``data``.
+
+    The cached dispatcher itself for the package's data types; for a type registered
+    from elsewhere an uncached twin (same code, compiled in memory once per process).
+    """
+    if is_builtin(type(data)):
+        return dispatcher
+    twin = _TWINS.get(dispatcher)
+    if twin is None:
+        options = {k: v for k, v in dispatcher.targetoptions.items() if k not in ("cache", "nopython")}
+        twin = _TWINS[dispatcher] = numba.njit(**options)(dispatcher.py_func)
+    return twin
+
+
 def registered():
     """The registered data classes and their kernels (dict)."""
     return dict(_KERNELS)
@@ -47,7 +74,7 @@ def velocity(theta, data, out):
                     "or use Oracle.velocity")
 
 
-@overload(velocity, jit_options=dict(cache=True))
+@overload(velocity)
 def _velocity_overload(theta, data, out):
     kernel = _KERNELS.get(getattr(data, "instance_class", None))
     if kernel is None:

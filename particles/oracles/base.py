@@ -5,7 +5,7 @@ import numpy as np
 
 from .._jit import FastCall
 from .._threads import pool_owner
-from ..kernels.dispatch import call_velocity
+from ..kernels.dispatch import call_velocity, loop
 
 
 class Oracle:
@@ -40,7 +40,7 @@ class Oracle:
         self.d = d
         self.dtype = np.dtype(dtype)
         self.gen = gen
-        self._call = FastCall(call_velocity)
+        self._call = FastCall(loop(call_velocity, data))
 
     def check(self, theta, name="theta"):
         """Raise ValueError unless ``theta`` is a writeable C-contiguous (m, d + 2) array
