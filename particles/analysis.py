@@ -122,7 +122,7 @@ def fit_loglog(x, y, level=0.95):
 def function_distance(theta_a, theta_b, X, activation="relu", alpha=1.0, leak=0.01):
     """sqrt(mean_k (f_a(x_k) - f_b(x_k))^2): L2 distance of two networks on inputs X."""
     from .activations import activation_code
-    from .kernels.sampled import forward
+    from .kernels.network import forward
 
     X = np.ascontiguousarray(X, dtype=np.float64)
     code = activation_code(activation)
@@ -130,6 +130,6 @@ def function_distance(theta_a, theta_b, X, activation="relu", alpha=1.0, leak=0.
     fb = np.empty(X.shape[0])
     ta = np.ascontiguousarray(theta_a, dtype=np.float64)
     tb = np.ascontiguousarray(theta_b, dtype=np.float64)
-    forward(ta, X, code, leak, True, alpha, fa)
-    forward(tb, X, code, leak, True, alpha, fb)
+    forward(ta, X, code, leak, True, alpha / ta.shape[0], fa)
+    forward(tb, X, code, leak, True, alpha / tb.shape[0], fb)
     return float(np.sqrt(np.mean((fa - fb) ** 2)))

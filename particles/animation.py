@@ -25,6 +25,7 @@ from collections import deque
 
 import numpy as np
 
+from ._checks import _check_int
 from .plotting import (NEG_COLOR, POS_COLOR, _positive, check_output, draw_reference,
                        frame_indices, planar, projection_basis)
 
@@ -164,11 +165,6 @@ class Scene:
             if t > 0:
                 self.cursor.set_xdata([t, t])
         self.title.set_text(label)
-
-
-def _check_int(name, value, lo):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
-        raise ValueError(f"{name}={value!r} is invalid; allowed: an integer >= {lo}")
 
 
 def animate(path, out=None, *, frames=60, fps=12, dpi=80, size=5.0, trail=8,

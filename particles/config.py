@@ -13,12 +13,11 @@ The schema, with every key, default and meaning, is documented in docs/config.md
 from __future__ import annotations
 
 import dataclasses
-import math
-import numbers
-import os
 from dataclasses import dataclass, field, fields
 from typing import Optional, Tuple
 
+from ._checks import (ConfigError, _check_bool, _check_choice, _check_float,  # noqa: F401
+                      _check_int, _fail)
 from .activations import ACTIVATIONS
 from .oracles import KINDS as _ORACLE_KINDS
 
@@ -32,52 +31,6 @@ ODE_METHODS = ("rk45", "dop853", "lsoda", "bdf")
 METHODS = FIXED_METHODS + ODE_METHODS
 SCHEDULES = ("log", "every", "times")
 DTYPES = ("float64", "float32")
-
-
-class ConfigError(ValueError):
-    """A configuration value is invalid (the message names key, value and rule)."""
-
-
-def _fail(key, value, allowed):
-    raise ConfigError(f"{key}={value!r} is invalid; allowed: {allowed}")
-
-
-def _check_int(key, value, lo=None, hi=None):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{key} must be an integer, got {value!r} ({type(value).__name__})")
-    if (lo is not None and value < lo) or (hi is not None and value > hi):
-        rng = f">= {lo}" if hi is None else f"between {lo} and {hi}"
-        _fail(key, value, f"an integer {rng}")
-    return int(value)
-
-
-def _check_float(key, value, lo=None, hi=None, lo_open=False, allow_none=False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{key} must be a number, got {value!r} ({type(value).__name__})")
-    value = float(value)
-    if not math.isfinite(value):
-        _fail(key, value, "a finite number")
-    if lo is not None and (value < lo or (lo_open and value == lo)):
-        _fail(key, value, f"a number {'>' if lo_open else '>='} {lo}")
-    if hi is not None and value > hi:
-        _fail(key, value, f"a number <= {hi}")
-    return value
-
-
-def _check_choice(key, value, choices):
-    if not isinstance(value, str):
-        raise TypeError(f"{key} must be a string, got {value!r} ({type(value).__name__})")
-    if value not in choices:
-        _fail(key, value, ", ".join(repr(c) for c in choices))
-    return value
-
-
-def _check_bool(key, value):
-    if not isinstance(value, bool):
-        raise TypeError(f"{key} must be true or false, got {value!r} ({type(value).__name__})")
-    return value
 
 
 class _Section:
@@ -492,88 +445,5 @@ _SECTIONS = {
 }
 
 
-def from_dict(data) -> Config:
-    """Build a :class:`Config` from nested mappings (as read from TOML).
-
-    Unknown sections or keys raise :class:`ConfigError` naming them and listing the
-    allowed ones.
-    """
-    if not isinstance(data, dict):
-        raise TypeError(f"configuration must be a table, got {type(data).__name__}")
-    top = {}
-    for key, value in data.items():
-        if key in ("seed", "dtype", "threads"):
-            top[key] = value
-            continue
-        if key not in _SECTIONS:
-            allowed = ", ".join(list(_SECTIONS) + ["seed", "dtype", "threads"])
-            raise ConfigError(f"unknown key {key!r}; allowed: {allowed}")
-        cls = _SECTIONS[key]
-        if not isinstance(value, dict):
-            raise TypeError(f"{key} must be a table, got {value!r}")
-        names = [f.name for f in fields(cls)]
-        for k in value:
-            if k not in names:
-                raise ConfigError(f"unknown key {key}.{k}; allowed: {', '.join(names)}")
-        vals = dict(value)
-        if "times" in vals and isinstance(vals["times"], list):
-            vals["times"] = tuple(vals["times"])
-        top[key] = cls(**vals)
-    return Config(**top)
-
-
-def to_dict(config: Config) -> dict:
-    """Nested plain-Python dict of ``config`` (None values dropped, TOML-friendly)."""
-    out = {}
-    for f in fields(config):
-        v = getattr(config, f.name)
-        if dataclasses.is_dataclass(v):
-            out[f.name] = {k: (list(x) if isinstance(x, tuple) else x)
-                           for k, x in dataclasses.asdict(v).items() if x is not None}
-        else:
-            out[f.name] = v
-    return out
-
-
-def read_toml(path) -> dict:
-    """Read a TOML configuration file into nested dicts (not validated yet)."""
-    import tomllib
-
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise ConfigError(f"config file {path!r} does not exist")
-    with open(path, "rb") as fh:
-        try:
-            return tomllib.load(fh)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config file {path!r} is not valid TOML: {exc}") from None
-
-
-def load_toml(path) -> Config:
-    """Read and validate a TOML configuration file."""
-    return from_dict(read_toml(path))
-
-
-def set_value(data: dict, assignment: str) -> dict:
-    """Apply one ``section.key=value`` override (value parsed as TOML) to ``data``."""
-    import tomllib
-
-    if "=" not in assignment:
-        raise ConfigError(f"--set {assignment!r} is invalid; allowed: section.key=value")
-    key, raw = assignment.split("=", 1)
-    key = key.strip()
-    try:
-        value = tomllib.loads(f"v = {raw.strip()}")["v"]
-    except tomllib.TOMLDecodeError:
-        value = raw.strip()  # bare word: a string
-    parts = key.split(".")
-    if len(parts) == 1:
-        data[key] = value
-    elif len(parts) == 2:
-        data.setdefault(parts[0], {})
-        if not isinstance(data[parts[0]], dict):
-            raise ConfigError(f"--set {assignment!r}: {parts[0]!r} is not a section")
-        data[parts[0]][parts[1]] = value
-    else:
-        raise ConfigError(f"--set {assignment!r} is invalid; allowed: section.key=value")
-    return data
+# reading and writing configurations (TOML, dicts, --set) live in config_io
+from .config_io import from_dict, load_toml, read_toml, set_value, to_dict  # noqa: E402,F401

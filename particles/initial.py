@@ -7,6 +7,7 @@ assumes (THEORY.md section 3).
 """
 import numpy as np
 
+from ._checks import _check_int
 from .config import INIT_SCHEMES
 
 
@@ -34,10 +35,8 @@ def initialize(rng, m, d, *, scheme="gaussian", tau=1.0, tau_c=None, tau_a=None,
     -------
     theta : ndarray, shape (m, d + 2)
     """
-    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
-        raise ValueError(f"m={m!r} is invalid; allowed: an integer >= 1")
-    if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1:
-        raise ValueError(f"d={d!r} is invalid; allowed: an integer >= 1")
+    _check_int("m", m, 1)
+    _check_int("d", d, 1)
     if scheme not in INIT_SCHEMES or scheme == "array":
         raise ValueError(f"scheme={scheme!r} is invalid; allowed: 'gaussian', 'sphere'")
     tc, ta, tb = (tau if t is None else t for t in (tau_c, tau_a, tau_b))

@@ -58,12 +58,12 @@ class Problem:
 
     def labels(self, X):
         """Teacher labels of inputs X (n, d): f*(x), or sign(f*(x)) for the logistic loss."""
-        from .kernels.sampled import forward
+        from .kernels.network import forward
 
         X = np.ascontiguousarray(X, dtype=np.float64)
         out = np.empty(X.shape[0])
         forward(self.teacher, X, activation_code(self.teacher_activation), self.leak,
-                self.teacher_bias, float(self.teacher.shape[0]), out)
+                self.teacher_bias, 1.0, out)
         if self.loss == "logistic":
             out = np.where(out >= 0, 1.0, -1.0)
         return out

@@ -9,7 +9,7 @@ import pytest
 import particles as pt
 from particles import oracles, problems
 from particles.integrators import FixedStep, OdeDriver
-from particles.kernels.sampled import forward
+from particles.kernels.network import forward
 
 
 def _cfg(**kw):
@@ -114,7 +114,7 @@ def test_symmetric_initialisation_outputs_zero(rng):
     X = rng.standard_normal((500, 4))
     f = np.empty(500)
     for code in range(6):
-        forward(theta, X, code, 0.1, True, 3.0, f)
+        forward(theta, X, code, 0.1, True, 3.0 / 10, f)
         assert np.all(f == 0.0)
 
 

@@ -8,7 +8,7 @@ import pytest
 import naive
 import particles as pt
 from particles import oracles, problems
-from particles.kernels.sampled import forward
+from particles.kernels.network import forward
 
 
 def _theta(rng, m, d, bias, scale=0.8, dtype=np.float64):
@@ -36,7 +36,7 @@ def test_exact_risk_against_monte_carlo(act, bias, inputs, rng):
     n = 1_000_000
     X = problems.sample_inputs(rng, n, d, inputs)
     f = np.empty(n)
-    forward(th, X, pt.ACTIVATIONS[act], 0.01, bias, alpha, f)
+    forward(th, X, pt.ACTIVATIONS[act], 0.01, bias, alpha / m, f)
     loss = 0.5 * (f - prob.labels(X)) ** 2
     se = loss.std() / math.sqrt(n)
     np.testing.assert_allclose(exact, loss.mean(), rtol=0, atol=5 * se)
@@ -208,7 +208,7 @@ def test_leaky_teacher_labels_use_the_configured_slope():
     n = 200_000
     X = problems.sample_inputs(rng, n, 3)
     f = np.empty(n)
-    forward(sim.theta0, X, pt.ACTIVATIONS["leaky_relu"], 0.3, False, 1.0, f)
+    forward(sim.theta0, X, pt.ACTIVATIONS["leaky_relu"], 0.3, False, 1.0 / sim.m, f)
     loss = 0.5 * (f - prob.labels(X)) ** 2
     np.testing.assert_allclose(exact, loss.mean(), rtol=0,
                                atol=5 * loss.std() / math.sqrt(n))

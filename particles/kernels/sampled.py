@@ -29,6 +29,7 @@ from numba import prange
 
 from .. import activations as act
 from .._jit import inline, jit, pjit, vinline, vjit
+from .network import draw_inputs, forward
 
 SQUARED, LOGISTIC = 0, 1
 LOSSES = {"squared": SQUARED, "logistic": LOGISTIC}
@@ -384,49 +385,10 @@ def sample_velocity_core(theta, X, y, code, leak, bias, alpha, loss, w, out):
 
 
 @jit
-def forward(theta, X, code, leak, bias, alpha, out):
-    """Network output f(x_k) = (alpha/m) sum_i c_i sigma(a_i . x_k + b_i).
-
-    Parameters
-    ----------
-    theta : ndarray, shape (m, d + 2)
-    X : ndarray, shape (n, d)
-    out : ndarray, shape (n,)
-    """
-    m = theta.shape[0]
-    d = theta.shape[1] - 2
-    s = alpha / m
-    for k in range(X.shape[0]):
-        f = 0.0
-        for i in range(m):
-            z = theta[i, d + 1] if bias else 0.0
-            for q in range(d):
-                z += theta[i, q + 1] * X[k, q]
-            f += theta[i, 0] * act.sigma(code, z, leak)
-        out[k] = s * f
-
-
-@jit
 def sampled_velocity(theta, p, w, out):
     """Velocity on the fixed sample ``p.X, p.y`` (the `sampled` and `dataset` oracles)."""
     return sample_velocity_core(theta, p.X, p.y, p.code, p.leak, p.bias, p.alpha, p.loss,
                                 w, out)
-
-
-@jit
-def draw_inputs(gen, sphere, X):
-    """Fill ``X`` (n, d) with N(0, I) rows, normalised to the unit sphere if asked."""
-    n, d = X.shape
-    for k in range(n):
-        nrm = 0.0
-        for q in range(d):
-            v = gen.standard_normal()
-            X[k, q] = v
-            nrm += v * v
-        if sphere:
-            nrm = math.sqrt(nrm)
-            for q in range(d):
-                X[k, q] = X[k, q] / nrm
 
 
 @jit
@@ -438,7 +400,7 @@ def online_velocity(theta, p, w, out):
     advances, so a run is reproducible from its seed and resumable from its state.
     """
     draw_inputs(p.gen, p.sphere, w.xb)
-    forward(p.teacher, w.xb, p.tcode, p.leak, p.tbias, float(p.teacher.shape[0]), w.yb)
+    forward(p.teacher, w.xb, p.tcode, p.leak, p.tbias, 1.0, w.yb)
     if p.loss == LOGISTIC:
         for k in range(w.yb.shape[0]):
             w.yb[k] = 1.0 if w.yb[k] >= 0 else -1.0

@@ -1,0 +1,50 @@
+"""Validators shared by the configuration and the public functions: each error names
+the field, the value and what is allowed."""
+import math
+import numbers
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid (the message names key, value and rule)."""
+
+
+def _fail(key, value, allowed):
+    raise ConfigError(f"{key}={value!r} is invalid; allowed: {allowed}")
+
+
+def _check_int(key, value, lo=None, hi=None):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{key} must be an integer, got {value!r} ({type(value).__name__})")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        rng = f">= {lo}" if hi is None else f"between {lo} and {hi}"
+        _fail(key, value, f"an integer {rng}")
+    return int(value)
+
+
+def _check_float(key, value, lo=None, hi=None, lo_open=False, allow_none=False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{key} must be a number, got {value!r} ({type(value).__name__})")
+    value = float(value)
+    if not math.isfinite(value):
+        _fail(key, value, "a finite number")
+    if lo is not None and (value < lo or (lo_open and value == lo)):
+        _fail(key, value, f"a number {'>' if lo_open else '>='} {lo}")
+    if hi is not None and value > hi:
+        _fail(key, value, f"a number <= {hi}")
+    return value
+
+
+def _check_choice(key, value, choices):
+    if not isinstance(value, str):
+        raise TypeError(f"{key} must be a string, got {value!r} ({type(value).__name__})")
+    if value not in choices:
+        _fail(key, value, ", ".join(repr(c) for c in choices))
+    return value
+
+
+def _check_bool(key, value):
+    if not isinstance(value, bool):
+        raise TypeError(f"{key} must be true or false, got {value!r} ({type(value).__name__})")
+    return value
