@@ -8,8 +8,8 @@ run is an HDF5 file; an index file links them (external links) with a parameter
 table. Measured:
 
 * the risk at fixed times vs m (mean over seeds and its spread) and the gap of the
-  seed-averaged risk to the reference, with a fitted log-log slope (THEORY.md
-  section 7 expects about -1);
+  seed-averaged risk to the reference, with a fitted log-log slope (docs/theory.md,
+  "Identities the tests check", expects about -1);
 * one run's distance to the limit: the L2 distance between the network functions
   f_m and f_ref on held-out inputs (expected slope about -1/2) and the
   2-Wasserstein distance between the particle clouds (exact, by assignment, when

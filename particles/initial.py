@@ -3,7 +3,7 @@
 All schemes return a C-contiguous (m, d + 2) array (c | a | b). With
 ``symmetric=True`` neurons come in adjacent pairs (c, a, b), (-c, a, b): summed in
 order, the output is exactly 0 at initialisation, as the lazy-training theory
-assumes (THEORY.md section 3).
+assumes (docs/theory.md, "Output scale and the lazy regime").
 """
 import numpy as np
 

@@ -2,8 +2,8 @@
 
 A :class:`Problem` holds what the oracles need: the input dimension and law, the
 loss, and either a teacher network (teacher-student) or arrays (data set). Teacher
-output is f*(x) = sum_l c*_l sigma*(a*_l . x + b*_l) (no 1/m0 factor, THEORY.md
-section 5).
+output is f*(x) = sum_l c*_l sigma*(a*_l . x + b*_l) (no 1/m0 factor, see
+docs/theory.md, "Model").
 """
 from __future__ import annotations
 

@@ -107,7 +107,7 @@ def pair(activation, mu1, mu2, s1, s2, rho, leak=0.01, nodes=200):
 
 def exact_risk(theta, teacher, activation, bias, alpha=1.0, leak=0.01, sphere_d=None,
                pair_fn=None):
-    """Exact population risk by the double sums of THEORY.md section 5 (loops over pairs).
+    """Exact population risk by the double sums of docs/theory.md ("Exact population integrals") (loops over pairs).
 
     ``pair_fn(mu1, mu2, s1, s2, rho) -> A0`` defaults to the closed forms below.
     """

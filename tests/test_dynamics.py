@@ -120,7 +120,7 @@ def test_symmetric_initialisation_outputs_zero(rng):
 
 def test_expected_loss_at_initialisation(rng):
     """E[R(f_m)] = R(0) + tau_c^2 tau_a^2 d / (4 m) for ReLU, c independent of a
-    (THEORY.md section 7); average over 4000 initialisations, 5 standard errors."""
+    (docs/theory.md, "Identities the tests check"); average over 4000 initialisations, 5 standard errors."""
     d, m, tau = 3, 4, 0.9
     prob = problems.teacher_student(d, 2, rng=rng)
     o = oracles.exact_oracle(prob, m)
@@ -172,7 +172,7 @@ def test_divergence_is_reported_and_keeps_records():
 
 
 def test_weight_decay_shrinks_invariants():
-    """With weight decay lambda, dQ_i/dt = -2 lambda Q_i (THEORY.md section 4)."""
+    """With weight decay lambda, dQ_i/dt = -2 lambda Q_i (docs/theory.md, "Invariants")."""
     lam, t_end = 0.3, 0.5
     cfg = _cfg(method="dop853", t_end=t_end, rtol=1e-11, atol=1e-13)
     cfg = cfg.replace(integrator=cfg.integrator.replace(weight_decay=lam))

@@ -7,7 +7,7 @@ expectations of :mod:`particles.kernels.pairs` (K = A0):
     R = 1/2 [ s^2 sum_ij c_i c_j K_ij - 2 s sum_il c_i c*_l K_il + sum_lk c*_l c*_k K_lk ]
 
 and the velocity v_i = -(1/alpha) E[(f - y) grad_theta phi(theta_i; x)] of
-THEORY.md section 2 (with the 1/alpha of section 3), where with weights
+docs/theory.md ("Mean-field gradient flow", with the 1/alpha of "Output scale"), where with weights
 w_j = s c_j (students) and w_l = -c*_l (teacher):
 
     v_c_i = -(1/alpha) sum_j w_j A0_ij

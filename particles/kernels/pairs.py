@@ -3,7 +3,7 @@
 For x ~ N(0, I_d) the pre-activations z = a.x + b and z' = a'.x + b' are jointly
 Gaussian with means (mu1, mu2) = (b, b'), standard deviations (s1, s2) = (|a|, |a'|)
 and correlation rho = a.a' / (|a| |a'|). Every function here returns the four
-expectations the exact oracle needs (THEORY.md section 5):
+expectations the exact oracle needs (docs/theory.md, "Exact population integrals"):
 
     A0  = E[sigma(z)   sigma(z')]
     A1  = E[sigma'(z)  sigma(z')]     (= d A0 / d mu1)
