@@ -37,6 +37,9 @@ def _build_parser():
                    "numbered when it exists)")
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a configuration value, e.g. --set network.m=64 (repeatable)")
+    r.add_argument("--threads", type=int, metavar="N",
+                   help="Numba threads (default 0: one for small problems, else the cores "
+                   "this process may use); results do not depend on it")
     r.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     r.add_argument("--no-animate", action="store_true", help="do not write the animation")
     r.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
@@ -131,14 +134,23 @@ class _Progress:
         self.last = 0.0
         self.t0 = time.perf_counter()
         self.start = start
+        self.first = None
         self.notice = None
         if quiet:
             return
         import threading
 
-        self.notice = threading.Timer(COMPILE_NOTICE_AFTER, _compile_notice)
+        self._lock = threading.Lock()
+        self._noticed = False
+        self.notice = threading.Timer(COMPILE_NOTICE_AFTER, self._notice)
         self.notice.daemon = True
         self.notice.start()
+
+    def _notice(self):
+        with self._lock:
+            if not self._noticed:
+                self._noticed = True
+                _compile_notice()
         if sys.stderr.isatty():
             from tqdm import tqdm
 
@@ -151,16 +163,20 @@ class _Progress:
         if self.notice is not None:
             self.notice.cancel()
             self.notice = None
+            if time.perf_counter() - self.t0 >= COMPILE_NOTICE_AFTER:
+                self._notice()  # the timer was due but had not run yet
         if self.bar is not None:
             self.bar.total = n_steps
             self.bar.update(step - self.bar.n)
             self.bar.set_postfix_str(f"t={t:.4g} risk={risk:.3e}", refresh=False)
             return
         now = time.perf_counter()
+        if self.first is None:  # rates count from the first report (compilation excluded)
+            self.first = (step, now)
         if now - self.last >= 5.0 or step == n_steps:
-            rate = (step - self.start) / max(now - self.t0, 1e-9)
-            print(f"step {step}/{n_steps}  t={t:.4g}  risk={risk:.4e}  {rate:.0f} steps/s",
-                  flush=True)
+            done, el = step - self.first[0], now - self.first[1]
+            rate = f"  {done / el:.0f} steps/s" if done > 0 and el > 0 else ""
+            print(f"step {step}/{n_steps}  t={t:.4g}  risk={risk:.4e}{rate}", flush=True)
             self.last = now
 
     def close(self):
@@ -192,6 +208,8 @@ def _load_config(args):
     data = read_toml(args.config or DEFAULT_CONFIG)
     for assignment in args.set:
         set_value(data, assignment)
+    if args.threads is not None:
+        data["threads"] = args.threads
     try:
         return from_dict(data)
     except TypeError as exc:

@@ -141,3 +141,17 @@ def test_real_subprocess_run_with_default_and_plain_progress(tmp_path):
         assert run.complete and run.m == 32
         risk = run.observable("risk")[2]
         assert risk[-1] < 0.5 * risk[0]
+
+
+def test_threads_option_and_compile_notice(small, tmp_path, capsys, monkeypatch):
+    from particles import cli
+
+    # a notice after 0 s shows what a slow first report prints (compilation)
+    monkeypatch.setattr(cli, "COMPILE_NOTICE_AFTER", 0.0)
+    out = tmp_path / "t.h5"
+    assert main(["run", str(small), "-o", str(out), "--no-animate", "--threads", "1"]) == 0
+    assert "compiling the kernels this run needs" in capsys.readouterr().err
+    with pt.load(out) as run:
+        assert run.config.threads == 1
+    assert main(["run", str(small), "-o", str(tmp_path / "u.h5"), "--threads", "-2"]) == 2
+    assert "threads=-2 is invalid" in capsys.readouterr().err
