@@ -186,7 +186,8 @@ def _fused_parallel(XT, y, w, code, leak, s, loss):
     n = XT.shape[1]
     nl = w.lacc.shape[0]
     lane_risk = w.lane_risk
-    for lane in prange(nl):
+    for k in prange(nl):
+        lane = np.int64(k)  # one index type in the parallel and serial versions
         lo = (n * lane) // nl
         hi = (n * (lane + 1)) // nl
         lane_risk[lane] = _fused_lane(XT, y, lo, hi, w, lane, code, leak, s, loss)
@@ -244,7 +245,8 @@ def _inner_parallel(X, y, w, code, leak, s, loss):
     n = X.shape[0]
     nl = w.lacc.shape[0]
     lane_risk = w.lane_risk
-    for lane in prange(nl):
+    for k in prange(nl):
+        lane = np.int64(k)  # one index type in the parallel and serial versions
         lo = (n * lane) // nl
         hi = (n * (lane + 1)) // nl
         lane_risk[lane] = _inner_lane(X, y, lo, hi, w.at, w.bvec, w.cvec, code, leak, s, loss,
@@ -302,7 +304,8 @@ def _blas(X, y, w, code, leak, s, loss):
     nblocks = (n + bsz - 1) // bsz
     nl = w.lacc.shape[0]
     lane_risk = w.lane_risk
-    for lane in prange(nl):
+    for k in prange(nl):
+        lane = np.int64(k)  # one index type in the parallel and serial versions
         acc = w.lacc[lane]
         acc[:, :] = 0.0
         lane_risk[lane] = _blas_lane(X, y, w, code, leak, s, loss, lane, n, d, m, bsz,
