@@ -232,16 +232,18 @@ def cmd_run(args):
             raise UsageError(f"output file {out!r} exists; use --overwrite or another -o")
     else:
         out = _unique_path(os.path.join("runs", f"{name}.h5"))
-    out_dir = os.path.dirname(os.path.abspath(out))
-    os.makedirs(out_dir, exist_ok=True)
-    if not os.access(out_dir, os.W_OK):
-        raise UsageError(f"output directory {out_dir!r} is not writable")
+    if os.path.isdir(out):
+        raise UsageError(f"output {out!r} is a directory; allowed: a file path")
     progress = _Progress(config.integrator.n_steps, args.quiet)
     try:
         sim = Simulation(config)  # validates everything (data files, init arrays) first
     except BaseException:
         progress.close()
         raise
+    out_dir = os.path.dirname(os.path.abspath(out))
+    os.makedirs(out_dir, exist_ok=True)  # only once the run is known to be valid
+    if not os.access(out_dir, os.W_OK):
+        raise UsageError(f"output directory {out_dir!r} is not writable")
     t0 = time.perf_counter()
     try:
         with _SigintFlag() as flag:
@@ -387,6 +389,7 @@ def main(argv=None):
     """Entry point; returns the exit status (``particles`` calls ``sys.exit`` on it)."""
     from .config import ConfigError
     from .io import NotARunError
+    from .io.writer import StoreWriteError
 
     parser = _build_parser()
     try:
@@ -401,12 +404,20 @@ def main(argv=None):
             return 2
         return COMMANDS[args.command](args)
     except (UsageError, ConfigError, NotARunError, FileNotFoundError, FileExistsError,
-            ValueError, TypeError) as exc:
+            IsADirectoryError, ValueError, TypeError) as exc:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         print(f"error: {msg}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except StoreWriteError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        if not exc.clean:
+            # HDF5 still holds the file it could not write and would crash at exit
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(1)
+        return 1
     except Exception as exc:  # noqa: BLE001 - a failed run: one line, status 1
         print(f"error: run failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

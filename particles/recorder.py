@@ -81,6 +81,9 @@ class Recorder:
     def checkpoint(self, state):
         """Full-precision state to resume from (dict of arrays and JSON-able values)."""
 
+    def flush(self):
+        """Make everything recorded so far durable now (e.g. the step-0 records)."""
+
     def end(self, status, message):
         """Run finished with ``status`` ("complete", "stopped", "diverged", "interrupted")."""
 
@@ -143,6 +146,10 @@ class Tee(Recorder):
     def checkpoint(self, state):
         for r in self.recorders:
             r.checkpoint(state)
+
+    def flush(self):
+        for r in self.recorders:
+            r.flush()
 
     def end(self, status, message):
         for r in self.recorders:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 
 from .io import H5Writer, Run
+from .io.lock import WriterLock
 
 
-def _writer(config, path, overwrite, resume_from=None):
+def _writer(config, path, overwrite, resume_from=None, lock=None):
     out = config.output
     return H5Writer(path, out.storage_dtype, out.compression, overwrite, out.flush_seconds,
-                    resume_from=resume_from)
+                    resume_from=resume_from, lock=lock)
 
 
 def run(config=None, path=None, *, theta=None, problem=None, progress=None, overwrite=False,
@@ -75,28 +76,42 @@ def resume(path, *, t_end=None, progress=None, keep=False, interrupted=None):
     from .simulation import Simulation
 
     path = os.fspath(path)
-    with Run(path) as old:
-        ck = old.checkpoint()
-        status = ck.get("status", "running")
-        target = t_end if t_end is not None else ck.get("t_end")
-        n_target = old.n_steps if target is None else max(1, int(round(target / old.dt)))
-        if status in ("complete", "stopped", "diverged") and n_target <= ck.get("step", 0):
-            return None
-        if status == "diverged":
-            raise ValueError(f"{path!r} diverged ({ck.get('message', '')}); resuming it "
-                             "would diverge again: start a new run with a smaller dt")
-        sim = Simulation.from_run(old)
-        writer = _writer(sim.config, path, True, resume_from=(old.f, int(ck["step"]),
-                                                              ck["theta"]))
-        state = {k: v for k, v in ck.items() if k not in ("theta", "message")}
-        state["status"] = "running"
-        if target is not None:
-            state["t_end"] = float(target)
-        info = sim.info(sim.new_state())
-        info["initial_state"] = state
-        writer.begin(info)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"run file {path!r} does not exist")
+    lock = WriterLock(path).acquire()  # no other process may write it meanwhile
+    try:
+        with Run(path) as old:
+            ck = old.checkpoint()
+            status = ck.get("status", "running")
+            target = t_end if t_end is not None else ck.get("t_end")
+            n_target = old.n_steps if target is None else max(1, int(round(target / old.dt)))
+            if status in ("complete", "stopped", "diverged") and n_target <= ck.get("step", 0):
+                lock.release()
+                return None
+            if status == "diverged":
+                raise ValueError(f"{path!r} diverged ({ck.get('message', '')}); resuming it "
+                                 "would diverge again: start a new run with a smaller dt")
+            sim = Simulation.from_run(old)
+            writer = _writer(sim.config, path, True, lock=lock,
+                             resume_from=(old.f, int(ck["step"]), ck["theta"]))
+            state = {k: v for k, v in ck.items() if k not in ("theta", "message")}
+            state["status"] = "running"
+            if target is not None:
+                state["t_end"] = float(target)
+            info = sim.info(sim.new_state())
+            info["initial_state"] = state
+            step = int(ck["step"])
+            # records at the checkpoint's step that never reached the disk (a run
+            # stopped before its first flush): the resumed run writes them again
+            missing = (step not in set(old.steps.tolist()),
+                       any(step not in set(old.observable(n)[0].tolist())
+                           for n in old.observable_names))
+            writer.begin(info)
+    except BaseException:
+        lock.release()
+        raise
     try:
         return sim.run(recorder=writer, progress=progress, resume=ck, t_end=target,
-                       keep=keep, interrupted=interrupted)
+                       keep=keep, interrupted=interrupted, rerecord=missing)
     finally:
         writer.close()

@@ -186,7 +186,7 @@ class Simulation:
                                self.n_steps, n_steps)
 
     def run(self, recorder=None, progress=None, resume=None, t_end=None, keep=True,
-            interrupted=None):
+            interrupted=None, rerecord=(False, False)):
         """Execute the run.
 
         Parameters
@@ -209,6 +209,9 @@ class Simulation:
             there with status "interrupted", after a checkpoint of the current state
             (the command line sets it from SIGINT, so Ctrl-C never lands inside a
             write).
+        rerecord : (bool, bool)
+            With ``resume``: record the frame, and the observables, at the checkpoint's
+            step again (they were lost before reaching the file).
 
         Returns
         -------
@@ -227,6 +230,11 @@ class Simulation:
         if resume is None:
             self._record(rec, state, frame_set, obs_set)
             rec.checkpoint(self._checkpoint(state, "running", t_end))
+            rec.flush()  # the step-0 records are durable before the first step
+        elif any(rerecord):
+            self._record(rec, state, frame_set if rerecord[0] else set(),
+                         obs_set if rerecord[1] else set())
+            rec.flush()
         t0 = _time.perf_counter()
         try:
             with pool_owner(self.config.threads or default_threads(self.oracle)):

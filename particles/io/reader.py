@@ -4,11 +4,7 @@ from __future__ import annotations
 import json
 import os
 
-
-
-
-class NotARunError(ValueError):
-    """The file exists but is not a particles run."""
+from .verify import NotARunError, check_size, check_structure
 
 
 class Run:
@@ -37,30 +33,28 @@ class Run:
         from ..config import from_dict
 
         self.path = os.fspath(path)
+        if os.path.isdir(self.path):
+            raise NotARunError(f"{self.path!r} is a directory, not a run file")
         if not os.path.isfile(self.path):
             raise FileNotFoundError(f"run file {self.path!r} does not exist")
+        check_size(self.path)
         try:
             self.f = h5py.File(self.path, "r", swmr=True, locking=False)
         except OSError as exc:
-            raise NotARunError(f"{self.path!r} is not an HDF5 file ({exc})") from None
+            raise NotARunError(f"{self.path!r} cannot be opened as HDF5 ({exc})") from None
         try:
-            creator = self.f["h5md/creator"].attrs["name"]
-            par = self.f["parameters"]
-            cfg = json.loads(par.attrs["config"])
-        except (KeyError, ValueError):
+            head = check_structure(self.f, self.path)
+            try:
+                self.config = from_dict(head["config"])
+            except (ValueError, TypeError) as exc:
+                raise NotARunError(f"{self.path!r} holds an invalid config: {exc}") from None
+        except BaseException:
             self.f.close()
-            raise NotARunError(f"{self.path!r} is not a particles run (no H5MD creator "
-                               "'particles' and /parameters/config)") from None
-        if _as_str(creator) != "particles":
-            self.f.close()
-            raise NotARunError(f"{self.path!r} was written by {_as_str(creator)!r}, not particles")
-        self.config_dict = cfg
-        self.config = from_dict(cfg)
-        self.m = int(par.attrs["m"])
-        self.d = int(par.attrs["d"])
-        self.dt = float(par.attrs["dt"])
-        self.n_steps = int(par.attrs["n_steps"])
-        self.versions = json.loads(par.attrs["versions"])
+            raise
+        self.config_dict = head["config"]
+        self.m, self.d = head["m"], head["d"]
+        self.dt, self.n_steps = head["dt"], head["n_steps"]
+        self.versions = head["versions"]
         self._pos = self.f["particles/neurons/position"]
         self.reads = 0  # number of frames read so far (to check streaming)
 
@@ -217,9 +211,6 @@ class Run:
         """Where the run's problem came from: "config" or "python" (an API argument)."""
         raw = self.f["parameters"].attrs.get("problem")
         return json.loads(raw).get("origin", "config") if raw is not None else "config"
-
-def _as_str(x):
-    return x.decode() if isinstance(x, bytes) else str(x)
 
 
 def load(path):

@@ -42,11 +42,14 @@ import numpy as np
 from .. import __version__
 from ..problems import to_attrs
 from ..recorder import Recorder
+from .lock import WriterLock
 
 H5MD_VERSION = (1, 1)
 STATE_BYTES = 8192
 #: frames buffered between flushes are written early past this size
 MAX_PENDING_BYTES = 64 * 2 ** 20
+#: room kept free for HDF5's own metadata when a flush checks the space it needs
+SPACE_MARGIN = 2 ** 18
 
 
 def _versions():
@@ -69,6 +72,27 @@ def _json_default(obj):
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
+class StoreWriteError(OSError):
+    """Writing the run file failed (disk full, file-size limit, read-only file system).
+
+    The message says at which step and up to which time the file stays resumable.
+    ``clean`` is True when the writer stopped before writing (the space was missing)
+    and closed the file intact; False when a write itself failed, in which case HDF5
+    may be unable to release the file before the process exits.
+    """
+
+    clean = True
+
+
+def _reason(exc):
+    # the errno text HDF5 reports ("No space left on device", "File too large", ...)
+    text = str(exc)
+    key = "error message = '"
+    if key in text:
+        return text.split(key, 1)[1].split("'", 1)[0]
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 class H5Writer(Recorder):
     """Streams a run into an HDF5 file (H5MD layout), flushing at every record.
 
@@ -88,11 +112,22 @@ class H5Writer(Recorder):
     resume_from : tuple (h5py.File, int, ndarray), optional
         ``(source, step, theta)``: the new file starts with the records of the open
         run file ``source`` up to ``step`` and the checkpoint ``theta`` (resume).
+    lock : particles.io.lock.WriterLock, optional
+        A lock on ``path`` already held by the caller (resume); otherwise the writer
+        takes one, so that only one process ever writes a file.
+
+    Notes
+    -----
+    A failed write (disk full, file-size limit) raises :class:`StoreWriteError`
+    naming the step and the time up to which the file is resumable; the writer then
+    lets go of the file and refuses further calls.
     """
 
     def __init__(self, path, storage_dtype="float64", compression="none", overwrite=False,
-                 flush_seconds=0.5, resume_from=None):
+                 flush_seconds=0.5, resume_from=None, lock=None):
         self.path = os.fspath(path)
+        if os.path.isdir(self.path):
+            raise IsADirectoryError(f"output {self.path!r} is a directory; allowed: a file path")
         self.flush_seconds = float(flush_seconds)
         self._pending_obs = []
         self._pending_frames = []
@@ -106,7 +141,12 @@ class H5Writer(Recorder):
         self._state = {}
         self._obs = {}
         self._source = resume_from
+        self._step = 0
+        self.failed = None
+        self.lock = lock if lock is not None else WriterLock(self.path).acquire()
         if os.path.exists(self.path) and not overwrite:
+            if lock is None:
+                self.lock.release()
             raise FileExistsError(f"output file {self.path!r} exists; choose another path "
                                   "or allow overwriting")
 
@@ -172,19 +212,30 @@ class H5Writer(Recorder):
     def begin(self, info):
         if self.f is not None:  # already begun (resume opens the file itself)
             return
+        self._guard(self._begin, info)
+
+    def _begin(self, info):
         tmp = self.path + ".tmp"
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        f = self._create(info, tmp)
-        theta = None
-        if self._source is not None:
-            theta = self._copy_records(f, *self._source)
-        self._state = dict(info.get("initial_state") or {})
-        self._state.pop("theta", None)
-        self._state.setdefault("status", "running")
-        f.flush()
-        self._commit(f, theta)
-        f.close()
-        os.replace(tmp, self.path)
+        f = None
+        try:
+            f = self._create(info, tmp)
+            theta = None
+            if self._source is not None:
+                theta = self._copy_records(f, *self._source)
+            self._state = dict(info.get("initial_state") or {})
+            self._state.pop("theta", None)
+            self._state.setdefault("status", "running")
+            f.flush()
+            self._commit(f, theta)
+            f.close()
+            f = None
+            os.replace(tmp, self.path)
+        except BaseException:
+            _close_quietly(f)
+            if os.path.exists(tmp):
+                os.remove(tmp)
+            raise
         import h5py
 
         self.f = h5py.File(self.path, "r+", libver="latest")
@@ -225,11 +276,79 @@ class H5Writer(Recorder):
         return ck_theta
 
     # ---------------------------------------------------------------- records
+    def _guard(self, fn, *args):
+        """Run a write; on an I/O error let go of the file and raise StoreWriteError."""
+        if self.failed is not None:
+            raise self.failed
+        try:
+            return fn(*args)
+        except (OSError, RuntimeError) as exc:
+            if isinstance(exc, (FileExistsError, IsADirectoryError)):
+                raise
+            self._abandon()
+            t = self._state.get("time")
+            where = (f"the file is resumable up to t = {t:.6g}" if t is not None and
+                     os.path.exists(self.path) else "nothing was kept")
+            self.failed = StoreWriteError(f"writing {self.path!r} failed at step {self._step}: "
+                                          f"{_reason(exc)}; {where}")
+            self.failed.clean = False
+            raise self.failed from None
+
+    def _space_left(self):
+        """Bytes this file may still grow by: free space on its file system, capped by
+        the process's file-size limit."""
+        import resource
+
+        st = os.statvfs(os.path.dirname(os.path.abspath(self.path)))
+        free = st.f_bavail * st.f_frsize
+        soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        if soft != resource.RLIM_INFINITY:
+            free = min(free, soft - os.path.getsize(self.path))
+        return free
+
+    def _reserve(self, n_frames, n_obs, checkpoint):
+        """Stop cleanly, before writing, when the records would not fit.
+
+        Writing into a full disk leaves HDF5 unable to close the file (and the process
+        crashing at exit); so the room a flush needs is checked first, and when it is
+        missing the file is closed at its last checkpoint, intact and resumable.
+        """
+        if self.f is None:
+            return
+        value = self._pos[2]
+        need = (n_frames * value.shape[1] * value.shape[2] * self.storage_dtype.itemsize
+                + 24 * n_obs * max(len(self._obs), 1) + SPACE_MARGIN)
+        if checkpoint:
+            need += value.shape[1] * value.shape[2] * 8 + STATE_BYTES
+        free = self._space_left()
+        if free >= need:
+            return
+        t = self._state.get("time", 0.0)
+        self._pending_frames, self._pending_obs, self._pending_ck = [], [], None
+        f, self.f = self.f, None
+        self._obs, self._pos = {}, None
+        f.close()
+        self.lock.release()
+        self.failed = StoreWriteError(
+            f"no space left for {self.path!r} at step {self._step} ({free / 1e6:.3g} MB "
+            f"free or allowed, {need / 1e6:.3g} MB needed); the file is intact and "
+            f"resumable up to t = {t:.6g}")
+        raise self.failed
+
+    def _abandon(self):
+        self._obs, self._pos = {}, None
+        self._pending_frames, self._pending_obs, self._pending_ck = [], [], None
+        f, self.f = self.f, None
+        _close_quietly(f)
+        self.lock.release()
+
     def frame(self, step, time, theta):
+        self._step = step
         self._pending_frames.append((step, time, np.array(theta, dtype=self.storage_dtype)))
         self._pending_bytes += theta.nbytes
         if self._pending_bytes > MAX_PENDING_BYTES:
-            self._write_frames()
+            self._reserve(len(self._pending_frames), 0, False)
+            self._guard(self._write_frames)
 
     def _write_frames(self):
         rows = self._pending_frames
@@ -250,6 +369,7 @@ class H5Writer(Recorder):
         self._pending_bytes = 0
 
     def observables(self, step, time, values):
+        self._step = step
         self._pending_obs.append((step, time, values))
 
     def _write_obs(self):
@@ -276,6 +396,11 @@ class H5Writer(Recorder):
         """Write buffered records, then the pending checkpoint, and flush the file."""
         if self.f is None:
             return
+        self._reserve(len(self._pending_frames), len(self._pending_obs),
+                      self._pending_ck is not None)
+        self._guard(self._flush)
+
+    def _flush(self):
         self._write_frames()
         self._write_obs()
         self.f.flush()
@@ -289,17 +414,42 @@ class H5Writer(Recorder):
     def end(self, status, message):
         if self.f is None:
             return
-        self.flush()
+        self._reserve(len(self._pending_frames), len(self._pending_obs), True)
+        self._guard(self._end, status, message)
+
+    def _end(self, status, message):
+        self._flush()
         self._commit(self.f, status=status, message=message)
         self.f.close()
         self.f = None
+        self.lock.release()
 
     def close(self):
-        """Flush what is buffered and close (the run stays resumable)."""
+        """Flush what is buffered, close and release the lock (the run stays resumable).
+
+        After a failed write this only lets go (the failure was raised already).
+        """
+        if self.failed is not None:
+            return
         if self.f is not None:
             self.flush()
             self.f.close()
             self.f = None
+        self.lock.release()
+
+
+def _close_quietly(f):
+    # after a failed write HDF5 cannot flush the file: close it and drop the errors, so
+    # that nothing is left for the library to flush (and crash on) at exit
+    if f is None:
+        return
+    import gc
+
+    try:
+        f.close()
+    except Exception:  # noqa: BLE001 - the write failure was reported already
+        pass
+    gc.collect()
 
 
 def _copy_upto(src, dst, upto_step):

@@ -88,8 +88,14 @@ def sample_oracle(X, y, m, *, activation="relu", bias=False, alpha=1.0, leak=0.0
     """
     X = np.ascontiguousarray(X, dtype=dtype)
     y = np.ascontiguousarray(y, dtype=np.float64)
-    if X.ndim != 2 or y.shape != (X.shape[0],):
-        raise ValueError(f"X has shape {X.shape} and y {y.shape}; allowed: (n, d) and (n,)")
+    if X.ndim != 2 or y.shape != (X.shape[0],) or X.shape[0] < 1:
+        raise ValueError(f"X has shape {X.shape} and y {y.shape}; allowed: (n, d) and (n,) "
+                         "with n >= 1")
+    for name, arr in (("X", X), ("y", y)):
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name} contains NaN or Inf; allowed: finite values only")
+    if not (isinstance(m, (int, np.integer)) and m >= 1):
+        raise ValueError(f"m={m!r} is invalid; allowed: an integer >= 1")
     d = X.shape[1]
     params = SampleParams(X=X, y=y, code=activation_code(activation), leak=float(leak),
                           bias=bool(bias), alpha=float(alpha), loss=_sampled.LOSSES[loss])

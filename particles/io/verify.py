@@ -1,0 +1,157 @@
+"""Checks that a file is an intact particles run before anything reads it.
+
+Two layers, both cheap (well under a second for any run file):
+
+* :func:`check_size` reads the HDF5 superblock and compares the end-of-file address
+  it records with the file's size. A truncated file is refused at once; opening it
+  in single-writer/multiple-reader mode would otherwise retry reads for minutes or
+  return zeros for the missing records. After every flush the HDF5 library extends
+  the file to that address, so a file that a writer is still growing passes.
+* :func:`check_structure` walks the open file: no external links, soft links,
+  external storage or virtual datasets (a run file is self-contained, and following
+  them would read other files); every group, dataset and attribute a run has, with
+  consistent shapes and dtypes; a parsable config and checkpoint.
+
+Both raise :class:`NotARunError` (a ValueError) naming the file and what is wrong.
+"""
+from __future__ import annotations
+
+import json
+import os
+import struct
+
+import numpy as np
+
+SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+class NotARunError(ValueError):
+    """The file exists but is not an intact particles run."""
+
+
+def end_of_file_address(path):
+    """The end-of-file address recorded in the HDF5 superblock of ``path`` (bytes)."""
+    with open(path, "rb") as fh:
+        head = fh.read(96)
+    if len(head) < 16 or head[:8] != SIGNATURE:
+        raise NotARunError(f"{path!r} is not an HDF5 file (no HDF5 signature at the start)")
+    version = head[8]
+    if version in (2, 3):
+        size = head[9]
+        start = 12 + 2 * size  # base address, superblock extension address
+    elif version in (0, 1):
+        size = head[13]
+        start = 24 + (4 if version == 1 else 0) + 2 * size  # base, free-space addresses
+    else:
+        raise NotARunError(f"{path!r} has an unknown HDF5 superblock version {version}")
+    if size not in (2, 4, 8) or len(head) < start + size:
+        raise NotARunError(f"{path!r} has a damaged HDF5 superblock (size of offsets {size})")
+    fmt = {2: "<H", 4: "<I", 8: "<Q"}[size]
+    return struct.unpack(fmt, head[start:start + size])[0]
+
+
+def check_size(path):
+    """Refuse a file shorter than its superblock says (truncated or cut off)."""
+    eoa = end_of_file_address(path)
+    size = os.path.getsize(path)
+    if size < eoa:
+        raise NotARunError(f"{path!r} is truncated: {size} bytes of the {eoa} its HDF5 "
+                           f"superblock records ({100 * size / max(eoa, 1):.0f} %); "
+                           "it cannot be read safely")
+
+
+def _walk(group, path, where=""):
+    import h5py
+
+    for name in group:
+        link = group.get(name, getlink=True)
+        full = f"{where}/{name}"
+        if isinstance(link, (h5py.ExternalLink, h5py.SoftLink)):
+            raise NotARunError(f"{path!r} has a {type(link).__name__} at {full}; a run file "
+                               "holds no links to other objects or files")
+        obj = group[name]
+        if isinstance(obj, h5py.Group):
+            _walk(obj, path, full)
+        elif isinstance(obj, h5py.Dataset):
+            if obj.external or obj.is_virtual:
+                kind = "external storage" if obj.external else "a virtual dataset"
+                raise NotARunError(f"{path!r} has {kind} at {full}; a run file is "
+                                   "self-contained")
+
+
+def _need(f, path, name, ndim=None, shape=None, kind=None):
+    if name not in f:
+        raise NotARunError(f"{path!r} lacks {name}; it is damaged or not a particles run")
+    ds = f[name]
+    import h5py
+
+    if not isinstance(ds, h5py.Dataset):
+        raise NotARunError(f"{path!r}: {name} is not a dataset")
+    if ndim is not None and ds.ndim != ndim:
+        raise NotARunError(f"{path!r}: {name} has {ds.ndim} dimensions, expected {ndim}")
+    if shape is not None and any(s is not None and s != t for s, t in zip(shape, ds.shape)):
+        raise NotARunError(f"{path!r}: {name} has shape {ds.shape}, expected "
+                           f"{tuple('*' if s is None else s for s in shape)}")
+    if kind is not None and ds.dtype.kind not in kind:
+        raise NotARunError(f"{path!r}: {name} has dtype {ds.dtype}, expected {kind!r} kind")
+    return ds
+
+
+def _attr(group, path, name, cast):
+    try:
+        return cast(group.attrs[name])
+    except KeyError:
+        raise NotARunError(f"{path!r} lacks the attribute {group.name}:{name}") from None
+    except (TypeError, ValueError) as exc:
+        raise NotARunError(f"{path!r}: attribute {group.name}:{name} is invalid ({exc})") from None
+
+
+def check_structure(f, path):
+    """Check an open run file; returns the parsed header (dict).
+
+    Returns
+    -------
+    dict
+        ``config`` (dict), ``m``, ``d``, ``dt``, ``n_steps``, ``versions`` (dict).
+    """
+    try:
+        creator = f["h5md/creator"].attrs["name"]
+    except KeyError:
+        raise NotARunError(f"{path!r} is not a particles run (no H5MD creator)") from None
+    creator = creator.decode() if isinstance(creator, bytes) else str(creator)
+    if creator != "particles":
+        raise NotARunError(f"{path!r} was written by {creator!r}, not particles")
+    _walk(f, path)
+    if "parameters" not in f:
+        raise NotARunError(f"{path!r} lacks /parameters; it is damaged or not a particles run")
+    par = f["parameters"]
+    head = {"config": _attr(par, path, "config", json.loads),
+            "versions": _attr(par, path, "versions", json.loads),
+            "m": _attr(par, path, "m", int), "d": _attr(par, path, "d", int),
+            "dt": _attr(par, path, "dt", float), "n_steps": _attr(par, path, "n_steps", int)}
+    m, d = head["m"], head["d"]
+    if not (m >= 1 and d >= 1 and np.isfinite(head["dt"]) and head["dt"] > 0
+            and head["n_steps"] >= 1):
+        raise NotARunError(f"{path!r}: parameters m={m}, d={d}, dt={head['dt']}, "
+                           f"n_steps={head['n_steps']} are invalid")
+    if not isinstance(head["config"], dict):
+        raise NotARunError(f"{path!r}: /parameters config is not a table")
+    k = d + 2
+    _need(f, path, "particles/neurons/position/value", 3, (None, m, k), "f")
+    for name in ("step", "time"):
+        _need(f, path, f"particles/neurons/position/{name}", 1, None, "iuf")
+    _need(f, path, "parameters/theta0", 2, (m, k), "f")
+    _need(f, path, "parameters/checkpoint/theta", 3, (2, m, k), "f")
+    _need(f, path, "parameters/checkpoint/state", 1, (2,), "S")
+    active = _need(f, path, "parameters/checkpoint/active", 0, None, "iu")
+    if int(active[()]) not in (0, 1):
+        raise NotARunError(f"{path!r}: checkpoint slot {int(active[()])} is invalid "
+                           "(allowed: 0 or 1)")
+    if "particles/teacher/position" in f:
+        _need(f, path, "particles/teacher/position", 2, (None, k), "f")
+    if "observables" not in f:
+        raise NotARunError(f"{path!r} lacks /observables")
+    for name in f["observables"]:
+        for key in ("step", "time", "value"):
+            _need(f, path, f"observables/{name}/{key}", 1, None, "iuf")
+    return head
