@@ -138,6 +138,11 @@ class _Progress:
         self.notice = None
         if quiet:
             return
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=start, unit="step", unit_scale=True,
+                            dynamic_ncols=True)
         import threading
 
         self._lock = threading.Lock()
@@ -151,11 +156,6 @@ class _Progress:
             if not self._noticed:
                 self._noticed = True
                 _compile_notice()
-        if sys.stderr.isatty():
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, initial=start, unit="step", unit_scale=True,
-                            dynamic_ncols=True)
 
     def __call__(self, step, n_steps, t, risk):
         if self.quiet:

@@ -155,3 +155,34 @@ def test_threads_option_and_compile_notice(small, tmp_path, capsys, monkeypatch)
         assert run.config.threads == 1
     assert main(["run", str(small), "-o", str(tmp_path / "u.h5"), "--threads", "-2"]) == 2
     assert "threads=-2 is invalid" in capsys.readouterr().err
+
+
+def test_progress_bar_on_a_terminal(small, tmp_path):
+    """On a terminal the progress is a tqdm bar (stderr is a pseudo-terminal here)."""
+    import pty
+    import subprocess
+    import sys
+
+    import fcntl
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, "-m", "particles.cli", "run", str(small), "-o",
+                           str(tmp_path / "tty.h5"), "--no-animate"], stderr=slave,
+                          stdout=subprocess.PIPE, env=env, text=True, timeout=120)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    assert proc.returncode == 0
+    assert "step/s" in b"".join(chunks).decode(errors="replace")  # tqdm's rate unit

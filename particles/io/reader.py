@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import os
 
-from .verify import NotARunError, check_size, check_structure
+from .verify import NotARunError, check_size, check_structure, open_run
 
 
 class Run:
@@ -28,8 +28,6 @@ class Run:
     """
 
     def __init__(self, path):
-        import h5py
-
         from ..config import from_dict
 
         self.path = os.fspath(path)
@@ -39,7 +37,7 @@ class Run:
             raise FileNotFoundError(f"run file {self.path!r} does not exist")
         check_size(self.path)
         try:
-            self.f = h5py.File(self.path, "r", swmr=True, locking=False)
+            self.f = open_run(self.path)
         except OSError as exc:
             raise NotARunError(f"{self.path!r} cannot be opened as HDF5 ({exc})") from None
         try:

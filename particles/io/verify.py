@@ -13,6 +13,13 @@ Two layers, both cheap (well under a second for any run file):
   consistent shapes and dtypes; a parsable config and checkpoint.
 
 Both raise :class:`NotARunError` (a ValueError) naming the file and what is wrong.
+
+:func:`open_run` opens a file for reading in single-writer/multiple-reader mode with
+a bounded number of metadata read attempts: HDF5 retries a metadata read whose
+checksum fails up to 100 times with growing pauses (a reader may have caught a writer
+mid-write), which makes a damaged file look like a hang; four attempts are enough for
+a live writer. h5py does not expose the setting, so it is set through HDF5's C API
+(``H5Pset_metadata_read_attempts``) on h5py's own copy of the library.
 """
 from __future__ import annotations
 
@@ -23,10 +30,56 @@ import struct
 import numpy as np
 
 SIGNATURE = b"\x89HDF\r\n\x1a\n"
+#: metadata read attempts of a reader (HDF5's default for SWMR readers is 100)
+READ_ATTEMPTS = 4
+_hdf5 = {}
 
 
 class NotARunError(ValueError):
     """The file exists but is not an intact particles run."""
+
+
+def _hdf5_library():
+    """ctypes handle on the HDF5 library h5py has loaded (None if it cannot be found)."""
+    if "lib" not in _hdf5:
+        import ctypes
+
+        import h5py  # noqa: F401 - loads the library
+
+        lib = None
+        try:
+            with open("/proc/self/maps") as fh:
+                paths = {line.split()[-1] for line in fh if "libhdf5" in line}
+            for path in sorted(paths):
+                name = os.path.basename(path)
+                if name.startswith("libhdf5") and not name.startswith("libhdf5_hl"):
+                    cand = ctypes.CDLL(path)
+                    if hasattr(cand, "H5Pset_metadata_read_attempts"):
+                        lib = cand
+                        lib.H5Pset_metadata_read_attempts.argtypes = [ctypes.c_int64,
+                                                                      ctypes.c_uint]
+                        break
+        except OSError:
+            lib = None
+        _hdf5["lib"] = lib
+    return _hdf5["lib"]
+
+
+def open_run(path):
+    """Open ``path`` read-only (SWMR, no file locking, few metadata read attempts)."""
+    import h5py
+
+    lib = _hdf5_library()
+    if lib is None:  # pragma: no cover - not Linux, or a static HDF5
+        return h5py.File(path, "r", swmr=True, locking=False)
+    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
+    fapl.set_file_locking(False, True)
+    fapl.set_libver_bounds(h5py.h5f.LIBVER_EARLIEST, h5py.h5f.LIBVER_LATEST)
+    if lib.H5Pset_metadata_read_attempts(fapl.id, READ_ATTEMPTS) < 0:
+        raise OSError("H5Pset_metadata_read_attempts failed")
+    fid = h5py.h5f.open(os.fsencode(path), h5py.h5f.ACC_RDONLY | h5py.h5f.ACC_SWMR_READ,
+                        fapl=fapl)
+    return h5py.File(fid)
 
 
 def end_of_file_address(path):
@@ -154,4 +207,47 @@ def check_structure(f, path):
     for name in f["observables"]:
         for key in ("step", "time", "value"):
             _need(f, path, f"observables/{name}/{key}", 1, None, "iuf")
+    _check_records(f, path)
     return head
+
+
+def _check_records(f, path):
+    """Read what every reader relies on (indexes, last records, checkpoint) once."""
+    name = "the records"
+    try:
+        name = "the checkpoint"
+        ck = f["parameters/checkpoint"]
+        active = int(ck["active"][()])
+        raw = ck["state"][active]
+        state = json.loads(raw.decode()) if raw else {}
+        ck["theta"][active]
+        name = "the frames"
+        pos = f["particles/neurons/position"]
+        steps = pos["step"][:]
+        n = min(steps.size, pos["time"].shape[0], pos["value"].shape[0])
+        if n:
+            pos["value"][n - 1]
+            pos["time"][n - 1]
+        for obs in f["observables"]:
+            name = f"the observable {obs!r}"
+            g = f["observables"][obs]
+            g["step"][:]
+            k = min(g[key].shape[0] for key in ("step", "time", "value"))
+            if k:
+                g["value"][k - 1]
+                g["time"][k - 1]
+    except (OSError, ValueError, KeyError, IndexError, UnicodeDecodeError) as exc:
+        raise NotARunError(f"{path!r} is damaged: {name} cannot be read "
+                           f"({str(exc).splitlines()[0][:120]})") from None
+    if not isinstance(state, dict):
+        raise NotARunError(f"{path!r} is damaged: its checkpoint state is not a table")
+    step = state.get("step", 0)
+    n_steps = int(f["parameters"].attrs["n_steps"])
+    t_end = state.get("t_end")
+    dt = float(f["parameters"].attrs["dt"])
+    target = n_steps
+    if isinstance(t_end, (int, float)) and np.isfinite(t_end) and t_end > 0:
+        target = max(target, int(round(t_end / dt)))
+    if not isinstance(step, int) or not 0 <= step <= target:
+        raise NotARunError(f"{path!r} is damaged: its checkpoint is at step {step!r}, "
+                           f"outside the run's 0..{target}")

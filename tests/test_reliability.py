@@ -1,0 +1,308 @@
+"""Damaged and hostile files, concurrent writers, full disks and API misuse: each ends
+with a clear error (exit 2 for bad input, 1 for a failed run), never a hang, a crash
+or lost data, and leaves nothing behind."""
+import hashlib
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+
+import particles as pt
+from particles import config as C
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+ENV = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+
+
+def _cfg(t_end=2.0, flush=0.0):
+    return pt.Config(problem=pt.ProblemConfig(d=3, m0=2), network=pt.NetworkConfig(m=16),
+                     integrator=pt.IntegratorConfig(dt=0.01, t_end=t_end),
+                     record=pt.RecordConfig(schedule="every", every=5),
+                     output=pt.OutputConfig(flush_seconds=flush), seed=2)
+
+
+def _toml(cfg, path):
+    lines = []
+    d = C.to_dict(cfg)
+    for k, v in d.items():
+        if not isinstance(v, dict):
+            lines.append(f"{k} = {v!r}".replace("'", '"'))
+    for k, v in d.items():
+        if isinstance(v, dict):
+            lines.append(f"[{k}]")
+            for kk, vv in v.items():
+                val = str(vv).lower() if isinstance(vv, bool) else repr(vv).replace("'", '"')
+                lines.append(f"{kk} = {val}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _cli(*args, timeout=60, **kw):
+    return subprocess.run([sys.executable, "-m", "particles.cli", *map(str, args)], env=ENV,
+                          capture_output=True, text=True, timeout=timeout, **kw)
+
+
+def _digest(path):
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def good(tmp_path_factory):
+    path = tmp_path_factory.mktemp("good") / "good.h5"
+    pt.run(_cfg(), path)
+    return path
+
+
+DAMAGE = {
+    "cut at 10 %": lambda p: _truncate(p, 0.1),
+    "cut at 50 %": lambda p: _truncate(p, 0.5),
+    "cut at 90 %": lambda p: _truncate(p, 0.9),
+    "cut by 1 byte": lambda p: _truncate(p, None),
+    "zeroed tail": lambda p: _zero_tail(p),
+    "not HDF5": lambda p: open(p, "wb").write(b"hello" * 100),
+    "empty": lambda p: open(p, "wb").close(),
+}
+
+
+def _truncate(path, frac):
+    size = os.path.getsize(path)
+    with open(path, "r+b") as fh:
+        fh.truncate(size - 1 if frac is None else int(size * frac))
+
+
+def _zero_tail(path):
+    size = os.path.getsize(path)
+    with open(path, "r+b") as fh:
+        fh.seek(size // 2)
+        fh.write(b"\0" * (size - size // 2))
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_damaged_files_are_refused_at_once(damage, good, tmp_path):
+    path = tmp_path / "bad.h5"
+    shutil.copy(good, path)
+    DAMAGE[damage](path)
+    before = _digest(path)
+    for args in (("info", path), ("resume", path), ("animate", path, "-o", tmp_path / "a.gif")):
+        proc = _cli(*args, timeout=30)
+        assert proc.returncode == 2, (args, proc.stderr)
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and "bad.h5" in lines[0]
+    assert _digest(path) == before  # reading never modifies the input
+    assert sorted(os.listdir(tmp_path)) == ["bad.h5"]  # nothing left behind
+
+
+def _hostile(good, tmp_path, kind):
+    path = tmp_path / "hostile.h5"
+    shutil.copy(good, path)
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(np.arange(64, dtype=np.float64).tobytes())
+    with h5py.File(path, "r+") as f:
+        if kind == "external link":
+            f["observables/leak"] = h5py.ExternalLink(str(secret), "/x")
+        elif kind == "soft link":
+            f["particles/alias"] = h5py.SoftLink("/parameters/theta0")
+        elif kind == "external storage":
+            f.create_dataset("parameters/extra", shape=(64,), dtype="f8",
+                             external=[(str(secret), 0, 512)])
+        else:
+            layout = h5py.VirtualLayout(shape=(2,), dtype="f8")
+            layout[:] = h5py.VirtualSource(str(secret), "x", shape=(2,))
+            f.create_virtual_dataset("parameters/virtual", layout)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["external link", "soft link", "external storage",
+                                  "virtual dataset"])
+def test_hostile_files_are_refused(kind, good, tmp_path):
+    path = _hostile(good, tmp_path, kind)
+    with pytest.raises(ValueError, match="hostile.h5"):
+        pt.load(path)
+    proc = _cli("resume", path)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("change", ["no checkpoint state", "slot 7", "theta0 reshaped",
+                                    "config not JSON", "m attribute missing"])
+def test_tampered_structure_is_refused(change, good, tmp_path):
+    path = tmp_path / "t.h5"
+    shutil.copy(good, path)
+    with h5py.File(path, "r+") as f:
+        if change == "no checkpoint state":
+            del f["parameters/checkpoint/state"]
+        elif change == "slot 7":
+            f["parameters/checkpoint/active"][()] = 7
+        elif change == "theta0 reshaped":
+            t = f["parameters/theta0"][...]
+            del f["parameters/theta0"]
+            f["parameters/theta0"] = t[:-1]
+        elif change == "config not JSON":
+            f["parameters"].attrs["config"] = "{not json"
+        else:
+            del f["parameters"].attrs["m"]
+    with pytest.raises(pt.io.NotARunError if hasattr(pt, "io") else ValueError):
+        pt.load(path)
+    assert _cli("info", path).returncode == 2
+
+
+HOLDER = r"""
+import sys
+sys.path.insert(0, {here!r})
+import particles as pt
+from test_reliability import _cfg
+
+def progress(step, n_steps, t, risk):
+    if step >= 50 and not progress.told:
+        progress.told = True
+        print("ready", flush=True)
+        sys.stdin.readline()   # hold the file open until the test says go
+
+progress.told = False
+pt.run(_cfg(), {out!r}, progress=progress)
+print("done", flush=True)
+"""
+
+
+def _holder(out):
+    proc = subprocess.Popen([sys.executable, "-c", HOLDER.format(here=HERE, out=str(out))],
+                            env=ENV, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
+    return proc
+
+
+def test_one_writer_per_file(tmp_path):
+    out = tmp_path / "same.h5"
+    cfg_path = _toml(_cfg(), tmp_path / "c.toml")
+    holder = _holder(out)
+    try:
+        for args in (("run", cfg_path, "-o", out, "--overwrite", "--no-animate"),
+                     ("resume", out)):
+            proc = _cli(*args)
+            assert proc.returncode == 2, proc.stderr
+            assert f"being written by process {holder.pid}" in proc.stderr
+        with pytest.raises(FileExistsError, match="being written"):
+            pt.resume(out)
+    finally:
+        holder.stdin.write("\n")
+        holder.stdin.close()
+    assert holder.wait() == 0 and holder.stdout.read().strip() == "done"
+    assert sorted(os.listdir(tmp_path)) == ["c.toml", "same.h5"]  # the lock is gone
+    np.testing.assert_array_equal(pt.load(out).frame(-1), pt.simulate(_cfg()).theta)
+
+
+def test_a_killed_writers_lock_is_taken_over(tmp_path):
+    out = tmp_path / "k.h5"
+    holder = _holder(out)
+    holder.kill()
+    holder.wait()
+    assert (tmp_path / "k.h5.lock").exists()  # stale: its process is gone
+    res = pt.resume(out)
+    assert res.status == "complete"
+    assert not (tmp_path / "k.h5.lock").exists()
+    with pt.load(out) as run:
+        ref = pt.simulate(_cfg(), keep=True) if False else pt.simulate(_cfg())
+        np.testing.assert_array_equal(run.frame(-1), ref.theta)
+        np.testing.assert_array_equal(run.observable("risk")[2], ref.observables["risk"])
+
+
+def _limited(limit):
+    def pre():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return pre
+
+
+@pytest.mark.parametrize("limit", [60_000, 400_000])
+def test_file_size_limit_ends_cleanly_and_resumes_every_record(limit, tmp_path):
+    cfg = _cfg(t_end=20.0).replace(network=pt.NetworkConfig(m=64))
+    cfg_path = _toml(cfg, tmp_path / "c.toml")
+    pt.simulate(cfg.replace(integrator=cfg.integrator.replace(t_end=0.02)))  # warm the cache
+    out = tmp_path / "full.h5"
+    proc = subprocess.run([sys.executable, "-m", "particles.cli", "run", cfg_path, "-o", out,
+                           "--no-animate", "-q"], env=ENV, capture_output=True, text=True,
+                          preexec_fn=_limited(limit), timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no space left" in lines[0] and "resumable" in lines[0]
+    assert sorted(os.listdir(tmp_path)) == ["c.toml", "full.h5"]
+    res = pt.resume(out)
+    ref = pt.simulate(cfg)
+    np.testing.assert_array_equal(res.theta, ref.theta)
+    with pt.load(out) as run:
+        np.testing.assert_array_equal(run.steps, ref.frame_steps)
+        for name in ref.observables:
+            np.testing.assert_array_equal(run.observable(name)[2], ref.observables[name])
+
+
+KILL_AT_STEP_1 = r"""
+import os, signal, sys
+sys.path.insert(0, {here!r})
+import particles as pt
+from test_reliability import _cfg
+
+def progress(step, n_steps, t, risk):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+pt.run(_cfg(flush=1000.0), {out!r}, progress=progress)
+"""
+
+
+def test_step_zero_records_survive_a_kill_in_the_first_flush_interval(tmp_path):
+    out = tmp_path / "z.h5"
+    proc = subprocess.run([sys.executable, "-c", KILL_AT_STEP_1.format(here=HERE, out=str(out))],
+                          env=ENV, capture_output=True, text=True)
+    assert proc.returncode == -signal.SIGKILL
+    with pt.load(out) as run:
+        assert list(run.steps) == [0]
+        assert run.observable("risk")[0].tolist() == [0]
+    res = pt.resume(out)
+    ref = pt.simulate(_cfg(flush=1000.0))
+    np.testing.assert_array_equal(res.theta, ref.theta)
+    with pt.load(out) as run:
+        np.testing.assert_array_equal(run.observable("risk")[2], ref.observables["risk"])
+
+
+def test_api_misuse_is_refused_before_compiled_code(rng):
+    X = rng.standard_normal((40, 2))
+    y = np.sin(X[:, 0])
+    with pytest.raises(ValueError, match=r"X has shape \(40, 2\) and y \(5,\)"):
+        pt.sample_oracle(X, y[:5], 4)
+    bad = X.copy()
+    bad[3, 1] = np.nan
+    with pytest.raises(ValueError, match="X contains NaN"):
+        pt.sample_oracle(bad, y, 4)
+    orc = pt.sample_oracle(X, y, 4)
+    with pytest.raises(ValueError, match=r"lr=\(1, 1\) is invalid"):
+        pt.FixedStep("euler", orc, 0.1, lr=(1, 1))
+    with pytest.raises(ValueError, match="theta has shape"):
+        orc.velocity(np.zeros((3, 4)))
+
+
+def test_failures_leave_nothing_behind(tmp_path, good):
+    # a bad data path: no output directory is created
+    out = tmp_path / "new_dir" / "r.h5"
+    cfg = _cfg().replace(problem=pt.ProblemConfig(kind="dataset", d=3,
+                                                  data=str(tmp_path / "missing.npz")),
+                         oracle=pt.OracleConfig(kind="dataset"))
+    proc = _cli("run", _toml(cfg, tmp_path / "c.toml"), "-o", out, "--no-animate")
+    assert proc.returncode == 2 and not (tmp_path / "new_dir").exists()
+    # an existing directory as output, even with --overwrite
+    (tmp_path / "d.h5").mkdir()
+    proc = _cli("run", tmp_path / "c.toml", "-o", tmp_path / "d.h5", "--overwrite")
+    assert proc.returncode == 2
+    assert sorted(os.listdir(tmp_path)) == ["c.toml", "d.h5"]
+    # a resume that fails (diverged run) leaves no .tmp and keeps the file as it was
+    div = tmp_path / "div.h5"
+    pt.run(_cfg().replace(integrator=pt.IntegratorConfig(dt=50.0, t_end=1000.0)), div)
+    before = _digest(div)
+    proc = _cli("resume", div)
+    assert proc.returncode == 2 and _digest(div) == before
+    assert not [p for p in os.listdir(tmp_path) if p.endswith((".tmp", ".lock"))]
