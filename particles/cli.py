@@ -7,6 +7,7 @@ and resumable).
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -284,8 +285,8 @@ def cmd_resume(args):
     with load(args.file) as run:
         ck = run.state
         n_steps = run.n_steps
-    if args.t_end is not None and not args.t_end > 0:
-        raise UsageError(f"--t-end={args.t_end} is invalid; allowed: a number > 0")
+    if args.t_end is not None and not (math.isfinite(args.t_end) and args.t_end > 0):
+        raise UsageError(f"--t-end={args.t_end} is invalid; allowed: a finite number > 0")
     progress = _Progress(n_steps, args.quiet, start=ck.get("step", 0))
     try:
         with _SigintFlag() as flag:
@@ -348,8 +349,16 @@ def summary(run):
     return "\n".join(lines)
 
 
+def _check_dpi(dpi, size=5.0):
+    # a figure of size x size inches must stay a sane bitmap (at most 16k pixels a side)
+    if not 10 <= dpi <= 2000 or dpi * size > 16384:
+        raise UsageError(f"--dpi={dpi} is invalid; allowed: 10 to 2000")
+
+
 def cmd_plot(args):
     from . import plotting
+
+    _check_dpi(args.dpi)
 
     out = args.output or os.path.splitext(args.files[0])[0] + f"-{args.kind}.png"
     plotting.check_output(out)
@@ -367,6 +376,7 @@ def cmd_plot(args):
 
 
 def cmd_animate(args):
+    _check_dpi(args.dpi, args.size)
     from .animation import animate
 
     out = args.output or os.path.splitext(args.file)[0] + ".gif"

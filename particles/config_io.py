@@ -64,12 +64,17 @@ def read_toml(path) -> dict:
 
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise ConfigError(f"config file {path!r} does not exist")
+        raise ConfigError(f"config file {path!r} does not exist"
+                          + (" (it is a directory)" if os.path.isdir(path) else ""))
     with open(path, "rb") as fh:
         try:
-            return tomllib.load(fh)
+            data = tomllib.load(fh)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path!r} is not valid TOML: {exc}") from None
+        except RecursionError:
+            raise ConfigError(f"config file {path!r} nests too deeply; allowed: the sections "
+                              "and keys of docs/config.md") from None
+    return data
 
 
 def load_toml(path):

@@ -5,6 +5,8 @@ All schemes return a C-contiguous (m, d + 2) array (c | a | b). With
 order, the output is exactly 0 at initialisation, as the lazy-training theory
 assumes (docs/theory.md, "Output scale and the lazy regime").
 """
+import os
+
 import numpy as np
 
 from ._checks import _check_int
@@ -82,7 +84,13 @@ def from_config(ic, network, d, rng, dtype, theta=None):
             if not ic.path:
                 raise ValueError("init.path is required with init.scheme = 'array' "
                                  "(or pass theta)")
-            theta = np.load(ic.path)
+            if not os.path.isfile(ic.path):
+                raise ValueError(f"init.path={ic.path!r} is not a file; allowed: a .npy file "
+                                 f"with an ({network.m}, {d + 2}) array")
+            try:
+                theta = np.load(ic.path, allow_pickle=False)
+            except (ValueError, OSError) as exc:
+                raise ValueError(f"init.path={ic.path!r} is not a .npy array ({exc})") from None
         return check_theta(theta, network.m, d, network.bias, dtype)
     tc, ta, tb = ic.scales
     return initialize(rng, network.m, d, scheme=ic.scheme, tau=ic.tau, tau_c=tc, tau_a=ta,

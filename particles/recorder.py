@@ -28,6 +28,8 @@ def schedule_steps(rc, n_steps, dt):
         of observables.
     """
     def log_steps(k):
+        # more points than steps collapse onto the steps: never draw more than that
+        k = min(k, n_steps + 1)
         s = np.unique(np.round(np.geomspace(1, n_steps, max(k - 1, 1))).astype(np.int64))
         return np.union1d([0, n_steps], s)
 
@@ -58,9 +60,11 @@ def extend_schedule(rc, frames, obs, n_configured, n_steps):
         frames = np.union1d(frames[frames <= n_steps], [n_steps])
         obs = np.union1d(obs[obs <= n_steps], frames)
     elif n_steps > n_configured:
-        extra = np.round(np.geomspace(n_configured, n_steps, max(rc.frames // 2, 2)))
+        cap = n_steps - n_configured + 1
+        extra = np.round(np.geomspace(n_configured, n_steps, min(max(rc.frames // 2, 2), cap)))
         extra_obs = np.round(np.geomspace(n_configured, n_steps,
-                                          max(rc.frames * rc.observables_factor // 2, 2)))
+                                          min(max(rc.frames * rc.observables_factor // 2, 2),
+                                              cap)))
         frames = np.union1d(frames, extra)
         obs = np.union1d(np.union1d(obs, extra_obs), frames)
     return frames.astype(np.int64), obs.astype(np.int64)

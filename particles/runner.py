@@ -2,10 +2,12 @@
 :func:`resume` continues one from its last checkpoint, rebuilding exactly what ran."""
 from __future__ import annotations
 
+import math
 import os
 
 from .io import H5Writer, Run
 from .io.lock import WriterLock
+from .resources import check_steps
 
 
 def _writer(config, path, overwrite, resume_from=None, lock=None):
@@ -78,6 +80,9 @@ def resume(path, *, t_end=None, progress=None, keep=False, interrupted=None):
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"run file {path!r} does not exist")
+    if t_end is not None and not (isinstance(t_end, (int, float)) and math.isfinite(t_end)
+                                  and t_end > 0):
+        raise ValueError(f"t_end={t_end!r} is invalid; allowed: a finite number > 0")
     lock = WriterLock(path).acquire()  # no other process may write it meanwhile
     try:
         with Run(path) as old:
@@ -92,6 +97,9 @@ def resume(path, *, t_end=None, progress=None, keep=False, interrupted=None):
                 raise ValueError(f"{path!r} diverged ({ck.get('message', '')}); resuming it "
                                  "would diverge again: start a new run with a smaller dt")
             sim = Simulation.from_run(old)
+            if target is not None:
+                check_steps(target / old.dt, f"t_end = {target:g}")
+            sim.schedule(n_target)  # fails here, before the file is touched
             writer = _writer(sim.config, path, True, lock=lock,
                              resume_from=(old.f, int(ck["step"]), ck["theta"]))
             state = {k: v for k, v in ck.items() if k not in ("theta", "message")}

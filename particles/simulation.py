@@ -19,6 +19,7 @@ from ._threads import default_threads, pool_owner
 from .integrators import DIVERGED, RUNNING, STATUS_NAMES, FixedStep, OdeDriver
 from .observables import Observer, invariants
 from .recorder import MemoryRecorder, Tee, extend_schedule, schedule_steps
+from .resources import check_memory, check_steps
 from .rng import stream
 from .state import State
 
@@ -109,8 +110,11 @@ class Simulation:
         config = _cfg.Config() if config is None else config
         if not isinstance(config, _cfg.Config):
             raise TypeError(f"config must be a particles.Config, got {type(config).__name__}")
+        check_steps(config.integrator.n_steps)
         if problem is None:
             self.problem_origin = "config"
+            if config.problem.kind != "dataset":
+                check_memory(config, config.problem.d)
             problem = problems.from_config(config.problem, config.network, config.seed)
         else:
             self.problem_origin = "python"
@@ -127,10 +131,23 @@ class Simulation:
         """
         sim = cls.__new__(cls)
         sim.problem_origin = run.problem_origin
-        sim._wire(run.config, run.problem(), run.theta0)
+        problem = run.problem()
+        problems.check_against(run.config, problem)  # a tampered file fails here
+        theta0 = run.theta0
+        if theta0.dtype != np.dtype(run.config.dtype):
+            raise ValueError(f"{run.path!r}: theta0 is {theta0.dtype} but the config says "
+                             f"dtype={run.config.dtype!r}; the file is inconsistent")
+        sim._wire(run.config, problem, theta0)
+        if sim.oracle.gen is not None and run.state.get("step", 0) > 0:
+            streams = run.state.get("streams") or {}
+            if "noise" not in streams and "rng_state" not in run.state:
+                raise ValueError(f"{run.path!r}: the checkpoint lacks the state of the random "
+                                 "stream 'noise' that the online oracle draws from; resuming "
+                                 "would not continue the same run")
         return sim
 
     def _wire(self, config, problem, theta):
+        check_memory(config, problem.d, 0 if problem.X is None else problem.X.shape[0])
         self.config = config
         self.problem = problem
         net, ic = config.network, config.integrator
@@ -217,9 +234,14 @@ class Simulation:
         -------
         Result
         """
+        n_steps = self.n_steps if t_end is None else t_end / self.dt
+        check_steps(n_steps)
+        n_steps = max(1, int(round(n_steps)))
+        if keep:
+            n_data = 0 if self.problem.X is None else self.problem.X.shape[0]
+            check_memory(self.config, self.d, n_data, keep_frames=True)
         mem = MemoryRecorder(keep_frames=keep)
         rec = Tee(mem, recorder)
-        n_steps = self.n_steps if t_end is None else max(1, int(round(t_end / self.dt)))
         frames, obs = self.schedule(n_steps)
         frame_set, obs_set = set(frames.tolist()), set(obs.tolist())
         state = self.new_state()
@@ -279,8 +301,8 @@ class Simulation:
                 if code == DIVERGED:
                     return "diverged", (
                         f"diverged at step {state.step} (t = {state.time:.6g}): the risk became "
-                        f"{rep.risk:.3g}; records up to t = {state.time:.6g} are kept; a smaller "
-                        f"step (dt <= {dt / 10:.3g}) would be safer")
+                        f"{rep.risk:.3g}; records up to t = {state.time:.6g} are kept; "
+                        + self.safer_step(state.time))
                 if code != RUNNING:
                     self._record(rec, state, frame_set | {state.step}, obs_set | {state.step})
                     return "stopped", (f"{STATUS_NAMES[code]} at step {state.step} "
@@ -293,6 +315,31 @@ class Simulation:
             self._record(rec, state, frame_set, obs_set)
             rec.checkpoint(self._checkpoint(state, "running", t_end))
         return "complete", f"reached t = {n_steps * dt:.6g}"
+
+    def safer_step(self, t_fail, factors=(10, 100, 1000), budget=2_000_000):
+        """Advice after a divergence at time ``t_fail``: a step that was checked not to
+        diverge, on this very problem and start, up to twice that time.
+
+        Each candidate dt / factor is run in memory (no file, no records) while its step
+        count stays within ``budget``; the first that does not diverge is suggested.
+        """
+        if self.integrator.whole_intervals:  # adaptive methods choose their own steps
+            return "tighten rtol/atol or use a smaller first step"
+        horizon = min(2 * max(t_fail, self.dt), self.config.integrator.t_end)
+        for factor in factors:
+            dt = self.dt / factor
+            if horizon / dt > budget:
+                break
+            ic = self.config.integrator.replace(dt=dt, t_end=max(horizon, dt))
+            probe = self.config.replace(integrator=ic, record=self.config.record.replace(
+                schedule="log", frames=2, observables_factor=1))
+            sim = Simulation(probe, theta=self.theta0, problem=self.problem)
+            if sim.run(keep=False).status != "diverged":
+                return (f"a smaller step is needed: dt = {dt:.3g} (dt / {factor}) did not "
+                        f"diverge up to t = {horizon:.6g}: rerun with integrator.dt = {dt:.3g}")
+        return (f"a smaller step is needed, but none down to dt / {factor} stayed stable up "
+                f"to t = {horizon:.6g} within {budget} steps; lower alpha, tau or the learning "
+                "rates, or use an accuracy-controlled method (integrator.method = 'rk45')")
 
     def _record(self, rec, state, frame_set, obs_set):
         if state.step in obs_set:

@@ -306,3 +306,15 @@ def test_failures_leave_nothing_behind(tmp_path, good):
     proc = _cli("resume", div)
     assert proc.returncode == 2 and _digest(div) == before
     assert not [p for p in os.listdir(tmp_path) if p.endswith((".tmp", ".lock"))]
+
+
+def test_divergence_advice_is_a_step_that_was_checked(tmp_path):
+    cfg = _cfg().replace(integrator=pt.IntegratorConfig(dt=50.0, t_end=400.0))
+    res = pt.simulate(cfg)
+    assert res.status == "diverged", res.message
+    import re
+
+    dt = float(re.search(r"rerun with integrator.dt = ([0-9.e+-]+)", res.message).group(1))
+    assert dt < 50.0
+    again = pt.simulate(cfg.replace(integrator=cfg.integrator.replace(dt=dt)))
+    assert again.status == "complete", again.message
