@@ -56,6 +56,9 @@ def _build_parser():
                        description="Print the configuration, progress, last risk, completion "
                        "state and size of FILE.")
     i.add_argument("file")
+    i.add_argument("--check", action="store_true",
+                   help="also read every record back and verify its checksum (exit 2 when "
+                   "anything is damaged)")
 
     pl = sub.add_parser("plot", help="static figures of one or several runs",
                         description="Draw a figure from run files (several files are "
@@ -315,6 +318,10 @@ def cmd_info(args):
 
     with load(args.file) as run:
         print(summary(run))
+        if args.check:
+            c = run.check()
+            print(f"check       intact: {c['frames']} frames, {c['observables']} observables, "
+                  f"{c['datasets']} datasets read back ({c['checksummed']} with checksums)")
     return 0
 
 

@@ -86,6 +86,7 @@ def resume(path, *, t_end=None, progress=None, keep=False, interrupted=None):
     lock = WriterLock(path).acquire()  # no other process may write it meanwhile
     try:
         with Run(path) as old:
+            old.check()  # every record it will copy reads back intact
             ck = old.checkpoint()
             status = ck.get("status", "running")
             target = t_end if t_end is not None else ck.get("t_end")

@@ -131,13 +131,8 @@ class Simulation:
         """
         sim = cls.__new__(cls)
         sim.problem_origin = run.problem_origin
-        problem = run.problem()
-        problems.check_against(run.config, problem)  # a tampered file fails here
-        theta0 = run.theta0
-        if theta0.dtype != np.dtype(run.config.dtype):
-            raise ValueError(f"{run.path!r}: theta0 is {theta0.dtype} but the config says "
-                             f"dtype={run.config.dtype!r}; the file is inconsistent")
-        sim._wire(run.config, problem, theta0)
+        run.check_consistency()  # a tampered file fails here
+        sim._wire(run.config, run.problem(), run.theta0)
         if sim.oracle.gen is not None and run.state.get("step", 0) > 0:
             streams = run.state.get("streams") or {}
             if "noise" not in streams and "rng_state" not in run.state:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import os
 
-from .verify import NotARunError, check_size, check_structure, open_run
+from .verify import NotARunError, check_all, check_size, check_structure, open_run
 
 
 class Run:
@@ -41,7 +41,14 @@ class Run:
         except OSError as exc:
             raise NotARunError(f"{self.path!r} cannot be opened as HDF5 ({exc})") from None
         try:
-            head = check_structure(self.f, self.path)
+            try:
+                head = check_structure(self.f, self.path)
+            except NotARunError:
+                raise
+            except (KeyError, OSError, RuntimeError, ValueError, TypeError) as exc:
+                # HDF5 reports a failed metadata checksum as a missing object
+                raise NotARunError(f"{self.path!r} is damaged: "
+                                   f"{str(exc).splitlines()[0][:160]}") from None
             try:
                 self.config = from_dict(head["config"])
             except (ValueError, TypeError) as exc:
@@ -49,6 +56,11 @@ class Run:
         except BaseException:
             self.f.close()
             raise
+        if (self.config.network.m, self.config.problem.d) != (head["m"], head["d"]):
+            self.f.close()
+            raise NotARunError(f"{self.path!r} is inconsistent: its config says m = "
+                               f"{self.config.network.m}, d = {self.config.problem.d}, its "
+                               f"arrays m = {head['m']}, d = {head['d']}")
         self.config_dict = head["config"]
         self.m, self.d = head["m"], head["d"]
         self.dt, self.n_steps = head["dt"], head["n_steps"]
@@ -186,6 +198,38 @@ class Run:
             return None
         return {k: v[...] for k, v in self.f["parameters/data"].items()}
 
+    def check(self):
+        """Read every record and the checkpoint once, verifying their checksums.
+
+        Returns
+        -------
+        dict
+            Counts: ``frames``, ``observables``, ``datasets``, ``checksummed``.
+
+        Raises
+        ------
+        NotARunError
+            When anything cannot be read back intact.
+        """
+        counts = check_all(self.f, self.path)
+        self.check_consistency()
+        return counts
+
+    def check_consistency(self):
+        """The stored config, problem and arrays describe one run (else NotARunError)."""
+        import numpy as np
+
+        from ..problems import check_against
+
+        try:
+            check_against(self.config, self.problem())
+        except (ValueError, TypeError, KeyError) as exc:
+            raise NotARunError(f"{self.path!r} is inconsistent: {exc}") from None
+        dtype = self.f["parameters/theta0"].dtype
+        if dtype != np.dtype(self.config.dtype):
+            raise NotARunError(f"{self.path!r} is inconsistent: theta0 is {dtype} but the "
+                               f"config says dtype={self.config.dtype!r}")
+
     def problem(self):
         """The problem that ran, rebuilt from the file (teacher array or data set).
 
@@ -202,7 +246,17 @@ class Run:
             attrs = {"kind": pc.kind, "d": self.d, "inputs": pc.inputs, "loss": pc.loss,
                      "teacher_activation": pc.teacher_activation or net.activation,
                      "teacher_bias": pc.teacher_bias, "leak": net.leak, "origin": "config"}
-        return from_attrs(attrs, self.teacher, self.data())
+        teacher, data = self.teacher, self.data()
+        if attrs.get("kind") == "dataset" and (data is None or not {"X", "y"} <= set(data)):
+            raise NotARunError(f"{self.path!r} is damaged: its data set (/parameters/data "
+                               "X, y) is missing")
+        if attrs.get("kind") != "dataset" and teacher is None:
+            raise NotARunError(f"{self.path!r} is damaged: its teacher "
+                               "(/particles/teacher/position) is missing")
+        try:
+            return from_attrs(attrs, teacher, data)
+        except (KeyError, ValueError, TypeError) as exc:
+            raise NotARunError(f"{self.path!r} holds an invalid problem: {exc}") from None
 
     @property
     def problem_origin(self):

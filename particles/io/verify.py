@@ -207,8 +207,43 @@ def check_structure(f, path):
     for name in f["observables"]:
         for key in ("step", "time", "value"):
             _need(f, path, f"observables/{name}/{key}", 1, None, "iuf")
+    if not writer_alive(path):
+        _check_lengths(f, path)
     _check_records(f, path)
     return head
+
+
+def writer_alive(path):
+    """Whether a live process holds the writer lock of ``path`` (never takes it)."""
+    import fcntl
+
+    try:
+        fd = os.open(os.fspath(path) + ".lock", os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def _check_lengths(f, path):
+    # a file at rest (no live writer) has as many steps as times as values per element;
+    # while a writer appends, values lead times lead steps by design
+    groups = [("particles/neurons/position", f["particles/neurons/position"])]
+    groups += [(f"observables/{n}", f["observables"][n]) for n in f["observables"]]
+    for name, g in groups:
+        sizes = [g[key].shape[0] for key in ("step", "time", "value")]
+        if len(set(sizes)) != 1:
+            raise NotARunError(f"{path!r} is damaged: {name} has {sizes[0]} steps, "
+                               f"{sizes[1]} times and {sizes[2]} values")
+    obs = [g for name, g in groups[1:]]
+    if obs and len({g["step"].shape[0] for g in obs}) != 1:
+        raise NotARunError(f"{path!r} is damaged: its observables have different numbers "
+                           "of records")
 
 
 def _check_records(f, path):
@@ -251,3 +286,40 @@ def _check_records(f, path):
     if not isinstance(step, int) or not 0 <= step <= target:
         raise NotARunError(f"{path!r} is damaged: its checkpoint is at step {step!r}, "
                            f"outside the run's 0..{target}")
+
+
+def check_all(f, path):
+    """Read every record, the checkpoint and the problem data once (checksums verified).
+
+    Returns
+    -------
+    dict
+        ``frames``, ``observables`` (record counts) and ``checksummed`` (datasets with a
+        Fletcher-32 checksum; files of version 0.1 have none).
+    """
+    import h5py
+
+    counts = {"frames": 0, "observables": 0, "checksummed": 0, "datasets": 0}
+    names = []
+    f.visititems(lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset)
+                 else None)
+    for name in names:
+        ds = f[name]
+        counts["datasets"] += 1
+        counts["checksummed"] += bool(ds.fletcher32)
+        try:
+            if ds.ndim >= 2 and ds.shape[0] > 1:
+                for i in range(ds.shape[0]):  # one record at a time: bounded memory
+                    row = ds[i]
+                    if row.dtype.kind == "f" and not np.all(np.isfinite(row)) \
+                            and name.endswith("position/value"):
+                        raise NotARunError(f"{path!r} is damaged: frame {i} of {name} holds "
+                                           "NaN or Inf")
+            else:
+                ds[()]
+        except OSError as exc:
+            raise NotARunError(f"{path!r} is damaged: {name} cannot be read "
+                               f"({str(exc).splitlines()[0][:120]})") from None
+    counts["frames"] = f["particles/neurons/position/step"].shape[0]
+    counts["observables"] = len(f["observables"])
+    return counts

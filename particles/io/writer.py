@@ -1,6 +1,8 @@
 """Writing a run file: one run = one HDF5 file in the H5MD 1.1 layout.
 
-Layout (see docs/architecture.md, "The run file")::
+Every dataset but the one-number slot switch carries a Fletcher-32 checksum per chunk,
+so a damaged record is detected when it is read (``particles info --check`` reads them
+all). Layout (see docs/architecture.md, "The run file")::
 
     /h5md                         version = [1, 1]; author/name; creator/{name, version}
     /particles/neurons/box        dimension = d + 2, boundary = "none" x (d + 2)
@@ -165,23 +167,29 @@ class H5Writer(Recorder):
         neurons = f.create_group("particles/neurons")
         _box(neurons, d + 2)
         pos = neurons.create_group("position")
-        pos.create_dataset("step", (0,), maxshape=(None,), dtype=np.int64, chunks=(256,))
-        pos.create_dataset("time", (0,), maxshape=(None,), dtype=np.float64, chunks=(256,))
+        pos.create_dataset("step", (0,), maxshape=(None,), dtype=np.int64, chunks=(256,),
+                           fletcher32=True)
+        pos.create_dataset("time", (0,), maxshape=(None,), dtype=np.float64, chunks=(256,),
+                           fletcher32=True)
         pos.create_dataset("value", (0, m, d + 2), maxshape=(None, m, d + 2),
                            dtype=self.storage_dtype, chunks=(1, m, d + 2),
-                           compression=self.compression)
-        neurons.create_dataset("mass", data=np.full(m, 1.0 / m))
+                           compression=self.compression, fletcher32=True)
+        neurons.create_dataset("mass", data=np.full(m, 1.0 / m), fletcher32=True)
         teacher = info.get("teacher")
         if teacher is not None:
             tg = f.create_group("particles/teacher")
             _box(tg, d + 2)
-            tg.create_dataset("position", data=np.asarray(teacher, dtype=np.float64))
+            tg.create_dataset("position", data=np.asarray(teacher, dtype=np.float64),
+                              fletcher32=True)
         obs = f.create_group("observables")
         for name in info["observables"]:
             g = obs.create_group(name)
-            g.create_dataset("step", (0,), maxshape=(None,), dtype=np.int64, chunks=(256,))
-            g.create_dataset("time", (0,), maxshape=(None,), dtype=np.float64, chunks=(256,))
-            g.create_dataset("value", (0,), maxshape=(None,), dtype=np.float64, chunks=(256,))
+            g.create_dataset("step", (0,), maxshape=(None,), dtype=np.int64, chunks=(256,),
+                             fletcher32=True)
+            g.create_dataset("time", (0,), maxshape=(None,), dtype=np.float64, chunks=(256,),
+                             fletcher32=True)
+            g.create_dataset("value", (0,), maxshape=(None,), dtype=np.float64, chunks=(256,),
+                             fletcher32=True)
         par = f.create_group("parameters")
         par.attrs["config"] = json.dumps(info["config"], default=_json_default)
         par.attrs["versions"] = json.dumps(_versions())
@@ -196,17 +204,19 @@ class H5Writer(Recorder):
         if problem is not None:
             par.attrs["problem"] = json.dumps(to_attrs(problem, info.get("problem_origin",
                                                                          "config")))
-        par.create_dataset("theta0", data=info["theta0"])
+        par.create_dataset("theta0", data=info["theta0"], fletcher32=True)
         ck = par.create_group("checkpoint")
-        ck.create_dataset("theta", data=np.stack([info["theta0"], info["theta0"]]))
-        ck.create_dataset("state", data=np.array([b"", b""], dtype=f"S{STATE_BYTES}"))
+        ck.create_dataset("theta", data=np.stack([info["theta0"], info["theta0"]]),
+                          chunks=(1,) + info["theta0"].shape, fletcher32=True)
+        ck.create_dataset("state", data=np.array([b"", b""], dtype=f"S{STATE_BYTES}"),
+                          fletcher32=True)
         ck.create_dataset("active", data=np.int64(0))
         if problem is not None and problem.X is not None:
             dg = par.create_group("data")
             for key in ("X", "y", "X_test", "y_test"):
                 arr = getattr(problem, key)
                 if arr is not None:
-                    dg.create_dataset(key, data=arr, compression="gzip")
+                    dg.create_dataset(key, data=arr, compression="gzip", fletcher32=True)
         return f
 
     def begin(self, info):
