@@ -50,6 +50,11 @@ def _build_parser():
                        "end (or --t-end); the final state equals an uninterrupted run's.")
     s.add_argument("file")
     s.add_argument("--t-end", type=float, help="new final time")
+    s.add_argument("--salvage", action="store_true",
+                   help="accept a file cut off at its end (a failed write) when all its "
+                   "records up to the last checkpoint read back intact, and continue into "
+                   "a new file (-o, default NAME-salvaged.h5)")
+    s.add_argument("-o", "--output", help="with --salvage: the new file")
     s.add_argument("-q", "--quiet", action="store_true")
 
     i = sub.add_parser("info", help="summarise a run file",
@@ -282,10 +287,13 @@ def cmd_run(args):
 
 
 def cmd_resume(args):
-    from .io import load
     from .runner import resume
 
-    with load(args.file) as run:
+    from .io import Run
+
+    if args.output and not args.salvage:
+        raise UsageError("-o goes with --salvage (a plain resume continues the file itself)")
+    with Run(args.file, allow_truncated=args.salvage) as run:
         ck = run.state
         n_steps = run.n_steps
     if args.t_end is not None and not (math.isfinite(args.t_end) and args.t_end > 0):
@@ -293,7 +301,8 @@ def cmd_resume(args):
     progress = _Progress(n_steps, args.quiet, start=ck.get("step", 0))
     try:
         with _SigintFlag() as flag:
-            res = resume(args.file, t_end=args.t_end, progress=progress, interrupted=flag)
+            res = resume(args.file, t_end=args.t_end, progress=progress, interrupted=flag,
+                         salvage=args.salvage, output=args.output)
     except KeyboardInterrupt:
         progress.close()
         print(f"interrupted; {args.file} is resumable", file=sys.stderr)

@@ -60,8 +60,14 @@ def run(config=None, path=None, *, theta=None, problem=None, progress=None, over
         writer.close()
 
 
-def resume(path, *, t_end=None, progress=None, keep=False, interrupted=None):
+def resume(path, *, t_end=None, progress=None, keep=False, interrupted=None, salvage=False,
+           output=None):
     """Continue the run stored in ``path`` to its end (or to ``t_end``).
+
+    With ``salvage``, a file whose end was cut off (a write that failed, a copy that
+    stopped) is accepted when everything up to its last checkpoint reads back intact
+    (checksums verified); the run continues into ``output`` (default
+    ``<name>-salvaged.h5``), and ``path`` is left as it is.
 
     The problem (teacher array or data set), the initial particles and the config are
     read from the file, never rebuilt from a seed. The records after the last
@@ -78,14 +84,20 @@ def resume(path, *, t_end=None, progress=None, keep=False, interrupted=None):
     from .simulation import Simulation
 
     path = os.fspath(path)
+    if salvage and output is None:
+        output = os.path.splitext(path)[0] + "-salvaged.h5"
+    output = path if output is None else os.fspath(output)
+    if output != path and os.path.exists(output):
+        raise FileExistsError(f"output file {output!r} exists; choose another path")
     if not os.path.exists(path):
         raise FileNotFoundError(f"run file {path!r} does not exist")
     if t_end is not None and not (isinstance(t_end, (int, float)) and math.isfinite(t_end)
                                   and t_end > 0):
         raise ValueError(f"t_end={t_end!r} is invalid; allowed: a finite number > 0")
     lock = WriterLock(path).acquire()  # no other process may write it meanwhile
+    out_lock = WriterLock(output).acquire() if output != path else lock
     try:
-        with Run(path) as old:
+        with Run(path, allow_truncated=salvage) as old:
             old.check()  # every record it will copy reads back intact
             ck = old.checkpoint()
             status = ck.get("status", "running")
@@ -93,6 +105,7 @@ def resume(path, *, t_end=None, progress=None, keep=False, interrupted=None):
             n_target = old.n_steps if target is None else max(1, int(round(target / old.dt)))
             if status in ("complete", "stopped", "diverged") and n_target <= ck.get("step", 0):
                 lock.release()
+                out_lock.release()
                 return None
             if status == "diverged":
                 raise ValueError(f"{path!r} diverged ({ck.get('message', '')}); resuming it "
@@ -101,7 +114,7 @@ def resume(path, *, t_end=None, progress=None, keep=False, interrupted=None):
             if target is not None:
                 check_steps(target / old.dt, f"t_end = {target:g}")
             sim.schedule(n_target)  # fails here, before the file is touched
-            writer = _writer(sim.config, path, True, lock=lock,
+            writer = _writer(sim.config, output, True, lock=out_lock,
                              resume_from=(old.f, int(ck["step"]), ck["theta"]))
             state = {k: v for k, v in ck.items() if k not in ("theta", "message")}
             state["status"] = "running"
@@ -116,8 +129,11 @@ def resume(path, *, t_end=None, progress=None, keep=False, interrupted=None):
                        any(step not in set(old.observable(n)[0].tolist())
                            for n in old.observable_names))
             writer.begin(info)
+        if output != path:
+            lock.release()  # the source was only read
     except BaseException:
         lock.release()
+        out_lock.release()
         raise
     try:
         return sim.run(recorder=writer, progress=progress, resume=ck, t_end=target,

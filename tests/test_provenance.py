@@ -75,7 +75,7 @@ pt.run(cfg, {out!r}, progress=progress, **kw)
 @pytest.mark.parametrize("name", CASES)
 def test_kill_and_resume_rebuild_what_ran(name, tmp_path):
     cfg, kw = build_case(name, str(tmp_path))
-    reference = pt.simulate(cfg, **kw)
+    reference = pt.simulate(cfg, **kw)  # frames kept in memory: every record compared
     out = str(tmp_path / "run.h5")
     script = KILLER.format(here=HERE, name=name, tmp=str(tmp_path), kill_step=60, out=out)
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -97,6 +97,12 @@ def test_kill_and_resume_rebuild_what_ran(name, tmp_path):
         assert run.complete
         assert run.config == reference.config
         np.testing.assert_array_equal(run.frame(-1), reference.theta)
+        # every record, not only the final state
+        np.testing.assert_array_equal(run.steps, reference.frame_steps)
+        for k in range(len(run)):
+            np.testing.assert_array_equal(run.frame(k), reference.frames[k])
+        for obs, values in reference.observables.items():
+            np.testing.assert_array_equal(run.observable(obs)[2], values)
         after = run.problem()
         if stored.teacher is not None:
             np.testing.assert_array_equal(run.teacher, teacher_before)

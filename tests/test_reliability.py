@@ -318,3 +318,110 @@ def test_divergence_advice_is_a_step_that_was_checked(tmp_path):
     assert dt < 50.0
     again = pt.simulate(cfg.replace(integrator=cfg.integrator.replace(dt=dt)))
     assert again.status == "complete", again.message
+
+
+@pytest.mark.parametrize("setting,message", [
+    ("network.m=1000000000", "the run needs about"),
+    ("oracle.n=1000000000000", "the run needs about"),
+    ("integrator.t_end=1e300", "steps; allowed: at most"),
+    ("init.path=\"DIR\"", "is not a file"),
+])
+def test_sizes_and_paths_exit_2_before_any_work(setting, message, tmp_path):
+    cfg = _cfg().replace(oracle=pt.OracleConfig(kind="sampled", n=100),
+                         init=pt.InitConfig(scheme="array", path=str(tmp_path / "t.npy")))
+    np.save(tmp_path / "t.npy", np.zeros((16, 5)))
+    (tmp_path / "DIR").mkdir()
+    setting = setting.replace("DIR", str(tmp_path / "DIR"))
+    proc = _cli("run", _toml(cfg, tmp_path / "c.toml"), "-o", tmp_path / "out" / "r.h5",
+                "--set", setting)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and message in lines[0], proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_huge_record_counts_are_capped(tmp_path):
+    cfg = _cfg().replace(record=pt.RecordConfig(schedule="log", frames=10 ** 9))
+    res = pt.run(cfg, tmp_path / "r.h5")
+    assert res.status == "complete"
+    with pt.load(tmp_path / "r.h5") as run:
+        assert 2 < len(run) <= cfg.integrator.n_steps + 1
+
+
+def test_bad_command_values_exit_2(good, tmp_path):
+    deep = tmp_path / "deep.toml"
+    deep.write_text("x = " + "[" * 5000 + "]" * 5000 + "\n")
+    copy = tmp_path / "g.h5"
+    shutil.copy(good, copy)
+    before = _digest(copy)
+    for args, message in ((("run", deep), "nests too deeply"),
+                          (("resume", copy, "--t-end", "inf"), "--t-end=inf is invalid"),
+                          (("resume", copy, "--t-end", "1e300"), "steps; allowed: at most"),
+                          (("plot", copy, "--dpi", "100000"), "--dpi=100000 is invalid")):
+        proc = _cli(*args)
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2 and len(lines) == 1 and message in lines[0], proc.stderr
+    assert _digest(copy) == before  # the complete file was not flipped to running
+    assert pt.load(copy).status == "complete"
+
+
+def test_a_checkpoint_without_its_random_stream_is_refused(tmp_path):
+    import json
+
+    cfg = _cfg().replace(oracle=pt.OracleConfig(kind="online", batch=8, n_monitor=100),
+                         integrator=pt.IntegratorConfig(method="sgd", dt=0.01, t_end=2.0))
+    out = tmp_path / "o.h5"
+    calls = []
+    pt.run(cfg, out, interrupted=lambda: calls.append(1) or len(calls) > 3)
+    with h5py.File(out, "r+") as f:
+        ck = f["parameters/checkpoint"]
+        slot = int(ck["active"][()])
+        state = json.loads(ck["state"][slot].decode())
+        assert state["step"] > 0 and "noise" in state["streams"]
+        del state["streams"]
+        ck["state"][slot] = np.bytes_(json.dumps(state).encode())
+    with pytest.raises(ValueError, match="lacks the state of the random stream 'noise'"):
+        pt.resume(out)
+    assert not [p for p in os.listdir(tmp_path) if p.endswith((".tmp", ".lock"))]
+
+
+FAILING_WRITE = r"""
+import resource, signal, sys
+sys.path.insert(0, {here!r})
+import particles as pt
+from particles.io import writer
+from test_reliability import _cfg
+
+cfg = _cfg(t_end=20.0).replace(network=pt.NetworkConfig(m=64))
+pt.simulate(cfg.replace(integrator=cfg.integrator.replace(t_end=0.02)))  # warm the cache
+writer.H5Writer._space_left = lambda self: 1 << 60  # the space check is fooled
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (400_000, 400_000))
+from particles.cli import main
+sys.exit(main(["run", {cfg!r}, "-o", {out!r}, "--no-animate", "-q"]))
+"""
+
+
+def test_a_write_that_fails_anyway_exits_1_without_crashing(tmp_path):
+    cfg_path = _toml(_cfg(t_end=20.0).replace(network=pt.NetworkConfig(m=64)),
+                     tmp_path / "c.toml")
+    out = tmp_path / "w.h5"
+    proc = subprocess.run([sys.executable, "-c", FAILING_WRITE.format(
+        here=HERE, cfg=str(cfg_path), out=str(out))], env=ENV, capture_output=True,
+        text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr  # not a segfault
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "failed at step" in lines[0] and "File too large" in lines[0]
+    assert not (tmp_path / "w.h5.lock").exists() and not (tmp_path / "w.h5.tmp").exists()
+    # the end of the file may be cut: a plain resume refuses it, --salvage continues it
+    # into a new file with every record of an uninterrupted run
+    assert _cli("resume", out).returncode == 2
+    proc = _cli("resume", out, "--salvage", "-q")
+    assert proc.returncode == 0, proc.stderr
+    ref = pt.simulate(_cfg(t_end=20.0).replace(network=pt.NetworkConfig(m=64)))
+    with pt.load(tmp_path / "w-salvaged.h5") as run:
+        assert run.complete
+        run.check()
+        np.testing.assert_array_equal(run.steps, ref.frame_steps)
+        np.testing.assert_array_equal(run.frame(-1), ref.theta)
+        for name in ref.observables:
+            np.testing.assert_array_equal(run.observable(name)[2], ref.observables[name])

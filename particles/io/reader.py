@@ -13,6 +13,9 @@ class Run:
     Parameters
     ----------
     path : str or path-like
+    allow_truncated : bool
+        Accept a file shorter than its HDF5 superblock records (a run whose last write
+        failed); everything it reads is still checked. For salvaging only.
 
     Attributes
     ----------
@@ -27,7 +30,7 @@ class Run:
     for, so memory stays bounded whatever the run length.
     """
 
-    def __init__(self, path):
+    def __init__(self, path, allow_truncated=False):
         from ..config import from_dict
 
         self.path = os.fspath(path)
@@ -35,7 +38,8 @@ class Run:
             raise NotARunError(f"{self.path!r} is a directory, not a run file")
         if not os.path.isfile(self.path):
             raise FileNotFoundError(f"run file {self.path!r} does not exist")
-        check_size(self.path)
+        if not allow_truncated:
+            check_size(self.path)
         try:
             self.f = open_run(self.path)
         except OSError as exc:

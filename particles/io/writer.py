@@ -297,8 +297,9 @@ class H5Writer(Recorder):
                 raise
             self._abandon()
             t = self._state.get("time")
-            where = (f"the file is resumable up to t = {t:.6g}" if t is not None and
-                     os.path.exists(self.path) else "nothing was kept")
+            where = (f"its end may be cut off: `particles resume --salvage {self.path}` "
+                     f"continues from t = {t:.6g} into a new file"
+                     if t is not None and os.path.exists(self.path) else "nothing was kept")
             self.failed = StoreWriteError(f"writing {self.path!r} failed at step {self._step}: "
                                           f"{_reason(exc)}; {where}")
             self.failed.clean = False
@@ -346,10 +347,15 @@ class H5Writer(Recorder):
         raise self.failed
 
     def _abandon(self):
+        # HDF5 cannot release a file it failed to write: closing it, or letting h5py's
+        # handles go, only fails again (with a traceback per handle, and a crash when
+        # the library shuts down). The handles are kept alive instead; the command line
+        # then ends the process without HDF5's shutdown (see cli.main).
+        _UNRELEASABLE.append((self.f, self._obs, self._pos))
+        _silence_h5py_destructors()
         self._obs, self._pos = {}, None
         self._pending_frames, self._pending_obs, self._pending_ck = [], [], None
-        f, self.f = self.f, None
-        _close_quietly(f)
+        self.f = None
         self.lock.release()
 
     def frame(self, step, time, theta):
@@ -449,12 +455,14 @@ class H5Writer(Recorder):
 
 
 def _close_quietly(f):
-    # after a failed write HDF5 cannot flush the file: close it and drop the errors, so
-    # that nothing is left for the library to flush (and crash on) at exit
+    # after a failed write HDF5 cannot flush the file: close it and drop the errors (the
+    # failure is reported once, by StoreWriteError); h5py's handles then fail to
+    # release in their destructors, whose messages are silenced too
     if f is None:
         return
     import gc
 
+    _silence_h5py_destructors()
     try:
         f.close()
     except Exception:  # noqa: BLE001 - the write failure was reported already
@@ -483,3 +491,24 @@ def _user():
         return getpass.getuser()
     except Exception:  # noqa: BLE001 - no user database in some containers
         return "unknown"
+
+
+#: h5py handles of files whose writes failed (see H5Writer._abandon)
+_UNRELEASABLE = []
+
+
+def _silence_h5py_destructors():
+    # after a failed write, h5py's handles cannot release the file in their destructors
+    # and would each print a traceback; the failure is reported once, by StoreWriteError
+    import sys
+
+    if getattr(sys.unraisablehook, "_particles", False):
+        return
+    previous = sys.unraisablehook
+
+    def hook(unraisable):
+        if "h5py._objects.ObjectID" not in repr(unraisable.object):
+            previous(unraisable)
+
+    hook._particles = True
+    sys.unraisablehook = hook

@@ -93,6 +93,8 @@ def exact_oracle(problem, m, *, activation="relu", bias=False, alpha=1.0, leak=0
     if problem.teacher is None:
         raise ValueError("the exact oracle needs a teacher-student problem; allowed for "
                          "data sets: the 'dataset' oracle")
+    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
+        raise ValueError(f"m={m!r} is invalid; allowed: an integer >= 1")
     why = exact_rule(problem.inputs, problem.loss, problem.teacher_activation,
                      problem.teacher_bias, activation, bias)
     if why is not None:

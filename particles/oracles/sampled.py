@@ -126,6 +126,9 @@ def online_oracle(problem, m, gen, *, batch=100, activation="relu", bias=False, 
     """
     if problem.teacher is None:
         raise ValueError("the online oracle needs a teacher-student problem")
+    for name, value in (("m", m), ("batch", batch)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name}={value!r} is invalid; allowed: an integer >= 1")
     params = OnlineParams(gen=gen, teacher=np.ascontiguousarray(problem.teacher, np.float64),
                           tcode=activation_code(problem.teacher_activation),
                           tbias=bool(problem.teacher_bias), sphere=problem.inputs == "sphere",
