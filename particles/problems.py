@@ -13,6 +13,7 @@ from typing import Optional
 
 import numpy as np
 
+from ._checks import _check_int
 from .activations import activation_code
 from .config import INPUTS, LOSSES, TEACHER_OUTPUTS, ConfigError
 
@@ -52,6 +53,28 @@ class Problem:
     X_test: Optional[np.ndarray] = None
     y_test: Optional[np.ndarray] = None
 
+    def __post_init__(self):
+        # compiled kernels index these arrays by d and m0: check them once, here
+        _check_int("d", self.d, 1)
+        if self.teacher is not None:
+            t = np.asarray(self.teacher)
+            if t.ndim != 2 or t.shape[1] != self.d + 2 or t.shape[0] < 1:
+                raise ValueError(f"teacher has shape {t.shape}; allowed: (m0, d + 2) = "
+                                 f"(m0, {self.d + 2}) with m0 >= 1")
+            if not np.all(np.isfinite(t)):
+                raise ValueError("teacher contains NaN or Inf; allowed: finite values only")
+            activation_code(self.teacher_activation)
+        for xs, ys in (("X", "y"), ("X_test", "y_test")):
+            X, y = getattr(self, xs), getattr(self, ys)
+            if X is None and y is None:
+                continue
+            X, y = np.asarray(X), np.asarray(y)
+            if X.ndim != 2 or X.shape[1] != self.d or y.shape != (X.shape[0],):
+                raise ValueError(f"{xs} has shape {X.shape} and {ys} {y.shape}; allowed: "
+                                 f"(n, {self.d}) and (n,)")
+        if self.teacher is None and self.X is None:
+            raise ValueError("a Problem needs a teacher or a data set (X, y)")
+
     @property
     def is_dataset(self):
         return self.X is not None
@@ -60,7 +83,13 @@ class Problem:
         """Teacher labels of inputs X (n, d): f*(x), or sign(f*(x)) for the logistic loss."""
         from .kernels.network import forward
 
+        if self.teacher is None:
+            raise ValueError("labels need a teacher; a data-set problem has its labels in y")
         X = np.ascontiguousarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.d:
+            raise ValueError(f"X has shape {X.shape}; allowed: (n, {self.d})")
+        if not np.all(np.isfinite(X)):
+            raise ValueError("X contains NaN or Inf; allowed: finite values only")
         out = np.empty(X.shape[0])
         forward(self.teacher, X, activation_code(self.teacher_activation), self.leak,
                 self.teacher_bias, 1.0, out)

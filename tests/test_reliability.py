@@ -425,3 +425,13 @@ def test_a_write_that_fails_anyway_exits_1_without_crashing(tmp_path):
         np.testing.assert_array_equal(run.frame(-1), ref.theta)
         for name in ref.observables:
             np.testing.assert_array_equal(run.observable(name)[2], ref.observables[name])
+
+
+def test_problems_built_by_hand_are_checked(rng):
+    with pytest.raises(ValueError, match=r"teacher has shape \(2, 4\); allowed: \(m0, d \+ 2\)"):
+        pt.Problem(d=3, teacher=np.zeros((2, 4)), teacher_activation="relu")
+    with pytest.raises(ValueError, match="X has shape"):
+        pt.Problem(d=3, X=np.zeros((5, 2)), y=np.zeros(5))
+    prob = pt.teacher_student(3, 2, rng=rng)
+    with pytest.raises(ValueError, match=r"X has shape \(4, 2\); allowed: \(n, 3\)"):
+        prob.labels(np.zeros((4, 2)))
