@@ -50,6 +50,10 @@ H5MD_VERSION = (1, 1)
 STATE_BYTES = 8192
 #: frames buffered between flushes are written early past this size
 MAX_PENDING_BYTES = 64 * 2 ** 20
+#: one record per chunk in the 1-D record datasets: a chunk is written once and never
+#: rewritten, so a kill in the middle of a write can only tear records that the next
+#: checkpoint does not cover yet (rewriting a checksummed chunk of older records in
+#: place would make them unreadable after such a kill)
 #: room kept free for HDF5's own metadata when a flush checks the space it needs
 SPACE_MARGIN = 2 ** 18
 
@@ -167,9 +171,9 @@ class H5Writer(Recorder):
         neurons = f.create_group("particles/neurons")
         _box(neurons, d + 2)
         pos = neurons.create_group("position")
-        pos.create_dataset("step", (0,), maxshape=(None,), dtype=np.int64, chunks=(256,),
+        pos.create_dataset("step", (0,), maxshape=(None,), dtype=np.int64, chunks=(1,),
                            fletcher32=True)
-        pos.create_dataset("time", (0,), maxshape=(None,), dtype=np.float64, chunks=(256,),
+        pos.create_dataset("time", (0,), maxshape=(None,), dtype=np.float64, chunks=(1,),
                            fletcher32=True)
         pos.create_dataset("value", (0, m, d + 2), maxshape=(None, m, d + 2),
                            dtype=self.storage_dtype, chunks=(1, m, d + 2),
@@ -184,11 +188,11 @@ class H5Writer(Recorder):
         obs = f.create_group("observables")
         for name in info["observables"]:
             g = obs.create_group(name)
-            g.create_dataset("step", (0,), maxshape=(None,), dtype=np.int64, chunks=(256,),
+            g.create_dataset("step", (0,), maxshape=(None,), dtype=np.int64, chunks=(1,),
                              fletcher32=True)
-            g.create_dataset("time", (0,), maxshape=(None,), dtype=np.float64, chunks=(256,),
+            g.create_dataset("time", (0,), maxshape=(None,), dtype=np.float64, chunks=(1,),
                              fletcher32=True)
-            g.create_dataset("value", (0,), maxshape=(None,), dtype=np.float64, chunks=(256,),
+            g.create_dataset("value", (0,), maxshape=(None,), dtype=np.float64, chunks=(1,),
                              fletcher32=True)
         par = f.create_group("parameters")
         par.attrs["config"] = json.dumps(info["config"], default=_json_default)
