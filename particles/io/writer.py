@@ -301,8 +301,8 @@ class H5Writer(Recorder):
                 raise
             self._abandon()
             t = self._state.get("time")
-            where = (f"its end may be cut off: `particles resume --salvage {self.path}` "
-                     f"continues from t = {t:.6g} into a new file"
+            where = (f"`particles resume {self.path}` continues it from t = {t:.6g} (add "
+                     "--salvage if it says the file is cut off)"
                      if t is not None and os.path.exists(self.path) else "nothing was kept")
             self.failed = StoreWriteError(f"writing {self.path!r} failed at step {self._step}: "
                                           f"{_reason(exc)}; {where}")
