@@ -144,7 +144,7 @@ def test_real_subprocess_run_with_default_and_plain_progress(tmp_path):
 
 
 def test_threads_option_and_compile_notice(small, tmp_path, capsys, monkeypatch):
-    from particles import cli
+    from particles import cli_text as cli
 
     # a notice after 0 s shows what a slow first report prints (compilation)
     monkeypatch.setattr(cli, "COMPILE_NOTICE_AFTER", 0.0)

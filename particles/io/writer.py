@@ -33,49 +33,20 @@ checkpoint that no flushed record postdates.
 """
 from __future__ import annotations
 
-import getpass
 import json
 import os
-import platform
 import time as _time
 
 import numpy as np
 
-from .. import __version__
-from ..problems import to_attrs
 from ..recorder import Recorder
+from .layout import STATE_BYTES, _json_default, create_layout
 from .lock import WriterLock
 
-H5MD_VERSION = (1, 1)
-STATE_BYTES = 8192
 #: frames buffered between flushes are written early past this size
 MAX_PENDING_BYTES = 64 * 2 ** 20
-#: one record per chunk in the 1-D record datasets: a chunk is written once and never
-#: rewritten, so a kill in the middle of a write can only tear records that the next
-#: checkpoint does not cover yet (rewriting a checksummed chunk of older records in
-#: place would make them unreadable after such a kill)
 #: room kept free for HDF5's own metadata when a flush checks the space it needs
 SPACE_MARGIN = 2 ** 18
-
-
-def _versions():
-    import h5py
-    import numba
-    import scipy
-
-    return {"particles": __version__, "numpy": np.__version__, "numba": numba.__version__,
-            "scipy": scipy.__version__, "h5py": h5py.__version__,
-            "hdf5": h5py.version.hdf5_version, "python": platform.python_version()}
-
-
-def _json_default(obj):
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.floating):
-        return float(obj)
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
 class StoreWriteError(OSError):
@@ -157,72 +128,6 @@ class H5Writer(Recorder):
                                   "or allow overwriting")
 
     # ---------------------------------------------------------------- creation
-    def _create(self, info, tmp):
-        import h5py
-
-        m, d = info["m"], info["d"]
-        f = h5py.File(tmp, "w", libver="latest")
-        h5 = f.create_group("h5md")
-        h5.attrs["version"] = np.array(H5MD_VERSION, dtype=np.int32)
-        h5.create_group("author").attrs["name"] = _user()
-        cr = h5.create_group("creator")
-        cr.attrs["name"] = "particles"
-        cr.attrs["version"] = __version__
-        neurons = f.create_group("particles/neurons")
-        _box(neurons, d + 2)
-        pos = neurons.create_group("position")
-        pos.create_dataset("step", (0,), maxshape=(None,), dtype=np.int64, chunks=(1,),
-                           fletcher32=True)
-        pos.create_dataset("time", (0,), maxshape=(None,), dtype=np.float64, chunks=(1,),
-                           fletcher32=True)
-        pos.create_dataset("value", (0, m, d + 2), maxshape=(None, m, d + 2),
-                           dtype=self.storage_dtype, chunks=(1, m, d + 2),
-                           compression=self.compression, fletcher32=True)
-        neurons.create_dataset("mass", data=np.full(m, 1.0 / m), fletcher32=True)
-        teacher = info.get("teacher")
-        if teacher is not None:
-            tg = f.create_group("particles/teacher")
-            _box(tg, d + 2)
-            tg.create_dataset("position", data=np.asarray(teacher, dtype=np.float64),
-                              fletcher32=True)
-        obs = f.create_group("observables")
-        for name in info["observables"]:
-            g = obs.create_group(name)
-            g.create_dataset("step", (0,), maxshape=(None,), dtype=np.int64, chunks=(1,),
-                             fletcher32=True)
-            g.create_dataset("time", (0,), maxshape=(None,), dtype=np.float64, chunks=(1,),
-                             fletcher32=True)
-            g.create_dataset("value", (0,), maxshape=(None,), dtype=np.float64, chunks=(1,),
-                             fletcher32=True)
-        par = f.create_group("parameters")
-        par.attrs["config"] = json.dumps(info["config"], default=_json_default)
-        par.attrs["versions"] = json.dumps(_versions())
-        par.attrs["seed"] = info["seed"]
-        par.attrs["m"] = m
-        par.attrs["d"] = d
-        par.attrs["dtype"] = info["dtype"]
-        par.attrs["dt"] = info["dt"]
-        par.attrs["n_steps"] = info["n_steps"]
-        par.attrs["created"] = _time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        problem = info.get("problem")
-        if problem is not None:
-            par.attrs["problem"] = json.dumps(to_attrs(problem, info.get("problem_origin",
-                                                                         "config")))
-        par.create_dataset("theta0", data=info["theta0"], fletcher32=True)
-        ck = par.create_group("checkpoint")
-        ck.create_dataset("theta", data=np.stack([info["theta0"], info["theta0"]]),
-                          chunks=(1,) + info["theta0"].shape, fletcher32=True)
-        ck.create_dataset("state", data=np.array([b"", b""], dtype=f"S{STATE_BYTES}"),
-                          fletcher32=True)
-        ck.create_dataset("active", data=np.int64(0))
-        if problem is not None and problem.X is not None:
-            dg = par.create_group("data")
-            for key in ("X", "y", "X_test", "y_test"):
-                arr = getattr(problem, key)
-                if arr is not None:
-                    dg.create_dataset(key, data=arr, compression="gzip", fletcher32=True)
-        return f
-
     def begin(self, info):
         if self.f is not None:  # already begun (resume opens the file itself)
             return
@@ -233,7 +138,7 @@ class H5Writer(Recorder):
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         f = None
         try:
-            f = self._create(info, tmp)
+            f = create_layout(info, tmp, self.storage_dtype, self.compression)
             theta = None
             if self._source is not None:
                 theta = self._copy_records(f, *self._source)
@@ -474,6 +379,10 @@ def _close_quietly(f):
     gc.collect()
 
 
+#: h5py handles of files whose writes failed (see H5Writer._abandon)
+_UNRELEASABLE = []
+
+
 def _copy_upto(src, dst, upto_step):
     # the H5MD element src (step, time, value) up to upto_step, into dst
     k = int(np.searchsorted(src["step"][:], upto_step, side="right"))
@@ -482,23 +391,6 @@ def _copy_upto(src, dst, upto_step):
         dst[key].resize(k, axis=0)
         if k:
             dst[key][:k] = src[key][:k]
-
-
-def _box(group, dim):
-    box = group.create_group("box")
-    box.attrs["dimension"] = np.int32(dim)
-    box.attrs["boundary"] = np.array([b"none"] * dim)
-
-
-def _user():
-    try:
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no user database in some containers
-        return "unknown"
-
-
-#: h5py handles of files whose writes failed (see H5Writer._abandon)
-_UNRELEASABLE = []
 
 
 def _silence_h5py_destructors():
