@@ -59,6 +59,26 @@ def _build_parser():
     s.add_argument("-o", "--output", help="with --salvage: the new file")
     s.add_argument("-q", "--quiet", action="store_true")
 
+    po = sub.add_parser("polish", help="minimise from a run's last state to a tiny gradient",
+                        description="Start from FILE's last checkpoint and minimise the same "
+                        "objective (L-BFGS, or L-BFGS then Newton steps); the polished "
+                        "state and its report go to /optimality/polish in FILE (the "
+                        "trajectory is untouched).")
+    po.add_argument("file")
+    po.add_argument("--method", choices=["lbfgs", "newton"], default="newton")
+    po.add_argument("--gtol", type=float, default=1e-13,
+                    help="target root mean square of the mean-field velocity")
+    po.add_argument("--json", action="store_true", help="print one JSON object")
+
+    ce = sub.add_parser("certify", help="optimality certificate and Hessian classification",
+                        description="For FILE's polished (else last) state: sup over unit "
+                        "(a, b) of |E[(f - y) sigma(a.x + b)]| (0 at a global minimiser over "
+                        "measures), the risk decrease one more neuron guarantees, and the "
+                        "Hessian's classification; stored in /optimality/certificate.")
+    ce.add_argument("file")
+    ce.add_argument("--starts", type=int, default=512, help="random directions scanned")
+    ce.add_argument("--json", action="store_true", help="print one JSON object")
+
     i = sub.add_parser("info", help="summarise a run file",
                        description="Print the configuration, progress, last risk, completion "
                        "state and size of FILE.")
@@ -249,6 +269,41 @@ def cmd_resume(args):
     return 1 if res.status == "diverged" else 0
 
 
+def cmd_polish(args):
+    import json
+
+    from .optimize import polish_file
+
+    if not (math.isfinite(args.gtol) and args.gtol > 0):
+        raise UsageError(f"--gtol={args.gtol} is invalid; allowed: a finite number > 0")
+    res = polish_file(args.file, method=args.method, gtol=args.gtol)
+    if args.json:
+        print(json.dumps(res.report()))
+    else:
+        print(f"polished {args.file} with {res.method}: gradient {res.grad_norm0:.3g} -> "
+              f"{res.grad_norm:.3g} in {res.iterations} iterations; risk {res.risk:.6g}")
+    return 0
+
+
+def cmd_certify(args):
+    import json
+
+    from .optimize import certify_file
+
+    if args.starts < 1:
+        raise UsageError(f"--starts={args.starts} is invalid; allowed: an integer >= 1")
+    rep = certify_file(args.file, starts=args.starts)
+    if args.json:
+        print(json.dumps(rep))
+    else:
+        print(f"certificate of the {rep['state']} state: sup |E[(f - y) sigma]| = "
+              f"{rep['value']:.3g}; one more neuron lowers the risk by at least "
+              f"{rep['decrease_bound']:.3g}; Hessian: {rep['classification']} "
+              f"(smallest eigenvalue {rep['min_eig']:.3g}, {rep['zero_modes']} zero modes "
+              "removed)")
+    return 0
+
+
 def cmd_info(args):
     from .io import load
 
@@ -304,7 +359,7 @@ def _warn(msg):
 
 
 COMMANDS = {"run": cmd_run, "resume": cmd_resume, "info": cmd_info, "plot": cmd_plot,
-            "animate": cmd_animate}
+            "animate": cmd_animate, "polish": cmd_polish, "certify": cmd_certify}
 
 
 def main(argv=None):

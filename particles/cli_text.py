@@ -107,6 +107,16 @@ def summary(run):
         s, t, v = run.observable("test_risk")
         if len(v):
             lines.append(f"test risk   {v[-1]:.4g} at t = {t[-1]:.6g}")
+    from .io.annotate import read_annotation
+
+    pol = read_annotation(run.f, "polish")
+    if pol is not None:
+        lines.append(f"polish      {pol['method']}: gradient {pol['grad_norm']:.3g}, "
+                     f"risk {pol['risk']:.6g}")
+    cert = read_annotation(run.f, "certificate")
+    if cert is not None:
+        lines.append(f"certificate {cert['value']:.3g} (decrease bound "
+                     f"{cert['decrease_bound']:.3g}), Hessian {cert.get('classification')}")
     if run.problem_origin == "python":
         lines.append("origin      problem passed from Python (stored in the file)")
     return "\n".join(lines)
