@@ -1,4 +1,4 @@
-"""python -m benchmarks {cost,convergence,startup,store} [--quick]"""
+"""python -m benchmarks {cost,convergence,startup,store,polish} [--quick]"""
 import argparse
 import sys
 
@@ -8,7 +8,7 @@ def main(argv=None):
                                  description="particles benchmarks: cost per step against "
                                  "the BLAS ceiling and peers; convergence as m grows.")
     ap.add_argument("what", nargs="?", default="cost",
-                    choices=["cost", "convergence", "startup", "store"])
+                    choices=["cost", "convergence", "startup", "store", "polish"])
     ap.add_argument("--quick", action="store_true",
                     help="a small grid that finishes in a few minutes on 2 cores")
     ap.add_argument("--out", help="output directory (default: benchmarks/results)")
@@ -21,6 +21,10 @@ def main(argv=None):
         from .convergence import convergence
 
         convergence(quick=args.quick, out_dir=args.out)
+    elif args.what == "polish":
+        from .polish import polish_benchmark
+
+        polish_benchmark(quick=args.quick)
     elif args.what == "startup":
         from .startup import startup
 

@@ -228,11 +228,14 @@ def _newton(obj, x, gtol, message, max_steps=30):
         g = obj.grad(x)
         x_ref[0] = x
         p, _ = minres(op, -g, rtol=1e-12, maxiter=10 * n)
-        trial = x + p
-        gt = obj.grad_norm(trial)
-        if not gt < gn:
+        for damping in (1.0, 0.5, 0.25, 0.125, 0.0625):  # damped where H misleads
+            trial = x + damping * p
+            gt = obj.grad_norm(trial)
+            if gt < gn:
+                break
+        else:
             return x, steps, (f"Newton steps stopped at gradient norm {gn:.3g} (no further "
-                              "decrease: rounding of the oracle)")
+                              "decrease)")
         x, gn = trial, gt
         steps += 1
     return x, steps, f"{max_steps} Newton steps; gradient norm {gn:.3g}"
