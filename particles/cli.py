@@ -78,6 +78,10 @@ def _build_parser():
     ce.add_argument("file")
     ce.add_argument("--starts", type=int, default=512, help="random directions scanned")
     ce.add_argument("--json", action="store_true", help="print one JSON object")
+    ce.add_argument("--grow", metavar="NEW.h5",
+                    help="add one neuron at the maximising direction (with its best output "
+                    "weight) and continue the run with m + 1 neurons into NEW.h5")
+    ce.add_argument("--t-end", type=float, help="with --grow: final time of the new run")
 
     i = sub.add_parser("info", help="summarise a run file",
                        description="Print the configuration, progress, last risk, completion "
@@ -293,6 +297,17 @@ def cmd_certify(args):
     if args.starts < 1:
         raise UsageError(f"--starts={args.starts} is invalid; allowed: an integer >= 1")
     rep = certify_file(args.file, starts=args.starts)
+    if args.grow:
+        from .optimize import grow_file
+
+        if os.path.exists(args.grow):
+            raise UsageError(f"output file {args.grow!r} exists; choose another path")
+        if args.t_end is not None and not (math.isfinite(args.t_end) and args.t_end > 0):
+            raise UsageError(f"--t-end={args.t_end} is invalid; allowed: a finite number > 0")
+        _, res = grow_file(args.file, args.grow, starts=args.starts, t_end=args.t_end)
+        risk = res.observables.get("risk")
+        rep["grown"] = {"file": args.grow, "status": res.status,
+                        "risk": float(risk[-1]) if risk is not None and len(risk) else None}
     if args.json:
         print(json.dumps(rep))
     else:
@@ -301,6 +316,10 @@ def cmd_certify(args):
               f"{rep['decrease_bound']:.3g}; Hessian: {rep['classification']} "
               f"(smallest eigenvalue {rep['min_eig']:.3g}, {rep['zero_modes']} zero modes "
               "removed)")
+        if "grown" in rep:
+            g = rep["grown"]
+            print(f"grew one neuron and continued into {g['file']}: {g['status']}, risk "
+                  f"{g['risk']:.6g}")
     return 0
 
 

@@ -647,3 +647,61 @@ def certify_file(path, *, starts=512, seed=0, hessian=True):
         report.update(spec.report())
     annotate(path, "certificate", report)
     return report
+
+
+def grow(theta, cert, second_moment, alpha=1.0):
+    """Add one neuron at the certificate's direction with its best output weight.
+
+    The m old neurons keep the network's output (their c is rescaled by (m + 1) / m);
+    the new one adds t sigma(a* . x + b*) with t = -sign * value / E[sigma^2], which
+    lowers the risk by ``cert.decrease_bound`` exactly (a conditional-gradient step on
+    the measure).
+
+    Returns
+    -------
+    ndarray, shape (m + 1, d + 2)
+    """
+    theta = np.asarray(theta, dtype=np.float64)
+    m, k = theta.shape
+    d = k - 2
+    out = np.zeros((m + 1, k))
+    out[:m] = theta
+    out[:m, 0] *= (m + 1) / m
+    a, b = cert.direction[:d], cert.direction[d]
+    t = -cert.sign * cert.value / second_moment(a, b)
+    out[m, 0] = (m + 1) * t / alpha
+    out[m, 1:d + 1] = a
+    out[m, d + 1] = b
+    return out
+
+
+def grow_file(path, out, *, starts=512, seed=0, t_end=None, progress=None):
+    """Certify the last (or polished) state of ``path``, add the neuron the certificate
+    points to, and continue the run with m + 1 neurons into the new file ``out``.
+
+    Returns
+    -------
+    (Certificate, Result)
+    """
+    from .io import Run
+    from .runner import run as run_file
+    from .simulation import Simulation
+
+    with Run(path) as run:
+        sim = Simulation.from_run(run)
+        if "optimality/polish/theta" in run.f:
+            theta = run.f["optimality/polish/theta"][...]
+        else:
+            theta = run.checkpoint()["theta"]
+    parts = for_simulation(sim)
+    cert = certificate(theta, parts["make_oracle"], bias=parts["bias"],
+                       second_moment=parts["second_moment"], starts=starts, seed=seed)
+    grown = grow(theta, cert, parts["second_moment"], sim.config.network.alpha)
+    cfg = sim.config
+    net = cfg.network.replace(m=cfg.network.m + 1)
+    init = cfg.init.replace(scheme="array", symmetric=False, path=None)
+    integ = cfg.integrator if t_end is None else cfg.integrator.replace(t_end=float(t_end))
+    new = cfg.replace(network=net, init=init, integrator=integ)
+    res = run_file(new, out, theta=grown.astype(cfg.dtype), problem=sim.problem,
+                   progress=progress)
+    return cert, res

@@ -119,3 +119,22 @@ def test_polish_and_certify_commands(tmp_path, capsys):
     with pt.load(out) as run:  # the trajectory is untouched
         for k, f in enumerate(frames):
             np.testing.assert_array_equal(run.frame(k), f)
+
+
+def test_certify_grow_continues_with_one_more_neuron(tmp_path, capsys):
+    """m < m0: --grow adds the neuron the certificate points to, and the run with m + 1
+    neurons ends with a lower risk than the polished m-neuron state."""
+    cfg = pt.Config(problem=pt.ProblemConfig(d=3, m0=3, teacher_output="ones"),
+                    network=pt.NetworkConfig(m=2), init=pt.InitConfig(tau=0.5),
+                    integrator=pt.IntegratorConfig(dt=0.05, t_end=20.0), seed=2)
+    out = tmp_path / "small.h5"
+    pt.run(cfg, out)
+    assert main(["polish", str(out), "--json"]) == 0
+    polished = json.loads(capsys.readouterr().out)
+    new = tmp_path / "grown.h5"
+    assert main(["certify", str(out), "--json", "--starts", "128", "--grow", str(new)]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["value"] > 1e-3 and rep["grown"]["status"] == "complete"
+    assert rep["grown"]["risk"] < polished["risk"] - 0.5 * rep["decrease_bound"]
+    with pt.load(new) as run:
+        assert run.m == 3 and run.config.network.m == 3
