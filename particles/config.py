@@ -23,7 +23,7 @@ from .oracles import KINDS as _ORACLE_KINDS
 
 LOSSES = ("squared", "logistic")
 INPUTS = ("gaussian", "sphere")
-TEACHER_OUTPUTS = ("sign", "gaussian", "ones")
+TEACHER_OUTPUTS = ("sign", "random_sign", "gaussian", "ones")
 INIT_SCHEMES = ("gaussian", "sphere", "array")
 ORACLES = tuple(_ORACLE_KINDS)
 FIXED_METHODS = ("euler", "heun", "sgd")
@@ -79,8 +79,11 @@ class ProblemConfig(_Section):
         Teacher's activation; None means the student's.
     teacher_bias : bool
         Teacher neurons have biases (N(0, 1)).
-    teacher_output : {"sign", "gaussian", "ones"}
-        Teacher output weights: alternating +-1, N(0, 1), or all 1.
+    teacher_output : {"sign", "random_sign", "gaussian", "ones"}
+        Teacher output weights: alternating +-1, i.i.d. +-1 with probability 1/2 each
+        (the published teachers), N(0, 1), or all 1.
+    teacher_scale : float
+        Factor on the teacher's output weights (> 0).
     data : str or None
         Path of the data set (.npz) for kind = "dataset"; None when the data set is
         passed from Python (``problem=particles.dataset(...)``), which the run file
@@ -98,6 +101,7 @@ class ProblemConfig(_Section):
     teacher_activation: Optional[str] = None
     teacher_bias: bool = False
     teacher_output: str = "sign"
+    teacher_scale: float = 1.0
     data: Optional[str] = None
     seed: Optional[int] = None
 
@@ -112,6 +116,8 @@ class ProblemConfig(_Section):
                           tuple(ACTIVATIONS))
         _check_bool("problem.teacher_bias", self.teacher_bias)
         _check_choice("problem.teacher_output", self.teacher_output, TEACHER_OUTPUTS)
+        object.__setattr__(self, "teacher_scale", _check_float(
+            "problem.teacher_scale", self.teacher_scale, 0.0, lo_open=True))
         if self.seed is not None:
             _check_int("problem.seed", self.seed, 0)
         if self.kind == "dataset":

@@ -106,8 +106,12 @@ def sample_inputs(rng, n, d, inputs="gaussian"):
     return X
 
 
-def random_teacher(rng, d, m0, output="sign", bias=False):
-    """Teacher neurons: unit-norm a*_l, c*_l by ``output``, b*_l ~ N(0, 1) if ``bias``.
+def random_teacher(rng, d, m0, output="sign", bias=False, scale=1.0):
+    """Teacher neurons: unit-norm a*_l, c*_l by ``output`` times ``scale``, b*_l ~ N(0, 1)
+    if ``bias``.
+
+    ``output`` is "sign" (alternating +-1), "random_sign" (i.i.d. +-1), "gaussian"
+    (N(0, 1)) or "ones".
 
     Returns
     -------
@@ -121,17 +125,21 @@ def random_teacher(rng, d, m0, output="sign", bias=False):
     t[:, 1:d + 1] = a / np.linalg.norm(a, axis=1, keepdims=True)
     if output == "sign":
         t[:, 0] = np.where(np.arange(m0) % 2 == 0, 1.0, -1.0)
+    elif output == "random_sign":
+        t[:, 0] = np.where(rng.random(m0) < 0.5, -1.0, 1.0)
     elif output == "gaussian":
         t[:, 0] = rng.standard_normal(m0)
     else:
         t[:, 0] = 1.0
     if bias:
         t[:, d + 1] = rng.standard_normal(m0)
+    t[:, 0] *= scale
     return t
 
 
 def teacher_student(d, m0=3, *, activation="relu", bias=False, inputs="gaussian",
-                    loss="squared", output="sign", teacher=None, rng=None, leak=0.01):
+                    loss="squared", output="sign", teacher=None, rng=None, leak=0.01,
+                    scale=1.0):
     """Teacher-student problem.
 
     Parameters
@@ -144,8 +152,10 @@ def teacher_student(d, m0=3, *, activation="relu", bias=False, inputs="gaussian"
         Teacher biases.
     inputs : {"gaussian", "sphere"}
     loss : {"squared", "logistic"}
-    output : {"sign", "gaussian", "ones"}
+    output : {"sign", "random_sign", "gaussian", "ones"}
         Teacher output weights (random teacher).
+    scale : float
+        Factor on a random teacher's output weights.
     teacher : array_like, shape (m0, d + 2), optional
         Given teacher neurons (then ``m0``, ``output`` and ``rng`` are not used).
     rng : numpy.random.Generator
@@ -161,7 +171,7 @@ def teacher_student(d, m0=3, *, activation="relu", bias=False, inputs="gaussian"
     if teacher is None:
         if rng is None:
             raise ValueError("rng is required for a random teacher (pass a numpy Generator)")
-        teacher = random_teacher(rng, d, m0, output, bias)
+        teacher = random_teacher(rng, d, m0, output, bias, scale)
     else:
         teacher = _check_array("teacher", teacher, (None, d + 2))
         if not bias:
@@ -242,7 +252,7 @@ def from_config(pc, network, seed):
         return prob
     return teacher_student(pc.d, pc.m0, activation=pc.teacher_activation or network.activation,
                            bias=pc.teacher_bias, inputs=pc.inputs, loss=pc.loss,
-                           output=pc.teacher_output,
+                           output=pc.teacher_output, scale=pc.teacher_scale,
                            rng=stream(seed if pc.seed is None else pc.seed, "teacher"),
                            leak=network.leak)
 

@@ -105,3 +105,22 @@ def test_schema_doc_lists_every_key():
         assert f"## [{name}]" in text
         for f in dataclasses.fields(section):
             assert f"| `{f.name}` |" in text, f"{name}.{f.name} missing from docs/config.md"
+
+
+def test_random_sign_teacher_and_teacher_scale():
+    signs = []
+    for seed in range(20):
+        cfg = pt.Config(problem=pt.ProblemConfig(d=3, m0=5, teacher_output="random_sign",
+                                                 teacher_scale=2.5), seed=seed)
+        t = pt.Simulation(cfg).problem.teacher
+        assert set(np.abs(t[:, 0])) == {2.5}
+        signs.append(np.sign(t[:, 0]))
+    signs = np.concatenate(signs)
+    assert 30 < np.sum(signs > 0) < 70  # i.i.d. fair signs over 100 draws
+    base = pt.Simulation(pt.Config(problem=pt.ProblemConfig(d=3, m0=5), seed=1)).problem
+    scaled = pt.Simulation(pt.Config(problem=pt.ProblemConfig(d=3, m0=5, teacher_scale=3.0),
+                                     seed=1)).problem
+    np.testing.assert_array_equal(scaled.teacher[:, 0], 3.0 * base.teacher[:, 0])
+    np.testing.assert_array_equal(scaled.teacher[:, 1:], base.teacher[:, 1:])
+    with pytest.raises(pt.ConfigError, match="problem.teacher_scale=0.0 is invalid"):
+        pt.ProblemConfig(teacher_scale=0.0)
