@@ -94,7 +94,8 @@ def summary(run):
         f"frames      {len(run)} snapshots of m = {run.m} particles in d = {run.d}",
         f"problem     {c.problem.kind}, {c.problem.inputs} inputs, {c.problem.loss} loss"
         + (f", teacher m0 = {c.problem.m0}" if c.problem.kind == "teacher_student" else ""),
-        f"network     {c.network.activation}, bias={c.network.bias}, alpha={c.network.alpha:g}",
+        f"network     {c.network.activation}, bias={c.network.bias}, alpha={c.network.alpha:g}, "
+        f"scaling={c.network.scaling}",
         f"init        {c.init.scheme}, tau={c.init.tau:g}, symmetric={c.init.symmetric}",
         f"dynamics    {c.integrator.method}, dt={c.integrator.dt:g}, oracle={c.oracle.kind}, "
         f"seed={c.seed}, dtype={c.dtype}",

@@ -13,6 +13,7 @@ The schema, with every key, default and meaning, is documented in docs/config.md
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field, fields
 from typing import Optional, Tuple
 
@@ -31,6 +32,7 @@ ODE_METHODS = ("rk45", "dop853", "lsoda", "bdf")
 METHODS = FIXED_METHODS + ODE_METHODS
 SCHEDULES = ("log", "every", "times")
 DTYPES = ("float64", "float32")
+SCALINGS = ("mean_field", "ntk", "standard")
 
 
 class _Section:
@@ -144,6 +146,12 @@ class NetworkConfig(_Section):
         Output scale (> 0): 1 is mean-field, large is lazy; objective R(f)/alpha^2.
     leak : float
         Negative-side slope of leaky_relu, in [0, 1).
+    scaling : {"mean_field", "ntk", "standard"}
+        The network f = alpha/m sum_i (mean_field), alpha/sqrt(m) sum_i (ntk) or alpha
+        sum_i (standard, as in code that writes f = sum_i c_i relu(a_i . x)). Internally
+        a run uses the effective output scale alpha_eff = alpha, alpha sqrt(m) or
+        alpha m with the 1/m network; gradient descent with step eta on R(f) is the
+        library's Euler step dt = eta alpha_eff^2 / m (docs/theory.md, "Scalings").
     """
 
     m: int = 16
@@ -151,6 +159,7 @@ class NetworkConfig(_Section):
     bias: bool = False
     alpha: float = 1.0
     leak: float = 0.01
+    scaling: str = "mean_field"
 
     def __post_init__(self):
         _check_int("network.m", self.m, 1)
@@ -159,6 +168,17 @@ class NetworkConfig(_Section):
         object.__setattr__(self, "alpha", _check_float("network.alpha", self.alpha, 0.0,
                                                        lo_open=True))
         object.__setattr__(self, "leak", _check_float("network.leak", self.leak, 0.0, 0.999))
+        _check_choice("network.scaling", self.scaling, SCALINGS)
+
+    @property
+    def effective_alpha(self) -> float:
+        """alpha_eff such that f = (alpha_eff / m) sum_i c_i sigma(a_i . x + b_i)."""
+        factor = {"mean_field": 1.0, "ntk": math.sqrt(self.m), "standard": float(self.m)}
+        return self.alpha * factor[self.scaling]
+
+    def dt_for_step(self, eta) -> float:
+        """The Euler step dt that equals gradient descent with step ``eta`` on R(f)."""
+        return eta * self.effective_alpha ** 2 / self.m
 
 
 @dataclass(frozen=True)

@@ -557,7 +557,7 @@ def for_simulation(sim):
         raise ValueError("this run has no deterministic risk (online SGD without an exact "
                          "oracle); allowed: runs with the exact, sampled or dataset oracle")
     code = activation_code(net.activation)
-    kw = dict(activation=net.activation, bias=net.bias, alpha=net.alpha, leak=net.leak,
+    kw = dict(activation=net.activation, bias=net.bias, alpha=net.effective_alpha, leak=net.leak,
               dtype=np.dtype(cfg.dtype))
     if oracle.kind == "exact":
         from .kernels.pairs import gaussian_rules, pair_array
@@ -649,13 +649,15 @@ def certify_file(path, *, starts=512, seed=0, hessian=True):
     return report
 
 
-def grow(theta, cert, second_moment, alpha=1.0):
+def grow(theta, cert, second_moment, alpha=1.0, alpha_new=None):
     """Add one neuron at the certificate's direction with its best output weight.
 
-    The m old neurons keep the network's output (their c is rescaled by (m + 1) / m);
-    the new one adds t sigma(a* . x + b*) with t = -sign * value / E[sigma^2], which
-    lowers the risk by ``cert.decrease_bound`` exactly (a conditional-gradient step on
-    the measure).
+    The m old neurons keep the network's output (their c is rescaled from the output
+    scale alpha / m to alpha_new / (m + 1); ``alpha_new`` defaults to ``alpha``, and
+    differs for the ntk and standard scalings, whose effective scale depends on m); the
+    new one adds t sigma(a* . x + b*) with t = -sign * value / E[sigma^2], which lowers
+    the risk by ``cert.decrease_bound`` exactly (a conditional-gradient step on the
+    measure).
 
     Returns
     -------
@@ -664,12 +666,13 @@ def grow(theta, cert, second_moment, alpha=1.0):
     theta = np.asarray(theta, dtype=np.float64)
     m, k = theta.shape
     d = k - 2
+    alpha_new = alpha if alpha_new is None else alpha_new
     out = np.zeros((m + 1, k))
     out[:m] = theta
-    out[:m, 0] *= (m + 1) / m
+    out[:m, 0] *= (alpha / m) * (m + 1) / alpha_new
     a, b = cert.direction[:d], cert.direction[d]
     t = -cert.sign * cert.value / second_moment(a, b)
-    out[m, 0] = (m + 1) * t / alpha
+    out[m, 0] = (m + 1) * t / alpha_new
     out[m, 1:d + 1] = a
     out[m, d + 1] = b
     return out
@@ -696,9 +699,10 @@ def grow_file(path, out, *, starts=512, seed=0, t_end=None, progress=None):
     parts = for_simulation(sim)
     cert = certificate(theta, parts["make_oracle"], bias=parts["bias"],
                        second_moment=parts["second_moment"], starts=starts, seed=seed)
-    grown = grow(theta, cert, parts["second_moment"], sim.config.network.alpha)
     cfg = sim.config
     net = cfg.network.replace(m=cfg.network.m + 1)
+    grown = grow(theta, cert, parts["second_moment"], cfg.network.effective_alpha,
+                 net.effective_alpha)
     init = cfg.init.replace(scheme="array", symmetric=False, path=None)
     integ = cfg.integrator if t_end is None else cfg.integrator.replace(t_end=float(t_end))
     new = cfg.replace(network=net, init=init, integrator=integ)

@@ -217,3 +217,34 @@ def test_observables_kernel_against_naive(rng):
     ref = naive.summaries(theta, v, sim.theta0, (2.0, 1.0, 1.0), 0.1)
     np.testing.assert_allclose([obs["grad_norm2"], obs["distance"], obs["invariant_drift"]],
                                ref, rtol=1e-12)
+
+
+@pytest.mark.parametrize("scaling,s_of_m", [("mean_field", lambda m: 1 / m),
+                                             ("ntk", lambda m: m ** -0.5),
+                                             ("standard", lambda m: 1.0)])
+def test_scalings_match_plain_gradient_descent(scaling, s_of_m, rng):
+    """f = s(m) sum_i c_i relu(a_i . x); NumPy gradient descent with step eta on
+    R = mean((f - y)^2)/2 equals the library's Euler run with dt = eta alpha_eff^2 / m."""
+    n, d, m, eta, steps = 40, 2, 6, 0.05, 30
+    X = rng.standard_normal((n, d))
+    y = np.maximum(X @ np.array([1.0, -0.5]), 0.0)
+    theta0 = pt.initialize(rng, m, d, tau=0.7)
+    c, a = theta0[:, 0].copy(), theta0[:, 1:d + 1].copy()
+    s = s_of_m(m)
+    for _ in range(steps):  # the paper's loop
+        z = X @ a.T
+        h = np.maximum(z, 0.0)
+        r = s * h @ c - y
+        gc = s * h.T @ r / n
+        ga = s * ((z > 0) * r[:, None] * c[None, :]).T @ X / n
+        c -= eta * gc
+        a -= eta * ga
+    net = pt.NetworkConfig(m=m, scaling=scaling)
+    cfg = pt.Config(problem=pt.ProblemConfig(kind="dataset", d=d), network=net,
+                    oracle=pt.OracleConfig(kind="dataset"),
+                    integrator=pt.IntegratorConfig(dt=net.dt_for_step(eta),
+                                                   t_end=steps * net.dt_for_step(eta)))
+    res = pt.simulate(cfg, theta=theta0, problem=pt.dataset(X, y))
+    assert res.step == steps
+    np.testing.assert_allclose(res.theta[:, 0], c, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(res.theta[:, 1:d + 1], a, rtol=1e-10, atol=1e-12)

@@ -207,9 +207,11 @@ def check_structure(f, path):
     for name in f["observables"]:
         for key in ("step", "time", "value"):
             _need(f, path, f"observables/{name}/{key}", 1, None, "iuf")
-    if not writer_alive(path):
+    state = _check_records(f, path)
+    if state.get("status", "running") != "running" and not writer_alive(path):
+        # a run that ended (complete, stopped, diverged, interrupted) closed its file
+        # cleanly; a killed one ("running", no writer) may hold a half-appended record
         _check_lengths(f, path)
-    _check_records(f, path)
     return head
 
 
@@ -231,8 +233,8 @@ def writer_alive(path):
 
 
 def _check_lengths(f, path):
-    # a file at rest (no live writer) has as many steps as times as values per element;
-    # while a writer appends, values lead times lead steps by design
+    # a file closed by its writer has as many steps as times as values per element;
+    # while a writer appends (or if it was killed), values lead times lead steps
     groups = [("particles/neurons/position", f["particles/neurons/position"])]
     groups += [(f"observables/{n}", f["observables"][n]) for n in f["observables"]]
     for name, g in groups:
@@ -286,6 +288,7 @@ def _check_records(f, path):
     if not isinstance(step, int) or not 0 <= step <= target:
         raise NotARunError(f"{path!r} is damaged: its checkpoint is at step {step!r}, "
                            f"outside the run's 0..{target}")
+    return state
 
 
 def check_all(f, path):

@@ -124,5 +124,6 @@ def build(config, problem, streams):
     """The exact oracle of a run (see :func:`particles.oracles.from_config`)."""
     net = config.network
     return exact_oracle(problem, net.m, activation=net.activation, bias=net.bias,
-                        alpha=net.alpha, leak=net.leak, quad_nodes=config.oracle.quad_nodes,
+                        alpha=net.effective_alpha, leak=net.leak,
+                        quad_nodes=config.oracle.quad_nodes,
                         dtype=np.dtype(config.dtype))

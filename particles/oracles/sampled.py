@@ -141,7 +141,8 @@ def online_oracle(problem, m, gen, *, batch=100, activation="relu", bias=False, 
 
 def _student(config):
     net = config.network
-    return dict(activation=net.activation, bias=net.bias, alpha=net.alpha, leak=net.leak,
+    return dict(activation=net.activation, bias=net.bias, alpha=net.effective_alpha,
+                leak=net.leak,
                 dtype=np.dtype(config.dtype))
 
 
