@@ -244,9 +244,17 @@ def cmd_resume(args):
 
     if args.output and not args.salvage:
         raise UsageError("-o goes with --salvage (a plain resume continues the file itself)")
-    with Run(args.file, allow_truncated=args.salvage) as run:
-        ck = run.state
-        n_steps = run.n_steps
+    from .io.verify import NotARunError
+
+    try:
+        with Run(args.file, allow_truncated=args.salvage) as run:
+            ck = run.state
+            n_steps = run.n_steps
+    except NotARunError:
+        # a killed run whose records the kill damaged may still restart from its
+        # header; anything else fails again here with the message to report
+        with Run(args.file, allow_truncated=args.salvage, records=False) as run:
+            ck, n_steps = {}, run.n_steps
     if args.t_end is not None and not (math.isfinite(args.t_end) and args.t_end > 0):
         raise UsageError(f"--t-end={args.t_end} is invalid; allowed: a finite number > 0")
     progress = _Progress(n_steps, args.quiet, start=ck.get("step", 0))
@@ -387,6 +395,12 @@ def main(argv=None):
     from .io import NotARunError
     from .io.writer import StoreWriteError
 
+    import warnings
+
+    def one_line(message, category, filename, lineno, file=None, line=None):
+        print(f"warning: {message}", file=sys.stderr)
+
+    warnings.showwarning = one_line
     parser = _build_parser()
     try:
         args = parser.parse_args(argv)
@@ -414,6 +428,10 @@ def main(argv=None):
             sys.stderr.flush()
             os._exit(1)
         return 1
+    except OSError as exc:  # reading a damaged file (HDF5 checksum or structure errors)
+        print(f"error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+              file=sys.stderr)
+        return 2
     except Exception as exc:  # noqa: BLE001 - a failed run: one line, status 1
         print(f"error: run failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

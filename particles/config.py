@@ -284,7 +284,8 @@ class IntegratorConfig(_Section):
     rtol, atol : float
         Tolerances of the accuracy-controlled methods.
     lr_c, lr_a, lr_b : float
-        Per-layer learning-rate multipliers (> 0).
+        Per-layer learning-rate multipliers (>= 0; 0 freezes the layer, e.g. lr_a =
+        lr_b = 0 trains the output weights of fixed random features).
     weight_decay : float
         lambda >= 0 of the regulariser lambda |theta_i|^2 / 2.
     stop_risk : float or None
@@ -310,10 +311,16 @@ class IntegratorConfig(_Section):
 
     def __post_init__(self):
         _check_choice("integrator.method", self.method, METHODS)
-        for name in ("dt", "t_end", "rtol", "atol", "lr_c", "lr_a", "lr_b"):
+        for name in ("dt", "t_end", "rtol", "atol"):
             object.__setattr__(self, name, _check_float(f"integrator.{name}",
                                                         getattr(self, name), 0.0,
                                                         lo_open=True))
+        for name in ("lr_c", "lr_a", "lr_b"):
+            object.__setattr__(self, name, _check_float(f"integrator.{name}",
+                                                        getattr(self, name), 0.0))
+        if self.lr_c == self.lr_a == self.lr_b == 0:
+            _fail("integrator.lr_c", self.lr_c, "a rate > 0 for at least one layer (all "
+                  "three are 0: nothing would move)")
         object.__setattr__(self, "weight_decay",
                            _check_float("integrator.weight_decay", self.weight_decay, 0.0))
         for name in ("stop_risk", "stop_grad"):

@@ -97,6 +97,15 @@ def resume(path, *, t_end=None, progress=None, keep=False, interrupted=None, sal
     lock = WriterLock(path).acquire()  # no other process may write it meanwhile
     out_lock = WriterLock(output).acquire() if output != path else lock
     try:
+        restart = _killed_and_damaged(path, salvage)
+    except BaseException:
+        lock.release()
+        out_lock.release()
+        raise
+    if restart is not None:
+        return _restart(restart, path, output, lock, out_lock, progress, keep, interrupted,
+                        t_end)
+    try:
         with Run(path, allow_truncated=salvage) as old:
             old.check()  # every record it will copy reads back intact
             ck = old.checkpoint()
@@ -114,8 +123,6 @@ def resume(path, *, t_end=None, progress=None, keep=False, interrupted=None, sal
             if target is not None:
                 check_steps(target / old.dt, f"t_end = {target:g}")
             sim.schedule(n_target)  # fails here, before the file is touched
-            writer = _writer(sim.config, output, True, lock=out_lock,
-                             resume_from=(old.f, int(ck["step"]), ck["theta"]))
             state = {k: v for k, v in ck.items() if k not in ("theta", "message")}
             state["status"] = "running"
             if target is not None:
@@ -124,10 +131,16 @@ def resume(path, *, t_end=None, progress=None, keep=False, interrupted=None, sal
             info["initial_state"] = state
             step = int(ck["step"])
             # records at the checkpoint's step that never reached the disk (a run
-            # stopped before its first flush): the resumed run writes them again
-            missing = (step not in set(old.steps.tolist()),
-                       any(step not in set(old.observable(n)[0].tolist())
-                           for n in old.observable_names))
+            # stopped before its first flush, or a write that failed half way through
+            # the observables): the records before that step are copied, and the
+            # resumed run writes all of the step's records again
+            frame_missing = step not in set(old.steps.tolist())
+            obs_missing = any(step not in set(old.observable(n)[0].tolist())
+                              for n in old.observable_names)
+            missing = (frame_missing or obs_missing,) * 2
+            upto = step - 1 if any(missing) else step
+            writer = _writer(sim.config, output, True, lock=out_lock,
+                             resume_from=(old.f, upto, ck["theta"]))
             writer.begin(info)
         if output != path:
             lock.release()  # the source was only read
@@ -138,5 +151,56 @@ def resume(path, *, t_end=None, progress=None, keep=False, interrupted=None, sal
     try:
         return sim.run(recorder=writer, progress=progress, resume=ck, t_end=target,
                        keep=keep, interrupted=interrupted, rerecord=missing)
+    finally:
+        writer.close()
+
+
+def _killed_and_damaged(path, salvage):
+    """A Simulation to restart from t = 0 when ``path`` is a killed run ("running", no
+    writer) whose records the kill damaged but whose header (config, problem, theta0)
+    is intact; None when the file verifies (or is damaged otherwise: then opening it
+    normally raises the error to report).
+
+    A SIGKILL can cut a multi-page HDF5 metadata write; the run's records are then lost,
+    but the run is deterministic, so running it again from its stored initial state
+    rebuilds every record and reaches the same final state bit for bit.
+    """
+    from .io.verify import NotARunError
+    from .simulation import Simulation
+
+    try:
+        with Run(path, allow_truncated=salvage):
+            return None
+    except NotARunError:
+        pass
+    try:
+        with Run(path, allow_truncated=salvage, records=False) as run:
+            try:
+                state = run.state
+            except Exception:  # noqa: BLE001 - unreadable: not restarted, reported below
+                return None
+            if not isinstance(state, dict) or state.get("status", "running") != "running":
+                return None
+            return Simulation.from_run(run, restart=True)
+    except (NotARunError, OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _restart(sim, path, output, lock, out_lock, progress, keep, interrupted, t_end):
+    import warnings
+
+    if output != path:
+        lock.release()
+    warnings.warn(f"{path!r}: the kill damaged its records; running it again from t = 0 "
+                  "(the run is deterministic: same records, same final state)",
+                  RuntimeWarning, stacklevel=3)
+    try:
+        writer = _writer(sim.config, output, True, lock=out_lock)
+    except BaseException:
+        out_lock.release()
+        raise
+    try:
+        return sim.run(recorder=writer, progress=progress, keep=keep, t_end=t_end,
+                       interrupted=interrupted)
     finally:
         writer.close()

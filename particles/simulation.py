@@ -122,7 +122,7 @@ class Simulation:
         self._wire(problems.resolve_config(config, problem, theta is not None), problem, theta)
 
     @classmethod
-    def from_run(cls, run):
+    def from_run(cls, run, restart=False):
         """The simulation stored in a run file (config, problem and theta0 as they ran).
 
         Parameters
@@ -133,7 +133,7 @@ class Simulation:
         sim.problem_origin = run.problem_origin
         run.check_consistency()  # a tampered file fails here
         sim._wire(run.config, run.problem(), run.theta0)
-        if sim.oracle.gen is not None and run.state.get("step", 0) > 0:
+        if not restart and sim.oracle.gen is not None and run.state.get("step", 0) > 0:
             streams = run.state.get("streams") or {}
             if "noise" not in streams and "rng_state" not in run.state:
                 raise ValueError(f"{run.path!r}: the checkpoint lacks the state of the random "

@@ -248,3 +248,14 @@ def test_scalings_match_plain_gradient_descent(scaling, s_of_m, rng):
     assert res.step == steps
     np.testing.assert_allclose(res.theta[:, 0], c, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(res.theta[:, 1:d + 1], a, rtol=1e-10, atol=1e-12)
+
+
+def test_a_zero_rate_freezes_its_layer():
+    cfg = _cfg(dt=0.05, t_end=2.0)
+    cfg = cfg.replace(integrator=cfg.integrator.replace(lr_a=0.0, lr_b=0.0))
+    res = pt.simulate(cfg)
+    np.testing.assert_array_equal(res.theta[:, 1:], res.theta0[:, 1:])
+    assert not np.array_equal(res.theta[:, 0], res.theta0[:, 0])
+    assert res.observables["risk"][-1] < res.observables["risk"][0]
+    with pytest.raises(pt.ConfigError, match="at least one layer"):
+        pt.IntegratorConfig(lr_c=0.0, lr_a=0.0, lr_b=0.0)

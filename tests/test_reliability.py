@@ -459,3 +459,44 @@ def test_salvage_refuses_a_cut_file_whose_records_are_damaged(tmp_path):
     assert proc.returncode == 2 and len(lines) == 1 and "is damaged" in lines[0]
     assert _digest(half) == before
     assert sorted(os.listdir(tmp_path)) == ["h.h5"]
+
+
+KILL_AT_60 = r"""
+import os, signal, sys
+sys.path.insert(0, {here!r})
+import particles as pt
+from test_reliability import _cfg
+
+def progress(step, n_steps, t, risk):
+    if step >= 60:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+pt.run(_cfg(), {out!r}, progress=progress)
+"""
+
+
+def test_a_kill_that_damaged_records_restarts_from_the_initial_state(tmp_path):
+    """A SIGKILL can cut a multi-page metadata write: a killed run whose records cannot
+    be read back restarts from its stored initial state and rebuilds every record."""
+    out = tmp_path / "k.h5"
+    proc = subprocess.run([sys.executable, "-c", KILL_AT_60.format(here=HERE, out=str(out))],
+                          env=ENV, capture_output=True, text=True)
+    assert proc.returncode == -signal.SIGKILL
+    with h5py.File(out, "r", swmr=True, locking=False) as f:  # damage the last record
+        ds = f["observables/risk/value"]
+        offset = ds.id.get_chunk_info(ds.shape[0] - 1).byte_offset
+    with open(out, "r+b") as fh:
+        fh.seek(offset)
+        fh.write(b"\xff" * 8)
+    with pytest.raises(ValueError, match="is damaged"):
+        pt.load(out)
+    proc = _cli("resume", out, "-q")
+    assert proc.returncode == 0, proc.stderr
+    assert "running it again from t = 0" in proc.stderr
+    ref = pt.simulate(_cfg())
+    with pt.load(out) as run:
+        assert run.complete
+        np.testing.assert_array_equal(run.frame(-1), ref.theta)
+        np.testing.assert_array_equal(run.steps, ref.frame_steps)
+        for name in ref.observables:
+            np.testing.assert_array_equal(run.observable(name)[2], ref.observables[name])

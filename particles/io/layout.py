@@ -62,7 +62,10 @@ def create_layout(info, tmp, storage_dtype, compression):
     import h5py
 
     m, d = info["m"], info["d"]
-    f = h5py.File(tmp, "w", libver="latest")
+    # fs_strategy "none": space freed while the file is written (an index block that
+    # grew and moved) is never reused, so a kill cannot leave the on-disk metadata
+    # pointing at a place that now holds something else
+    f = h5py.File(tmp, "w", libver="latest", fs_strategy="none")
     h5 = f.create_group("h5md")
     h5.attrs["version"] = np.array(H5MD_VERSION, dtype=np.int32)
     h5.create_group("author").attrs["name"] = _user()

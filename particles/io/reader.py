@@ -16,6 +16,9 @@ class Run:
     allow_truncated : bool
         Accept a file shorter than its HDF5 superblock records (a run whose last write
         failed); everything it reads is still checked. For salvaging only.
+    records : bool
+        Check the records and the checkpoint on opening (False: the header only, for
+        restarting a run whose records a kill damaged).
 
     Attributes
     ----------
@@ -30,7 +33,7 @@ class Run:
     for, so memory stays bounded whatever the run length.
     """
 
-    def __init__(self, path, allow_truncated=False):
+    def __init__(self, path, allow_truncated=False, records=True):
         from ..config import from_dict
 
         self.path = os.fspath(path)
@@ -46,7 +49,7 @@ class Run:
             raise NotARunError(f"{self.path!r} cannot be opened as HDF5 ({exc})") from None
         try:
             try:
-                head = check_structure(self.f, self.path)
+                head = check_structure(self.f, self.path, records)
             except NotARunError:
                 raise
             except (KeyError, OSError, RuntimeError, ValueError, TypeError) as exc:

@@ -159,8 +159,11 @@ def _attr(group, path, name, cast):
         raise NotARunError(f"{path!r}: attribute {group.name}:{name} is invalid ({exc})") from None
 
 
-def check_structure(f, path):
+def check_structure(f, path, records=True):
     """Check an open run file; returns the parsed header (dict).
+
+    With ``records`` False the records and the checkpoint are not read (a file whose
+    run will be restarted from its initial state needs only its header).
 
     Returns
     -------
@@ -207,6 +210,8 @@ def check_structure(f, path):
     for name in f["observables"]:
         for key in ("step", "time", "value"):
             _need(f, path, f"observables/{name}/{key}", 1, None, "iuf")
+    if not records:
+        return head
     state = _check_records(f, path)
     if state.get("status", "running") != "running" and not writer_alive(path):
         # a run that ended (complete, stopped, diverged, interrupted) closed its file
@@ -216,7 +221,8 @@ def check_structure(f, path):
 
 
 def writer_alive(path):
-    """Whether a live process holds the writer lock of ``path`` (never takes it)."""
+    """Whether another live process holds the writer lock of ``path`` (never takes it;
+    this process's own lock, held by a resume that reads the file, does not count)."""
     import fcntl
 
     try:
@@ -226,7 +232,11 @@ def writer_alive(path):
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
-        return True
+        try:
+            holder = int(os.pread(fd, 32, 0).decode().strip() or 0)
+        except (OSError, ValueError):
+            holder = 0
+        return holder != os.getpid()
     finally:
         os.close(fd)
     return False
@@ -306,12 +316,15 @@ def check_all(f, path):
     names = []
     f.visititems(lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset)
                  else None)
+    active = int(f["parameters/checkpoint/active"][()])
     for name in names:
         ds = f[name]
         counts["datasets"] += 1
         counts["checksummed"] += bool(ds.fletcher32)
         try:
-            if ds.ndim >= 2 and ds.shape[0] > 1:
+            if name.startswith("parameters/checkpoint/") and ds.ndim >= 1:
+                ds[active]  # the inactive slot may be half written (that is its purpose)
+            elif ds.ndim >= 2 and ds.shape[0] > 1:
                 for i in range(ds.shape[0]):  # one record at a time: bounded memory
                     row = ds[i]
                     if row.dtype.kind == "f" and not np.all(np.isfinite(row)) \
