@@ -255,8 +255,7 @@ def cmd_resume(args):
         # header; anything else fails again here with the message to report
         with Run(args.file, allow_truncated=args.salvage, records=False) as run:
             ck, n_steps = {}, run.n_steps
-    if args.t_end is not None and not (math.isfinite(args.t_end) and args.t_end > 0):
-        raise UsageError(f"--t-end={args.t_end} is invalid; allowed: a finite number > 0")
+    _check_t_end(args.t_end)
     progress = _Progress(n_steps, args.quiet, start=ck.get("step", 0))
     try:
         with _SigintFlag() as flag:
@@ -304,18 +303,11 @@ def cmd_certify(args):
 
     if args.starts < 1:
         raise UsageError(f"--starts={args.starts} is invalid; allowed: an integer >= 1")
-    rep = certify_file(args.file, starts=args.starts)
     if args.grow:
-        from .optimize import grow_file
-
         if os.path.exists(args.grow):
             raise UsageError(f"output file {args.grow!r} exists; choose another path")
-        if args.t_end is not None and not (math.isfinite(args.t_end) and args.t_end > 0):
-            raise UsageError(f"--t-end={args.t_end} is invalid; allowed: a finite number > 0")
-        _, res = grow_file(args.file, args.grow, starts=args.starts, t_end=args.t_end)
-        risk = res.observables.get("risk")
-        rep["grown"] = {"file": args.grow, "status": res.status,
-                        "risk": float(risk[-1]) if risk is not None and len(risk) else None}
+        _check_t_end(args.t_end)
+    rep = certify_file(args.file, starts=args.starts, grow_into=args.grow, t_end=args.t_end)
     if args.json:
         print(json.dumps(rep))
     else:
@@ -341,6 +333,11 @@ def cmd_info(args):
             print(f"check       intact: {c['frames']} frames, {c['observables']} observables, "
                   f"{c['datasets']} datasets read back ({c['checksummed']} with checksums)")
     return 0
+
+
+def _check_t_end(t_end):
+    if t_end is not None and not (math.isfinite(t_end) and t_end > 0):
+        raise UsageError(f"--t-end={t_end} is invalid; allowed: a finite number > 0")
 
 
 def _check_dpi(dpi, size=5.0):

@@ -136,6 +136,11 @@ def fixed_steps(theta, data, v, v2, tmp, lrc, wd, dt, nsteps, heun, stop_risk, s
     stats[3] = status
 
 
+def _check_dt(dt):
+    if not (isinstance(dt, (int, float, np.number)) and dt > 0 and math.isfinite(dt)):
+        raise ValueError(f"dt={dt!r} is invalid; allowed: a finite number > 0")
+
+
 def _rates(lr, weight_decay, stop_risk, stop_grad, d, dtype):
     lr = tuple(lr)
     if len(lr) != 3 or not all(isinstance(x, (int, float, np.number)) and math.isfinite(x)
@@ -174,8 +179,7 @@ class FixedStep:
         if method not in ("euler", "heun", "sgd"):
             raise ValueError(f"method={method!r} is not a fixed-step method; allowed: "
                              "'euler', 'heun', 'sgd'")
-        if not (isinstance(dt, (int, float, np.number)) and dt > 0 and math.isfinite(dt)):
-            raise ValueError(f"dt={dt!r} is invalid; allowed: a finite number > 0")
+        _check_dt(dt)
         self.method = method
         self.oracle = oracle
         self.dt = oracle.dtype.type(dt)
@@ -251,8 +255,7 @@ class OdeDriver:
         if method not in self._CLASSES:
             raise ValueError(f"method={method!r} is invalid; allowed: "
                              f"{', '.join(self._CLASSES)}")
-        if not (isinstance(dt, (int, float, np.number)) and dt > 0 and math.isfinite(dt)):
-            raise ValueError(f"dt={dt!r} is invalid; allowed: a finite number > 0")
+        _check_dt(dt)
         self.method = method
         self.solver_class = getattr(scipy.integrate, self._CLASSES[method])
         self.oracle = oracle

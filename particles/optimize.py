@@ -251,7 +251,6 @@ def zero_modes(theta, mask, activation, tol=1e-9):
     """
     theta = np.asarray(theta, dtype=np.float64)
     m, k = theta.shape
-    d = k - 2
     idx = -np.ones((m, k), np.int64)
     idx[mask] = np.arange(int(mask.sum()))
     cols = []
@@ -277,7 +276,6 @@ def zero_modes(theta, mask, activation, tol=1e-9):
                     vec[idx[i, 0]] = norms[j]
                     vec[idx[j, 0]] = -norms[i]
                     cols.append(vec)
-    del d
     if not cols:
         return np.zeros((int(mask.sum()), 0))
     Z = np.array(cols).T
@@ -462,7 +460,7 @@ class _Probes:
     def __call__(self, U):
         """h and dh/du for unit directions U, shape (count, d + 1) (or (count, d))."""
         d = self.d
-        for t, row in ((0, self.m), (1, self.m + 1)):
+        for row in (self.m, self.m + 1):  # both neurons of every pair
             self.buf[row::2, 1:d + 1] = U[:, :d]
             self.buf[row::2, d + 1] = U[:, d] if self.bias else 0.0
         _, v = self.oracle.velocity(self.buf)
@@ -594,6 +592,19 @@ def for_simulation(sim):
             "bias": net.bias, "activation": net.activation}
 
 
+def _run_state(path, polished=True):
+    """(Simulation, theta, which) of a run file: its polished state when there is one
+    and ``polished``, else its last checkpoint."""
+    from .io import Run
+    from .simulation import Simulation
+
+    with Run(path) as run:
+        sim = Simulation.from_run(run)
+        if polished and "optimality/polish/theta" in run.f:
+            return sim, run.f["optimality/polish/theta"][...], "polished"
+        return sim, run.checkpoint()["theta"], "last"
+
+
 def polish_file(path, *, method="lbfgs", gtol=1e-13):
     """Polish the last state of a run file and store it in ``/optimality/polish``.
 
@@ -601,13 +612,9 @@ def polish_file(path, *, method="lbfgs", gtol=1e-13):
     -------
     PolishResult
     """
-    from .io import Run
     from .io.annotate import annotate
-    from .simulation import Simulation
 
-    with Run(path) as run:
-        sim = Simulation.from_run(run)
-        theta = run.checkpoint()["theta"]
+    sim, theta, _ = _run_state(path, polished=False)
     parts = for_simulation(sim)
     res = polish(theta, parts["oracle"], method=method, gtol=gtol, lr=parts["lr"],
                  weight_decay=parts["weight_decay"], bias=parts["bias"])
@@ -615,26 +622,24 @@ def polish_file(path, *, method="lbfgs", gtol=1e-13):
     return res
 
 
-def certify_file(path, *, starts=512, seed=0, hessian=True):
+def certify_file(path, *, starts=512, seed=0, hessian=True, grow_into=None, t_end=None,
+                 progress=None):
     """Certificate and Hessian classification of a run file's last (or polished) state,
     stored in ``/optimality/certificate``.
+
+    With ``grow_into`` (a new file), the neuron the certificate points to is added and
+    the run continues with m + 1 neurons there (see :func:`grow_file`).
 
     Returns
     -------
     dict
         The certificate's report with ``classification``, ``min_eig`` (when
-        ``hessian``) and ``state`` ("polished" or "last").
+        ``hessian``), ``state`` ("polished" or "last") and, with ``grow_into``,
+        ``grown`` (file, status, final risk).
     """
-    from .io import Run
     from .io.annotate import annotate
-    from .simulation import Simulation
 
-    with Run(path) as run:
-        sim = Simulation.from_run(run)
-        if "optimality/polish/theta" in run.f:
-            theta, state = run.f["optimality/polish/theta"][...], "polished"
-        else:
-            theta, state = run.checkpoint()["theta"], "last"
+    sim, theta, state = _run_state(path)
     parts = for_simulation(sim)
     cert = certificate(theta, parts["make_oracle"], bias=parts["bias"],
                        second_moment=parts["second_moment"], starts=starts, seed=seed)
@@ -646,6 +651,11 @@ def certify_file(path, *, starts=512, seed=0, hessian=True):
                                 activation=parts["activation"])
         report.update(spec.report())
     annotate(path, "certificate", report)
+    if grow_into is not None:
+        res = _grow_and_run(sim, theta, cert, parts, grow_into, t_end, progress)
+        risk = res.observables.get("risk")
+        report["grown"] = {"file": str(grow_into), "status": res.status,
+                           "risk": float(risk[-1]) if risk is not None and len(risk) else None}
     return report
 
 
@@ -686,19 +696,16 @@ def grow_file(path, out, *, starts=512, seed=0, t_end=None, progress=None):
     -------
     (Certificate, Result)
     """
-    from .io import Run
-    from .runner import run as run_file
-    from .simulation import Simulation
-
-    with Run(path) as run:
-        sim = Simulation.from_run(run)
-        if "optimality/polish/theta" in run.f:
-            theta = run.f["optimality/polish/theta"][...]
-        else:
-            theta = run.checkpoint()["theta"]
+    sim, theta, _ = _run_state(path)
     parts = for_simulation(sim)
     cert = certificate(theta, parts["make_oracle"], bias=parts["bias"],
                        second_moment=parts["second_moment"], starts=starts, seed=seed)
+    return cert, _grow_and_run(sim, theta, cert, parts, out, t_end, progress)
+
+
+def _grow_and_run(sim, theta, cert, parts, out, t_end, progress):
+    from .runner import run as run_file
+
     cfg = sim.config
     net = cfg.network.replace(m=cfg.network.m + 1)
     grown = grow(theta, cert, parts["second_moment"], cfg.network.effective_alpha,
@@ -706,6 +713,5 @@ def grow_file(path, out, *, starts=512, seed=0, t_end=None, progress=None):
     init = cfg.init.replace(scheme="array", symmetric=False, path=None)
     integ = cfg.integrator if t_end is None else cfg.integrator.replace(t_end=float(t_end))
     new = cfg.replace(network=net, init=init, integrator=integ)
-    res = run_file(new, out, theta=grown.astype(cfg.dtype), problem=sim.problem,
-                   progress=progress)
-    return cert, res
+    return run_file(new, out, theta=grown.astype(cfg.dtype), problem=sim.problem,
+                    progress=progress)

@@ -137,8 +137,8 @@ def resume(path, *, t_end=None, progress=None, keep=False, interrupted=None, sal
             frame_missing = step not in set(old.steps.tolist())
             obs_missing = any(step not in set(old.observable(n)[0].tolist())
                               for n in old.observable_names)
-            missing = (frame_missing or obs_missing,) * 2
-            upto = step - 1 if any(missing) else step
+            missing = frame_missing or obs_missing
+            upto = step - 1 if missing else step
             writer = _writer(sim.config, output, True, lock=out_lock,
                              resume_from=(old.f, upto, ck["theta"]))
             writer.begin(info)

@@ -113,8 +113,6 @@ class Simulation:
         check_steps(config.integrator.n_steps)
         if problem is None:
             self.problem_origin = "config"
-            if config.problem.kind != "dataset":
-                check_memory(config, config.problem.d)
             problem = problems.from_config(config.problem, config.network, config.seed)
         else:
             self.problem_origin = "python"
@@ -198,7 +196,7 @@ class Simulation:
                                self.n_steps, n_steps)
 
     def run(self, recorder=None, progress=None, resume=None, t_end=None, keep=True,
-            interrupted=None, rerecord=(False, False)):
+            interrupted=None, rerecord=False):
         """Execute the run.
 
         Parameters
@@ -221,9 +219,9 @@ class Simulation:
             there with status "interrupted", after a checkpoint of the current state
             (the command line sets it from SIGINT, so Ctrl-C never lands inside a
             write).
-        rerecord : (bool, bool)
-            With ``resume``: record the frame, and the observables, at the checkpoint's
-            step again (they were lost before reaching the file).
+        rerecord : bool
+            With ``resume``: record the frame and the observables at the checkpoint's
+            step again (some were lost before reaching the file).
 
         Returns
         -------
@@ -248,9 +246,8 @@ class Simulation:
             self._record(rec, state, frame_set, obs_set)
             rec.checkpoint(self._checkpoint(state, "running", t_end))
             rec.flush()  # the step-0 records are durable before the first step
-        elif any(rerecord):
-            self._record(rec, state, frame_set if rerecord[0] else set(),
-                         obs_set if rerecord[1] else set())
+        elif rerecord:
+            self._record(rec, state, frame_set, obs_set)
             rec.flush()
         t0 = _time.perf_counter()
         try:
