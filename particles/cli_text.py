@@ -95,7 +95,8 @@ def summary(run):
         f"problem     {c.problem.kind}, {c.problem.inputs} inputs, {c.problem.loss} loss"
         + (f", teacher m0 = {c.problem.m0}" if c.problem.kind == "teacher_student" else ""),
         f"network     {c.network.activation}, bias={c.network.bias}, alpha={c.network.alpha:g}, "
-        f"scaling={c.network.scaling}",
+        f"scaling={c.network.scaling} (alpha_eff={c.network.effective_alpha:g}), "
+        f"model={c.network.model}",
         f"init        {c.init.scheme}, tau={c.init.tau:g}, symmetric={c.init.symmetric}",
         f"dynamics    {c.integrator.method}, dt={c.integrator.dt:g}, oracle={c.oracle.kind}, "
         f"seed={c.seed}, dtype={c.dtype}",
@@ -108,6 +109,9 @@ def summary(run):
         s, t, v = run.observable("test_risk")
         if len(v):
             lines.append(f"test risk   {v[-1]:.4g} at t = {t[-1]:.6g}")
+    lazy = lazy_summary(run)
+    if lazy:
+        lines.append("lazy        " + lazy)
     from .io.annotate import read_annotation
 
     pol = read_annotation(run.f, "polish")
@@ -121,3 +125,21 @@ def summary(run):
     if run.problem_origin == "python":
         lines.append("origin      problem passed from Python (stored in the file)")
     return "\n".join(lines)
+
+
+def lazy_summary(run):
+    """One line on how far a run moved from its start: relative distance travelled and
+    the tangent kernel's drift, at the last record ("" when nothing is recorded)."""
+    import numpy as np
+
+    parts = []
+    if "distance" in run.observable_names:
+        _, _, dist = run.observable("distance")
+        scale = float(np.sqrt(np.mean(np.sum(np.asarray(run.theta0, float) ** 2, axis=1))))
+        if len(dist) and scale > 0:
+            parts.append(f"moved {dist[-1] / scale:.3g} x |theta0|")
+    if "kernel_drift" in run.observable_names:
+        _, _, kd = run.observable("kernel_drift")
+        if len(kd):
+            parts.append(f"tangent kernel drift {kd[-1]:.3g}")
+    return ", ".join(parts)

@@ -33,6 +33,7 @@ METHODS = FIXED_METHODS + ODE_METHODS
 SCHEDULES = ("log", "every", "times")
 DTYPES = ("float64", "float32")
 SCALINGS = ("mean_field", "ntk", "standard")
+MODELS = ("full", "tangent")
 
 
 class _Section:
@@ -152,6 +153,10 @@ class NetworkConfig(_Section):
         a run uses the effective output scale alpha_eff = alpha, alpha sqrt(m) or
         alpha m with the 1/m network; gradient descent with step eta on R(f) is the
         library's Euler step dt = eta alpha_eff^2 / m (docs/theory.md, "Scalings").
+    model : {"full", "tangent"}
+        Train the network itself, or its linearisation around the initial particles,
+        f_bar = f(theta0) + Df(theta0)(theta - theta0) (docs/lazy.md; sample-based
+        oracles only).
     """
 
     m: int = 16
@@ -160,6 +165,7 @@ class NetworkConfig(_Section):
     alpha: float = 1.0
     leak: float = 0.01
     scaling: str = "mean_field"
+    model: str = "full"
 
     def __post_init__(self):
         _check_int("network.m", self.m, 1)
@@ -169,6 +175,7 @@ class NetworkConfig(_Section):
                                                        lo_open=True))
         object.__setattr__(self, "leak", _check_float("network.leak", self.leak, 0.0, 0.999))
         _check_choice("network.scaling", self.scaling, SCALINGS)
+        _check_choice("network.model", self.model, MODELS)
 
     @property
     def effective_alpha(self) -> float:
@@ -353,6 +360,11 @@ class RecordConfig(_Section):
         Explicit times for the "times" schedule (increasing, in (0, t_end]).
     observables_factor : int
         Observables are recorded this many times more often than particles (>= 1).
+    kernel_probes : int
+        Size of the fixed probe set on which the drift of the tangent kernel,
+        |K_t - K_0|_F / |K_0|_F, is recorded ("kernel_drift"); 0 disables it. Probes
+        are inputs drawn from the problem's law (or the first training points of a
+        data set).
     """
 
     schedule: str = "log"
@@ -360,6 +372,7 @@ class RecordConfig(_Section):
     every: int = 100
     times: Tuple[float, ...] = ()
     observables_factor: int = 4
+    kernel_probes: int = 32
 
     def __post_init__(self):
         _check_choice("record.schedule", self.schedule, SCHEDULES)
@@ -374,6 +387,7 @@ class RecordConfig(_Section):
             _fail("record.times", list(ts), "a non-empty list when schedule = 'times'")
         object.__setattr__(self, "times", ts)
         _check_int("record.observables_factor", self.observables_factor, 1)
+        _check_int("record.kernel_probes", self.kernel_probes, 0, 4096)
 
 
 @dataclass(frozen=True)
@@ -463,6 +477,9 @@ class Config(_Section):
                 _fail("integrator.method", it.method,
                       "'euler', 'heun' or an ODE method unless oracle.kind = 'online'")
             _fail("integrator.method", it.method, "'sgd' with the online oracle")
+        if n.model == "tangent" and o.kind == "exact":
+            _fail("network.model", n.model, "'full' with the exact oracle (the tangent model "
+                  "runs on samples: oracle.kind 'sampled', 'online' or 'dataset')")
         if self.init.symmetric and n.m % 2:
             _fail("network.m", n.m, "an even number with init.symmetric = true")
 

@@ -78,16 +78,19 @@ class Observer:
     weight_decay : float
     activation : str
         The student's activation (invariants are recorded for homogeneous ones).
+    kernel : callable, optional
+        ``kernel(theta) -> K``: the tangent kernel on a fixed probe set; its relative
+        drift from theta0 is recorded as "kernel_drift".
 
     Attributes
     ----------
     names : list of str
         "risk", "grad_norm2" (when a deterministic risk exists), "test_risk" (when
         ``test`` is a second oracle), "distance", "invariant_drift" (homogeneous
-        activations).
+        activations), "kernel_drift" (with ``kernel``).
     """
 
-    def __init__(self, integrator, test, theta0, lr, weight_decay, activation):
+    def __init__(self, integrator, test, theta0, lr, weight_decay, activation, kernel=None):
         self.integrator = integrator
         train = integrator.oracle
         # a stochastic oracle (fresh samples per call) would change the run if
@@ -102,9 +105,14 @@ class Observer:
         self._stats = np.zeros(3)
         self._v = np.zeros_like(self.theta0)
         self._summaries = FastCall(_summaries)
+        self._kernel = kernel
+        if kernel is not None:
+            self._k0 = kernel(self.theta0)
+            self._k0_norm = float(np.linalg.norm(self._k0))
         self.names = ((["risk", "grad_norm2"] if self.monitor is not None else [])
                       + (["test_risk"] if self.test is not None else []) + ["distance"]
-                      + (["invariant_drift"] if self.homogeneous else []))
+                      + (["invariant_drift"] if self.homogeneous else [])
+                      + (["kernel_drift"] if kernel is not None else []))
 
     def observe(self, state):
         """Observables at ``state`` (dict name -> float).
@@ -131,4 +139,8 @@ class Observer:
         out["distance"] = float(stats[1])
         if self.homogeneous:
             out["invariant_drift"] = float(stats[2])
+        if self._kernel is not None:
+            diff = float(np.linalg.norm(self._kernel(theta) - self._k0))
+            out["kernel_drift"] = diff / self._k0_norm if self._k0_norm > 0 else (
+                0.0 if diff == 0 else float("inf"))
         return out

@@ -6,7 +6,7 @@ not depend on which other streams a run happens to use.
 """
 import numpy as np
 
-STREAMS = {"teacher": 0, "data": 1, "init": 2, "noise": 3, "monitor": 4, "test": 5}
+STREAMS = {"teacher": 0, "data": 1, "init": 2, "noise": 3, "monitor": 4, "test": 5, "probe": 6}
 
 
 def stream(seed, name):
@@ -18,7 +18,7 @@ def stream(seed, name):
         The run seed (>= 0).
     name : str
         One of ``teacher``, ``data``, ``init``, ``noise`` (online batches),
-        ``monitor``, ``test``.
+        ``monitor``, ``test``, ``probe`` (the kernel-drift probe inputs).
     """
     if name not in STREAMS:
         raise ValueError(f"stream name {name!r} is unknown; allowed: {', '.join(STREAMS)}")

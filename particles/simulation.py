@@ -84,6 +84,18 @@ def _integrator(config, oracle):
     return OdeDriver(ic.method, oracle, ic.dt, ic.rtol, ic.atol, **common)
 
 
+def probe_inputs(config, problem):
+    """The run's probe inputs (``record.kernel_probes`` of them, shape (k, d)), or None
+    when k = 0: the first training points of a data set, else draws from the input law
+    on the run's stream "probe"."""
+    k = config.record.kernel_probes
+    if k == 0:
+        return None
+    if problem.X is not None:
+        return np.ascontiguousarray(problem.X[:k], dtype=np.float64)
+    return problems.sample_inputs(stream(config.seed, "probe"), k, problem.d, problem.inputs)
+
+
 class Simulation:
     """A configured run, ready to execute.
 
@@ -150,14 +162,30 @@ class Simulation:
         self.theta0 = initial.from_config(config.init, net, self.d, stream(init_seed, "init"),
                                           self.dtype, theta)
         self.oracle, self.test = oracles.from_config(config, problem,
-                                                     lambda name: stream(config.seed, name))
+                                                     lambda name: stream(config.seed, name),
+                                                     self.theta0)
         self.integrator = _integrator(config, self.oracle)
         lr = (ic.lr_c, ic.lr_a, ic.lr_b)
+        self.probes = self._probes()
+        kernel = None
+        if self.probes is not None:
+            from .lazy import empirical_ntk
+
+            def kernel(theta, probes=self.probes):
+                return empirical_ntk(theta, probes, activation=net.activation, bias=net.bias,
+                                     alpha=net.effective_alpha, leak=net.leak)
         self.observer = Observer(self.integrator, self.test, self.theta0, lr, ic.weight_decay,
-                                 net.activation)
+                                 net.activation, kernel=kernel)
         self.n_steps = ic.n_steps
         self.dt = ic.dt
         self.frame_steps, self.obs_steps = schedule_steps(config.record, self.n_steps, ic.dt)
+
+    def _probes(self):
+        """The fixed inputs on which the tangent kernel's drift is recorded, or None
+        (``record.kernel_probes = 0``, or the tangent model, whose kernel is fixed)."""
+        if self.config.network.model == "tangent":
+            return None
+        return probe_inputs(self.config, self.problem)
 
     def invariants(self, theta):
         """Per-neuron Q_i = c^2/lr_c - |a|^2/lr_a - b^2/lr_b (docs/theory.md, "Invariants")."""

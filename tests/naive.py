@@ -230,3 +230,50 @@ def exact_relu_velocity(theta, teacher, alpha=1.0):
     ga = (A11[:m] * w[None, :]) @ A
     v[:, 1:d + 1] = -(theta[:, :1] / alpha) * ((A20[:m] @ w)[:, None] * A[:m] + ga)
     return risk, v
+
+
+def tangent_forward(theta, theta0, X, activation, bias, alpha=1.0, leak=0.01):
+    """f_bar(x) = f(x; theta0) + Df(theta0)(theta - theta0), shape (n,)."""
+    theta, theta0 = theta.astype(np.float64), theta0.astype(np.float64)
+    m, d = theta.shape[0], theta.shape[1] - 2
+    b0 = theta0[:, d + 1] if bias else 0.0
+    db = (theta[:, d + 1] - theta0[:, d + 1]) if bias else 0.0
+    Z0 = X @ theta0[:, 1:d + 1].T + b0
+    D = X @ (theta[:, 1:d + 1] - theta0[:, 1:d + 1]).T + db
+    return alpha / m * (sigma(activation, Z0, leak) @ theta[:, 0]
+                        + (sigma(activation, Z0, leak, 1) * D) @ theta0[:, 0])
+
+
+def tangent_velocity(theta, theta0, X, y, activation, bias, alpha=1.0, leak=0.01,
+                     loss_name="squared"):
+    """(mean loss, velocity) of the tangent model: the twin of kernels.tangent."""
+    X = X.astype(np.float64)
+    m, d = theta.shape[0], theta.shape[1] - 2
+    n = X.shape[0]
+    f = tangent_forward(theta, theta0, X, activation, bias, alpha, leak)
+    lv, r = loss(loss_name, f, y)
+    theta0 = theta0.astype(np.float64)
+    Z0 = X @ theta0[:, 1:d + 1].T + (theta0[:, d + 1] if bias else 0.0)
+    H, G = sigma(activation, Z0, leak), sigma(activation, Z0, leak, 1) * r[:, None]
+    v = np.zeros(theta.shape)
+    v[:, 0] = -(H.T @ r) / (alpha * n)
+    v[:, 1:d + 1] = -theta0[:, :1] * (G.T @ X) / (alpha * n)
+    if bias:
+        v[:, d + 1] = -theta0[:, 0] * G.sum(0) / (alpha * n)
+    return lv.mean(), v
+
+
+def jacobian(theta, X, activation, bias, alpha=1.0, leak=0.01, eps=1e-6):
+    """d f(x_k) / d theta by central differences, shape (n, m * (d + 2))."""
+    theta = theta.astype(np.float64)
+    cols = []
+    for j in range(theta.size):
+        if not bias and j % theta.shape[1] == theta.shape[1] - 1:
+            cols.append(np.zeros(X.shape[0]))
+            continue
+        tp, tm = theta.copy(), theta.copy()
+        tp.flat[j] += eps
+        tm.flat[j] -= eps
+        cols.append((forward(tp, X, activation, alpha, leak)
+                     - forward(tm, X, activation, alpha, leak)) / (2 * eps))
+    return np.stack(cols, axis=1)

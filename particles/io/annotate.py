@@ -10,8 +10,8 @@ from .lock import WriterLock
 from .reader import Run
 
 
-def annotate(path, name, attrs, arrays=None):
-    """Write the group ``/optimality/<name>`` (replacing an earlier one) into ``path``.
+def annotate(path, name, attrs, arrays=None, group="optimality"):
+    """Write the group ``/<group>/<name>`` (replacing an earlier one) into ``path``.
 
     Parameters
     ----------
@@ -23,6 +23,8 @@ def annotate(path, name, attrs, arrays=None):
         JSON-serialisable report, stored as the attribute ``report``.
     arrays : dict of str -> ndarray, optional
         Datasets of the group (with checksums).
+    group : str
+        "optimality" (polish, certificate) or "lazy" (the tangent twin's gap).
     """
     import h5py
 
@@ -31,18 +33,18 @@ def annotate(path, name, attrs, arrays=None):
         with Run(path):
             pass  # the file is intact before it is changed
         with h5py.File(path, "r+", libver="latest", locking=False) as f:
-            group = f.require_group("optimality")
-            if name in group:
-                del group[name]
-            g = group.create_group(name)
+            parent = f.require_group(group)
+            if name in parent:
+                del parent[name]
+            g = parent.create_group(name)
             g.attrs["report"] = json.dumps(attrs, default=_plain)
             for key, value in (arrays or {}).items():
                 g.create_dataset(key, data=np.asarray(value), fletcher32=True)
 
 
-def read_annotation(f, name):
-    """The report (dict) stored under ``/optimality/<name>`` of an open file, or None."""
-    key = f"optimality/{name}"
+def read_annotation(f, name, group="optimality"):
+    """The report (dict) stored under ``/<group>/<name>`` of an open file, or None."""
+    key = f"{group}/{name}"
     if key not in f:
         return None
     return json.loads(f[key].attrs["report"])

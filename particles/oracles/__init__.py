@@ -43,7 +43,7 @@ def builder(kind):
     return getattr(importlib.import_module(f"{__name__}.{module}"), func)
 
 
-def from_config(config, problem, streams):
+def from_config(config, problem, streams, theta0=None):
     """The oracles of a run.
 
     Parameters
@@ -53,6 +53,8 @@ def from_config(config, problem, streams):
         The resolved problem (already checked against ``config``).
     streams : callable
         ``streams(name) -> numpy.random.Generator``: the run's named streams.
+    theta0 : ndarray, shape (m, d + 2), optional
+        The initial particles; needed by the tangent model (``network.model``).
 
     Returns
     -------
@@ -68,6 +70,18 @@ def from_config(config, problem, streams):
 
     kind = config.oracle.kind
     net = config.network
+    if net.model == "tangent":
+        from .tangent import build
+
+        if theta0 is None:
+            raise ValueError("the tangent model needs the initial particles theta0")
+        train = build(config, problem, streams, theta0)
+        test = None
+        if kind in ("sampled", "online") and config.oracle.n_monitor > 0:
+            test = build(config, problem, streams, theta0, role="monitor")
+        elif kind == "dataset" and problem.X_test is not None:
+            test = build(config, problem, streams, theta0, role="test")
+        return train, test
     train = builder(kind)(config, problem, streams)
     test = None
     if kind in ("sampled", "online") and has_exact(problem, net.activation, net.bias):

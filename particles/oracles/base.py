@@ -32,6 +32,9 @@ class Oracle:
     ``velocity(theta)`` returns the risk R(f) and v_i = -m grad_{theta_i} (R / alpha^2).
     """
 
+    #: "full" (the network) or "tangent" (its linearisation, docs/lazy.md)
+    model = "full"
+
     def __init__(self, kind, data, m, d, dtype, gen=None, pairs=0):
         self.kind = kind
         self.pairs = int(pairs)

@@ -1,0 +1,177 @@
+"""Oracles of the tangent (linearised) model, ``network.model = "tangent"``.
+
+The tangent model trains f_bar(x) = f(x; theta0) + Df(theta0)(theta - theta0) with the
+same integrators, records and store as the full model (docs/lazy.md). It exists for
+the oracles that work on samples: a fixed Monte Carlo sample (`sampled`), the user's
+data set (`dataset`) and a fresh batch per step (`online`). The exact (Gaussian)
+oracle has no tangent twin: its integrals against the frozen features would need the
+second mixed moments E[sigma'(u) sigma'(v) x x^T] in closed form, which the library
+does not implement; a run asks for a sample-based oracle instead.
+"""
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+
+from .._jit import jit
+from ..activations import activation_code
+from ..kernels import sampled as _sampled
+from ..kernels import tangent as _tangent
+from ..kernels.dispatch import register
+from ..problems import sample_inputs
+from .base import Oracle
+
+TangentParams = namedtuple("TangentParams", "X y a0t b0 c0 code leak bias alpha loss")
+OnlineTangentParams = namedtuple("OnlineTangentParams", "gen teacher tcode tbias sphere a0t b0 "
+                                                        "c0 code leak bias alpha loss")
+TangentWork = namedtuple("TangentWork", "lacc lane_risk c dat db zbuf dbuf tbuf xb yb")
+#: what the compiled loops receive for the tangent model on a fixed sample
+TangentData = namedtuple("TangentData", "params work")
+#: ... and on fresh batches (online SGD)
+OnlineTangentData = namedtuple("OnlineTangentData", "params work")
+
+
+@jit
+def _sampled_velocity(theta, data, out):
+    return _tangent.tangent_sampled(theta, data.params, data.work, out)
+
+
+@jit
+def _online_velocity(theta, data, out):
+    return _tangent.tangent_online(theta, data.params, data.work, out)
+
+
+register(TangentData, _sampled_velocity)
+register(OnlineTangentData, _online_velocity)
+
+LANES = 4
+
+
+def _work(m, d, dtype, batch=0):
+    rows = int(min(512, max(16, 2 ** 18 // max(m, 1))))
+    return TangentWork(lacc=np.zeros((LANES, d + 2, m)), lane_risk=np.zeros(LANES),
+                       c=np.zeros(m, dtype), dat=np.zeros((d, m), dtype),
+                       db=np.zeros(m, dtype), zbuf=np.zeros((LANES, rows * m), dtype),
+                       dbuf=np.zeros((LANES, rows * m), dtype),
+                       tbuf=np.zeros((LANES, d * m), dtype), xb=np.zeros((batch, d), dtype),
+                       yb=np.zeros(batch))
+
+
+def _base(theta0, d, dtype):
+    theta0 = np.asarray(theta0)
+    if theta0.ndim != 2 or theta0.shape[1] != d + 2 or theta0.shape[0] < 1:
+        raise ValueError(f"theta0 has shape {theta0.shape}; allowed: (m, d + 2) with d = {d}")
+    if not np.all(np.isfinite(theta0)):
+        raise ValueError("theta0 contains NaN or Inf; allowed: finite values only")
+    t = np.asarray(theta0, dtype=dtype)
+    return (np.ascontiguousarray(t[:, 1:d + 1].T), np.ascontiguousarray(t[:, d + 1]),
+            np.ascontiguousarray(t[:, 0]))
+
+
+def tangent_oracle(X, y, theta0, *, activation="relu", bias=False, alpha=1.0, leak=0.01,
+                   loss="squared", kind="sampled", dtype=np.float64):
+    """Risk and velocity of the tangent model around ``theta0`` on a fixed sample.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+    y : array_like, shape (n,)
+    theta0 : array_like, shape (m, d + 2)
+        The particles the model is linearised at (the run's initial particles).
+    activation, bias, alpha, leak
+        The student network (``alpha`` is the effective output scale, see
+        :attr:`particles.NetworkConfig.effective_alpha`).
+    loss : {"squared", "logistic"}
+    kind : {"sampled", "dataset"}
+        The name the oracle reports.
+    dtype : numpy dtype
+
+    Returns
+    -------
+    Oracle
+        With ``model == "tangent"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from particles.oracles.tangent import tangent_oracle
+    >>> rng = np.random.default_rng(0)
+    >>> X, theta0 = rng.standard_normal((50, 3)), rng.standard_normal((4, 5))
+    >>> theta0[:, -1] = 0
+    >>> orc = tangent_oracle(X, np.ones(50), theta0)
+    >>> r0 = orc.risk(theta0.copy())   # at theta0 the tangent and full models agree
+    """
+    X = np.ascontiguousarray(X, dtype=dtype)
+    y = np.ascontiguousarray(y, dtype=np.float64)
+    if X.ndim != 2 or y.shape != (X.shape[0],) or X.shape[0] < 1:
+        raise ValueError(f"X has shape {X.shape} and y {y.shape}; allowed: (n, d) and (n,) "
+                         "with n >= 1")
+    for name, arr in (("X", X), ("y", y)):
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name} contains NaN or Inf; allowed: finite values only")
+    m, d = np.shape(theta0)[0], X.shape[1]
+    a0t, b0, c0 = _base(theta0, d, dtype)
+    params = TangentParams(X=X, y=y, a0t=a0t, b0=b0, c0=c0, code=activation_code(activation),
+                           leak=float(leak), bias=bool(bias), alpha=float(alpha),
+                           loss=_sampled.LOSSES[loss])
+    orc = Oracle(kind, TangentData(params, _work(m, d, dtype)), m, d, dtype,
+                 pairs=m * X.shape[0])
+    orc.model = "tangent"
+    return orc
+
+
+def online_tangent_oracle(problem, theta0, gen, *, batch=100, activation="relu", bias=False,
+                          alpha=1.0, leak=0.01, dtype=np.float64):
+    """The tangent model on a fresh batch of ``batch`` inputs per call (online SGD).
+
+    Parameters are those of :func:`tangent_oracle` and
+    :func:`particles.oracles.sampled.online_oracle`.
+
+    Returns
+    -------
+    Oracle
+    """
+    if problem.teacher is None:
+        raise ValueError("the online oracle needs a teacher-student problem")
+    if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1:
+        raise ValueError(f"batch={batch!r} is invalid; allowed: an integer >= 1")
+    m, d = np.shape(theta0)[0], problem.d
+    a0t, b0, c0 = _base(theta0, d, dtype)
+    params = OnlineTangentParams(
+        gen=gen, teacher=np.ascontiguousarray(problem.teacher, np.float64),
+        tcode=activation_code(problem.teacher_activation), tbias=bool(problem.teacher_bias),
+        sphere=problem.inputs == "sphere", a0t=a0t, b0=b0, c0=c0,
+        code=activation_code(activation), leak=float(leak), bias=bool(bias),
+        alpha=float(alpha), loss=_sampled.LOSSES[problem.loss])
+    orc = Oracle("online", OnlineTangentData(params, _work(m, d, dtype, batch)), m, d, dtype,
+                 gen=gen, pairs=m * batch)
+    orc.model = "tangent"
+    return orc
+
+
+def _student(config):
+    net = config.network
+    return dict(activation=net.activation, bias=net.bias, alpha=net.effective_alpha,
+                leak=net.leak, dtype=np.dtype(config.dtype))
+
+
+def build(config, problem, streams, theta0, role="train"):
+    """The tangent oracle of a run for ``role`` "train", "monitor" or "test".
+
+    "train" follows ``oracle.kind``; "monitor" is the fixed sample of ``n_monitor``
+    inputs that reports the risk of sampled and online runs; "test" is the data set's
+    test part.
+    """
+    kind = config.oracle.kind
+    if role == "train" and kind == "online":
+        return online_tangent_oracle(problem, theta0, streams("noise"),
+                                     batch=config.oracle.batch, **_student(config))
+    if kind == "dataset":
+        X, y = (problem.X_test, problem.y_test) if role == "test" else (problem.X, problem.y)
+        return tangent_oracle(X, y, theta0, loss=problem.loss, kind="dataset",
+                              **_student(config))
+    name, n = ("data", config.oracle.n) if role == "train" else ("monitor",
+                                                                 config.oracle.n_monitor)
+    X = sample_inputs(streams(name), n, problem.d, problem.inputs)
+    return tangent_oracle(X, problem.labels(X), theta0, loss=problem.loss, **_student(config))
