@@ -1,7 +1,8 @@
 """Animate a run's particle cloud, streaming frames from its HDF5 file.
 
-For d = 2 the positions are |c_i| a_i (each neuron's direction scaled by its output
-weight, the mean-field papers' view), coloured by the sign of c_i, with fading
+For d = 2 the positions are k |c_i| a_i (each neuron's direction scaled by its output
+weight, the mean-field papers' view; k puts particles and teacher in the same units,
+see :func:`particles.plotting.particle_scale`), coloured by the sign of c_i, with fading
 trails; the teacher's neurons are stars on dotted rays and the unit circle is drawn
 for reference. For d > 2 the cloud is projected on two teacher directions, on the top
 two principal directions of the final cloud, or on two named coordinates. An inset
@@ -27,7 +28,7 @@ import numpy as np
 
 from ._checks import _check_int
 from .plotting import (NEG_COLOR, POS_COLOR, _positive, check_output, draw_reference,
-                       frame_indices, planar, projection_basis)
+                       frame_indices, particle_scale, planar, projection_basis, unit_label)
 
 
 def ffmpeg_path():
@@ -52,7 +53,7 @@ class Scene:
     idx : ndarray of int
         The frames that will be drawn (used for the axis limits and marker scale,
         computed in one streaming pass).
-    size, dpi, trail, projection, size_by_c
+    size, dpi, trail, projection, size_by_c, units
         As for :func:`animate`.
     blit : bool
         Mark the moving artists as animated so that :meth:`render` redraws only them
@@ -60,7 +61,7 @@ class Scene:
     """
 
     def __init__(self, run, idx, *, size=5.0, dpi=80, trail=8, projection="auto",
-                 size_by_c=True, blit=False):
+                 size_by_c=True, blit=False, units="teacher"):
         import matplotlib.pyplot as plt
 
         self.run = run
@@ -68,6 +69,7 @@ class Scene:
         self.trail = trail
         self.size_by_c = size_by_c
         self.basis = projection_basis(run, projection)
+        self.scale = particle_scale(run, units)
         n = len(run)
         self.times = run.times[:n]
         self.steps = run.steps[:n]
@@ -79,7 +81,7 @@ class Scene:
             lim = max(lim, float(np.abs(planar(run.teacher, self.d, self.basis)).max()))
         for k in idx:
             theta = run.frame(int(k))
-            p = planar(theta, self.d, self.basis)
+            p = planar(theta, self.d, self.basis, self.scale)
             lim = max(lim, float(np.percentile(np.abs(p), 99.5)))
             cmax = max(cmax, float(np.abs(theta[:, 0]).max()))
         self.cmax = cmax
@@ -89,10 +91,12 @@ class Scene:
         ax.set_xlim(-lim, lim)
         ax.set_ylim(-lim, lim)
         ax.set_aspect("equal")
-        ax.set_xlabel(r"$|c_i|\, a_i$" + (" (projected)" if self.basis is not None else ""),
-                      fontsize="small")
+        ax.set_xlabel(unit_label(units, self.basis is not None), fontsize="small")
         ax.tick_params(labelsize="x-small")
         draw_reference(ax, run, self.basis)
+        start = planar(run.frame(0), self.d, self.basis, self.scale)
+        ax.scatter(start[:, 0], start[:, 1], facecolors="none", edgecolors="0.55", s=10,
+                   linewidth=0.5, zorder=1)  # each particle's start
         self.lines = [(ax.plot([], [], color=POS_COLOR, lw=1.0, alpha=0.0)[0],
                        ax.plot([], [], color=NEG_COLOR, lw=1.0, alpha=0.0)[0])
                       for _ in range(trail)]
@@ -136,7 +140,7 @@ class Scene:
     def draw(self, k):
         """Update the figure to frame ``k`` (reads that one frame)."""
         theta = self.run.frame(int(k))
-        p = planar(theta, self.d, self.basis)
+        p = planar(theta, self.d, self.basis, self.scale)
         self.history.append(p)
         pos = theta[:, 0] >= 0
         self.scat.set_offsets(p)
@@ -168,7 +172,7 @@ class Scene:
 
 
 def animate(path, out=None, *, frames=60, fps=12, dpi=80, size=5.0, trail=8,
-            projection="auto", size_by_c=True, warn=None):
+            projection="auto", size_by_c=True, warn=None, units="teacher"):
     """Write an animation of the run in ``path``.
 
     Parameters
@@ -193,6 +197,9 @@ def animate(path, out=None, *, frames=60, fps=12, dpi=80, size=5.0, trail=8,
         Marker area proportional to |c_i|.
     warn : callable, optional
         Receives a one-line message when falling back from MP4 to GIF.
+    units : {"teacher", "neuron", "raw"}
+        How particles are scaled against the teacher's neurons
+        (:func:`particles.plotting.particle_scale`).
 
     Returns
     -------
@@ -228,7 +235,7 @@ def animate(path, out=None, *, frames=60, fps=12, dpi=80, size=5.0, trail=8,
             raise ValueError(f"{path!r} has {n} frame(s); an animation needs at least 2")
         idx = frame_indices(run.times[:n], frames)
         scene = Scene(run, idx, size=size, dpi=dpi, trail=trail, projection=projection,
-                      size_by_c=size_by_c, blit=True)
+                      size_by_c=size_by_c, blit=True, units=units)
         sink = _Mp4Sink(out, fps) if ext == ".mp4" else _GifSink(out, fps)
         try:
             for k in idx:
@@ -314,7 +321,7 @@ class _Mp4Sink:
 
 
 def snapshot(path, out, *, index=-1, frames=60, dpi=100, size=5.0, trail=8,
-             projection="auto"):
+             projection="auto", units="teacher"):
     """Write frame ``index`` of the animation (default: the last) as a still image."""
     import matplotlib
 
@@ -330,7 +337,8 @@ def snapshot(path, out, *, index=-1, frames=60, dpi=100, size=5.0, trail=8,
             raise ValueError(f"{path!r} has no frames yet")
         idx = frame_indices(run.times[:n], frames)
         k = idx[index]
-        scene = Scene(run, idx, size=size, dpi=dpi, trail=trail, projection=projection)
+        scene = Scene(run, idx, size=size, dpi=dpi, trail=trail, projection=projection,
+                      units=units)
         for j in idx[max(0, list(idx).index(k) - trail):list(idx).index(k) + 1]:
             scene.draw(j)
         scene.fig.savefig(out, dpi=dpi)

@@ -97,9 +97,16 @@ def _build_parser():
     pl.add_argument("files", nargs="+")
     pl.add_argument("-o", "--output", help="output image (default: FILE-KIND.png)")
     pl.add_argument("--kind", default="risk",
-                    choices=["risk", "paths", "histograms", "invariants", "frame"],
+                    choices=["risk", "paths", "histograms", "invariants", "frame", "lazy"],
                     help="risk: risk vs time; paths: particle paths; histograms: c and |a|; "
-                    "invariants: conservation-law drift; frame: the animation's last frame")
+                    "invariants: conservation-law drift; frame: the animation's last frame; "
+                    "lazy: distance from the start, tangent-kernel drift and the gap to a "
+                    "tangent twin (particles.lazy.run_twin) against time")
+    pl.add_argument("--units", default="teacher", choices=["teacher", "neuron", "raw"],
+                    help="paths and frame: particles drawn at k |c_i| a_i with k = "
+                    "alpha_eff/m0 (teacher: a teacher neuron's share of particles at one "
+                    "point lies on its star), alpha_eff/m (neuron: each neuron's output "
+                    "weight) or 1 (raw)")
     pl.add_argument("--dpi", type=int, default=120)
 
     a = sub.add_parser("animate", help="animate the particles of a run",
@@ -115,6 +122,8 @@ def _build_parser():
     a.add_argument("--projection", default="auto",
                    help="auto, teacher, pca or coords:I,J (for d > 2)")
     a.add_argument("--no-size-by-c", action="store_true", help="constant marker size")
+    a.add_argument("--units", default="teacher", choices=["teacher", "neuron", "raw"],
+                   help="scale of the particles against the teacher (see plot --units)")
     a.add_argument("-q", "--quiet", action="store_true")
     return p
 
@@ -358,9 +367,9 @@ def cmd_plot(args):
 
         if len(args.files) != 1:
             raise UsageError(f"--kind frame takes one file; got {len(args.files)}")
-        print(f"wrote {snapshot(args.files[0], out, dpi=args.dpi)}")
+        print(f"wrote {snapshot(args.files[0], out, dpi=args.dpi, units=args.units)}")
         return 0
-    fig = plotting.plot_files(args.files, kind=args.kind)
+    fig = plotting.plot_files(args.files, kind=args.kind, units=args.units)
     fig.savefig(out, dpi=args.dpi)
     print(f"wrote {out}")
     return 0
@@ -373,7 +382,8 @@ def cmd_animate(args):
     out = args.output or os.path.splitext(args.file)[0] + ".gif"
     path = animate(args.file, out, frames=args.frames, fps=args.fps, dpi=args.dpi,
                    size=args.size, trail=args.trail, projection=args.projection,
-                   size_by_c=not args.no_size_by_c, warn=None if args.quiet else _warn)
+                   size_by_c=not args.no_size_by_c, warn=None if args.quiet else _warn,
+                   units=args.units)
     _say(args.quiet, f"wrote {path}")
     return 0
 

@@ -46,6 +46,8 @@ def run_label(run):
     c = run.config
     return (f"m={c.network.m}, tau={c.init.tau:g}"
             + (f", alpha={c.network.alpha:g}" if c.network.alpha != 1 else "")
+            + (f", {c.network.scaling}" if c.network.scaling != "mean_field" else "")
+            + (", tangent" if c.network.model == "tangent" else "")
             + f" ({os.path.basename(run.path)})")
 
 
@@ -103,8 +105,44 @@ def plot_invariants(runs, ax=None):
     return fig
 
 
-def planar(theta, d, basis=None):
-    """2-D positions of particles: |c_i| a_i (d = 2) or its projection on ``basis``.
+#: how particles are scaled against the teacher's neurons in the 2-D views
+UNITS = ("teacher", "neuron", "raw")
+_UNIT_LABELS = {"teacher": r"$\frac{\alpha_{eff}}{m_0}|c_i|\, a_i$ (teacher units)",
+                "neuron": r"$\frac{\alpha_{eff}}{m}|c_i|\, a_i$ (output weight units)",
+                "raw": r"$|c_i|\, a_i$"}
+
+
+def particle_scale(run, units="teacher"):
+    """Factor k such that a particle is drawn at k |c_i| a_i (teacher at |c*_l| a*_l).
+
+    ``units``:
+
+    * "teacher" (default): k = alpha_eff / m0. A particle is drawn where a teacher
+      neuron would be if m / m0 particles (its share) sat at that point, so a cluster
+      that recovered a teacher neuron with its share of particles lies on the star,
+      whatever the scaling, alpha and m (m0 = 1 without a teacher).
+    * "neuron": k = alpha_eff / m, each neuron's own output weight: the particles of a
+      cluster add up to the star (the picture of code that writes f = sum_i c_i
+      relu(a_i . x), where alpha_eff = m).
+    * "raw": k = 1, the parameters themselves.
+    """
+    if units not in UNITS:
+        raise ValueError(f"units={units!r} is unknown; allowed: {', '.join(UNITS)}")
+    if units == "raw":
+        return 1.0
+    alpha = run.config.network.effective_alpha
+    if units == "neuron":
+        return alpha / run.m
+    return alpha / (run.teacher.shape[0] if run.teacher is not None else 1)
+
+
+def unit_label(units, projected=False):
+    """Axis label of the 2-D views for ``units``."""
+    return _UNIT_LABELS[units] + (" (projected)" if projected else "")
+
+
+def planar(theta, d, basis=None, scale=1.0):
+    """2-D positions of particles: scale |c_i| a_i (d = 2) or its projection on ``basis``.
 
     Parameters
     ----------
@@ -112,12 +150,14 @@ def planar(theta, d, basis=None):
     d : int
     basis : ndarray, shape (d, 2), optional
         Orthonormal columns for d > 2.
+    scale : float
+        Factor on the positions (see :func:`particle_scale`).
 
     Returns
     -------
     ndarray, shape (m, 2)
     """
-    p = np.abs(theta[:, :1]) * theta[:, 1:d + 1]
+    p = (scale * np.abs(theta[:, :1])) * theta[:, 1:d + 1]
     if basis is not None:
         return p @ basis
     return p[:, :2]
@@ -190,28 +230,34 @@ def frame_indices(times, count):
     return np.unique(np.concatenate([[0], idx, [n - 1]]))
 
 
-def plot_paths(run, ax=None, count=40, projection="auto"):
-    """Particle paths |c_i| a_i at log-spaced times, coloured by the sign of c_i.
+def plot_paths(run, ax=None, count=40, projection="auto", units="teacher", title=None):
+    """Particle paths at log-spaced times, coloured by the sign of c_i.
 
     The static version of the animation (the talk's trajectory figure): teacher
-    neurons as stars with dotted rays, the unit circle, each particle's path with
-    its final position as a dot.
+    neurons as stars with dotted rays, the unit circle, each particle's path from its
+    start (hollow circle) to its final position (dot), particles and teacher in the
+    units ``units`` (see :func:`particle_scale`).
     """
     run = _open(run)
     fig, ax = _axes(ax, figsize=(5.5, 5.5))
     basis = projection_basis(run, projection)
+    scale = particle_scale(run, units)
     idx = frame_indices(run.times, count)
-    paths = np.stack([planar(theta, run.d, basis) for _, _, theta in run.iter_frames(idx)])
+    paths = np.stack([planar(theta, run.d, basis, scale)
+                      for _, _, theta in run.iter_frames(idx)])
     last = run.frame(int(idx[-1]))
     colors = np.where(last[:, 0] >= 0, POS_COLOR, NEG_COLOR)
     for i in range(paths.shape[1]):
         ax.plot(paths[:, i, 0], paths[:, i, 1], color=colors[i], lw=0.8, alpha=0.7)
-    ax.scatter(paths[-1, :, 0], paths[-1, :, 1], c=colors, s=12, zorder=4)
+    ax.scatter(paths[0, :, 0], paths[0, :, 1], facecolors="none", edgecolors=colors, s=14,
+               linewidth=0.6, zorder=3, label="start")
+    ax.scatter(paths[-1, :, 0], paths[-1, :, 1], c=colors, s=12, zorder=4, label="end")
     draw_reference(ax, run, basis)
     _square_limits(ax, paths.reshape(-1, 2), run, basis)
     ax.set_aspect("equal")
-    ax.set_title(f"particle paths, t = 0 .. {run.times[idx[-1]]:.4g}")
-    ax.set_xlabel(r"$|c_i|\, a_i$" + (" (projected)" if basis is not None else ""))
+    ax.set_title(title or f"particle paths, t = 0 .. {run.times[idx[-1]]:.4g}")
+    ax.set_xlabel(unit_label(units, basis is not None))
+    ax.legend(fontsize="x-small", loc="lower left")
     return fig
 
 
@@ -256,7 +302,67 @@ def plot_histograms(run, frame=-1, axes=None, bins=30):
     return fig
 
 
-def plot_files(paths, kind="risk"):
+def plot_lazy(runs, axes=None):
+    """How lazy runs are, against time: relative distance from the start
+    |theta - theta0| / |theta0|, relative drift of the tangent kernel on the probe set,
+    and, for a run made by :func:`particles.lazy.run_twin`, the gap between the
+    network and its tangent twin on the probe inputs.
+
+    Parameters
+    ----------
+    runs : Run, path, or a list of them
+    axes : sequence of 3 matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    from .io.annotate import read_annotation
+
+    runs = [_open(r) for r in (runs if isinstance(runs, (list, tuple)) else [runs])]
+    if axes is None:
+        fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), layout="constrained")
+    else:
+        fig = axes[0].figure
+    drawn = [False, False, False]
+    for k, run in enumerate(runs):
+        label, color = run_label(run), f"C{k}"
+        if "distance" in run.observable_names:
+            _, t, v = run.observable("distance")
+            scale = float(np.sqrt(np.mean(np.sum(np.asarray(run.theta0, float) ** 2, 1))))
+            if scale > 0:
+                tp, vp = _positive(t, v / scale)
+                axes[0].loglog(tp, vp, color=color, label=label)
+                drawn[0] = True
+        if "kernel_drift" in run.observable_names:
+            _, t, v = run.observable("kernel_drift")
+            tp, vp = _positive(t, v)
+            axes[1].loglog(tp, vp, color=color, label=label)
+            drawn[1] = True
+        if read_annotation(run.f, "twin", group="lazy") is not None:
+            t, v = run.f["lazy/twin/times"][()], run.f["lazy/twin/gap"][()]
+            tp, vp = _positive(t, v)
+            axes[2].loglog(tp, vp, color=color, label=label)
+            drawn[2] = True
+    titles = (r"$|\theta - \theta_0| / |\theta_0|$", r"$|K_t - K_0|_F / |K_0|_F$",
+              r"rms $|f - \bar f|$ (tangent twin)")
+    empty = ("no distance recorded", "no kernel drift recorded (record.kernel_probes = 0 "
+             "or tangent model)", "no tangent twin (particles.lazy.run_twin)")
+    for ax, title, ok, msg in zip(axes, titles, drawn, empty):
+        ax.set_title(title, fontsize="medium")
+        ax.set_xlabel("t (mean-field time)")
+        ax.grid(True, which="both", alpha=0.3)
+        if ok:
+            ax.legend(fontsize="x-small")
+        else:
+            ax.text(0.5, 0.5, msg, ha="center", va="center", transform=ax.transAxes,
+                    fontsize="small", wrap=True)
+    return fig
+
+
+def plot_files(paths, kind="risk", units="teacher"):
     """CLI helper: the figure of ``kind`` for one or several run files."""
     from .io import Run
 
@@ -266,16 +372,18 @@ def plot_files(paths, kind="risk"):
             return plot_risk(runs)
         if kind == "invariants":
             return plot_invariants(runs)
+        if kind == "lazy":
+            return plot_lazy(runs)
         if len(runs) > 1:
             raise ValueError(f"--kind {kind} takes one file; got {len(runs)}")
         if len(runs[0]) < 1:
             raise ValueError(f"{paths[0]!r} has no frames yet")
         if kind == "paths":
-            return plot_paths(runs[0])
+            return plot_paths(runs[0], units=units)
         if kind == "histograms":
             return plot_histograms(runs[0])
         raise ValueError(f"kind={kind!r} is unknown; allowed: risk, paths, histograms, "
-                         "invariants")
+                         "invariants, lazy")
     finally:
         for r in runs:
             r.close()

@@ -248,7 +248,7 @@ def tangent_velocity(theta, theta0, X, y, activation, bias, alpha=1.0, leak=0.01
                      loss_name="squared"):
     """(mean loss, velocity) of the tangent model: the twin of kernels.tangent."""
     X = X.astype(np.float64)
-    m, d = theta.shape[0], theta.shape[1] - 2
+    d = theta.shape[1] - 2
     n = X.shape[0]
     f = tangent_forward(theta, theta0, X, activation, bias, alpha, leak)
     lv, r = loss(loss_name, f, y)
