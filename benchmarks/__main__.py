@@ -1,4 +1,4 @@
-"""python -m benchmarks {cost,convergence,startup,store,polish} [--quick]"""
+"""python -m benchmarks {cost,convergence,startup,store,polish,lazy} [--quick]"""
 import argparse
 import sys
 
@@ -8,7 +8,7 @@ def main(argv=None):
                                  description="particles benchmarks: cost per step against "
                                  "the BLAS ceiling and peers; convergence as m grows.")
     ap.add_argument("what", nargs="?", default="cost",
-                    choices=["cost", "convergence", "startup", "store", "polish"])
+                    choices=["cost", "convergence", "startup", "store", "polish", "lazy"])
     ap.add_argument("--quick", action="store_true",
                     help="a small grid that finishes in a few minutes on 2 cores")
     ap.add_argument("--out", help="output directory (default: benchmarks/results)")
@@ -25,6 +25,10 @@ def main(argv=None):
         from .polish import polish_benchmark
 
         polish_benchmark(quick=args.quick)
+    elif args.what == "lazy":
+        from .lazy import lazy_benchmark
+
+        lazy_benchmark(quick=args.quick, out_dir=args.out)
     elif args.what == "startup":
         from .startup import startup
 

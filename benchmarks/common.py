@@ -67,9 +67,10 @@ def matmul_gflops(dtype=np.float64, n=2000, repeat=5):
     return 2.0 * n ** 3 / t / 1e9
 
 
-def save(name, payload, table):
-    """Write benchmarks/results/<name>.json and <name>.md; return the paths."""
-    out = os.path.join(os.path.dirname(__file__), "results")
+def save(name, payload, table, out_dir=None):
+    """Write <out_dir>/<name>.json and <name>.md (default out_dir: benchmarks/results);
+    return the paths."""
+    out = out_dir or os.path.join(os.path.dirname(__file__), "results")
     os.makedirs(out, exist_ok=True)
     jpath = os.path.join(out, f"{name}.json")
     mpath = os.path.join(out, f"{name}.md")

@@ -37,3 +37,13 @@ def test_convergence_quick(tmp_path):
         key = next(iter(f["runs"]))
         assert "particles" in f["runs"][key]  # external links resolve to run files
     assert (tmp_path / "convergence-quick.png").stat().st_size > 0
+
+
+def test_lazy_quick(tmp_path):
+    from benchmarks import lazy
+
+    ntk, rows = lazy.lazy_benchmark(quick=True, log=lambda *a: None, out_dir=str(tmp_path))
+    assert ntk["gflops"] > 0 and ntk["matmul_gflops"] > 0
+    slopes = {r["quantity"]: r["slope"] for r in rows}
+    np.testing.assert_allclose(slopes["|w - w0|"], -1.0, atol=0.15)
+    assert json.loads((tmp_path / "lazy-quick.json").read_text())["slopes"]
