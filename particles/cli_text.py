@@ -98,8 +98,9 @@ def summary(run):
         f"scaling={c.network.scaling} (alpha_eff={c.network.effective_alpha:g}), "
         f"model={c.network.model}",
         f"init        {c.init.scheme}, tau={c.init.tau:g}, symmetric={c.init.symmetric}",
-        f"dynamics    {c.integrator.method}, dt={c.integrator.dt:g}, oracle={c.oracle.kind}, "
-        f"seed={c.seed}, dtype={c.dtype}",
+        f"dynamics    {c.integrator.method}, dt={c.integrator.dt:g} (gradient descent on R with "
+        f"step {c.integrator.dt * c.network.m / c.network.effective_alpha ** 2:.4g}), "
+        f"oracle={c.oracle.kind}, seed={c.seed}, dtype={c.dtype}",
     ]
     if "risk" in run.observable_names:
         s, t, v = run.observable("risk")

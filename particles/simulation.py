@@ -215,7 +215,22 @@ class Simulation:
                 "frame_steps": self.frame_steps, "obs_steps": self.obs_steps,
                 "n_steps": self.n_steps, "dt": self.dt, "problem": self.problem,
                 "problem_origin": self.problem_origin, "observables": self.observable_names,
-                "initial_state": state.checkpoint("running")}
+                "initial_state": state.checkpoint("running"), "conventions": self.conventions()}
+
+    def conventions(self):
+        """The network, time and model conventions of this run, in words and numbers
+        (stored in the run file as the JSON attribute ``/parameters/conventions``)."""
+        net = self.config.network
+        ae = net.effective_alpha
+        network = {"mean_field": "f = (alpha/m) sum_i c_i sigma(a_i . x + b_i)",
+                   "ntk": "f = (alpha/sqrt(m)) sum_i c_i sigma(a_i . x + b_i)",
+                   "standard": "f = alpha sum_i c_i sigma(a_i . x + b_i)"}[net.scaling]
+        return {"scaling": net.scaling, "network": network, "alpha": net.alpha,
+                "alpha_eff": ae, "model": net.model,
+                "time": "mean-field time: d theta_i/dt = -lr * m grad_{theta_i} R / alpha_eff^2",
+                "gradient_descent_step": self.dt * self.m / ae ** 2,
+                "step_map": "Euler with step dt is gradient descent on R(f) with step "
+                            "eta = dt m / alpha_eff^2"}
 
     def schedule(self, n_steps):
         """(frames, observables) steps for a run of ``n_steps`` steps (see

@@ -108,6 +108,8 @@ def create_layout(info, tmp, storage_dtype, compression):
     par.attrs["dt"] = info["dt"]
     par.attrs["n_steps"] = info["n_steps"]
     par.attrs["created"] = _time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    if info.get("conventions"):
+        par.attrs["conventions"] = json.dumps(info["conventions"])
     problem = info.get("problem")
     if problem is not None:
         par.attrs["problem"] = json.dumps(to_attrs(problem, info.get("problem_origin",
