@@ -155,8 +155,8 @@ class NetworkConfig(_Section):
         library's Euler step dt = eta alpha_eff^2 / m (docs/theory.md, "Scalings").
     model : {"full", "tangent"}
         Train the network itself, or its linearisation around the initial particles,
-        f_bar = f(theta0) + Df(theta0)(theta - theta0) (docs/lazy.md; sample-based
-        oracles only).
+        f_bar = f(theta0) + Df(theta0)(theta - theta0) (docs/lazy.md): any sample-based
+        oracle, and the exact oracle for bias-free relu.
     """
 
     m: int = 16
@@ -477,9 +477,11 @@ class Config(_Section):
                 _fail("integrator.method", it.method,
                       "'euler', 'heun' or an ODE method unless oracle.kind = 'online'")
             _fail("integrator.method", it.method, "'sgd' with the online oracle")
-        if n.model == "tangent" and o.kind == "exact":
-            _fail("network.model", n.model, "'full' with the exact oracle (the tangent model "
-                  "runs on samples: oracle.kind 'sampled', 'online' or 'dataset')")
+        if n.model == "tangent" and o.kind == "exact" and (
+                n.activation != "relu" or n.bias or p.teacher_bias):
+            _fail("network.model", n.model, "'full' with the exact oracle unless the student "
+                  "and the teacher are bias-free relu networks (the exact tangent model); "
+                  "otherwise oracle.kind 'sampled', 'online' or 'dataset'")
         if self.init.symmetric and n.m % 2:
             _fail("network.m", n.m, "an even number with init.symmetric = true")
 

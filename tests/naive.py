@@ -277,3 +277,59 @@ def jacobian(theta, X, activation, bias, alpha=1.0, leak=0.01, eps=1e-6):
         cols.append((forward(tp, X, activation, alpha, leak)
                      - forward(tm, X, activation, alpha, leak)) / (2 * eps))
     return np.stack(cols, axis=1)
+
+
+def exact_tangent_relu(theta, theta0, teacher, alpha=1.0, scale=1.0):
+    """(risk, velocity) of the bias-free ReLU tangent model on Gaussian inputs, from
+    the unsimplified formulas with explicit d x d matrices
+    M(u, w) = E 1(u.x > 0) 1(w.x > 0) x x^T (the twin of kernels.exact_tangent)."""
+    theta, theta0 = np.asarray(theta, float), np.asarray(theta0, float)
+    m, d = theta.shape[0], theta.shape[1] - 2
+    a0, c0, c = theta0[:, 1:d + 1], theta0[:, 0], theta[:, 0]
+    delta = theta[:, 1:d + 1] - a0
+    s = alpha / m
+
+    def angle(u, w):
+        nu, nw = np.linalg.norm(u), np.linalg.norm(w)
+        uh, wh = u / nu, w / nw
+        return 2 * math.atan2(np.linalg.norm(uh - wh), np.linalg.norm(uh + wh)), nu, nw
+
+    def k(u, w):
+        t, nu, nw = angle(u, w)
+        return nu * nw * (math.sin(t) + (math.pi - t) * math.cos(t)) / (2 * math.pi)
+
+    def g(u, w):
+        t, nu, nw = angle(u, w)
+        return ((math.pi - t) * w + nw * math.sin(t) * u / nu) / (2 * math.pi)
+
+    def M(u, w):
+        t, nu, nw = angle(u, w)
+        uh, wh = u / nu, w / nw
+        out = (math.pi - t) * np.eye(d)
+        if math.sin(t) > 1e-9:
+            out += (np.outer(wh, uh) + np.outer(uh, wh)
+                    - math.cos(t) * (np.outer(uh, uh) + np.outer(wh, wh))) / math.sin(t)
+        return out / (2 * math.pi)
+
+    ts, cs = teacher[:, 1:d + 1], teacher[:, 0]
+    P, Q = np.zeros(m), np.zeros((m, d))
+    for i in range(m):
+        P[i] = s * sum(c[j] * k(a0[j], a0[i]) + c0[j] * g(a0[j], a0[i]) @ delta[j]
+                       for j in range(m))
+        P[i] -= sum(cs[l] * k(ts[l], a0[i]) for l in range(len(cs)))
+        Q[i] = s * sum(c[j] * g(a0[i], a0[j]) + c0[j] * M(a0[i], a0[j]) @ delta[j]
+                       for j in range(m))
+        Q[i] -= sum(cs[l] * g(a0[i], ts[l]) for l in range(len(cs)))
+    P, Q = scale * P, scale * Q
+    # risk: (1/2) E[(f_bar - y)^2] expanded pair by pair
+    ff = s * s * sum(c[i] * c[j] * k(a0[i], a0[j]) + 2 * c[i] * c0[j] * g(a0[j], a0[i]) @ delta[j]
+                     + c0[i] * c0[j] * delta[i] @ M(a0[i], a0[j]) @ delta[j]
+                     for i in range(m) for j in range(m))
+    fy = s * sum(cs[l] * (c[j] * k(a0[j], ts[l]) + c0[j] * g(a0[j], ts[l]) @ delta[j])
+                 for j in range(m) for l in range(len(cs)))
+    yy = sum(cs[l] * cs[q] * k(ts[l], ts[q]) for l in range(len(cs)) for q in range(len(cs)))
+    risk = 0.5 * scale * (ff - 2 * fy + yy)
+    v = np.zeros_like(theta)
+    v[:, 0] = -P / alpha
+    v[:, 1:d + 1] = -c0[:, None] * Q / alpha
+    return risk, v

@@ -7,7 +7,8 @@ import pytest
 
 import particles as pt
 from particles import lazy
-from particles.oracles.tangent import online_tangent_oracle, tangent_oracle
+from particles.oracles.tangent import (exact_tangent_oracle, online_tangent_oracle,
+                                       tangent_oracle)
 from particles.problems import teacher_student
 
 import naive
@@ -75,11 +76,81 @@ def test_online_tangent_draws_like_online_oracle():
     assert g1.bit_generator.state == g2.bit_generator.state
 
 
-def test_tangent_model_needs_a_sample_oracle():
+def test_tangent_model_with_the_exact_oracle_needs_bias_free_relu():
+    pt.Config(network=pt.NetworkConfig(model="tangent"))  # the default problem: allowed
     with pytest.raises(pt.ConfigError, match="network.model"):
-        pt.Config(network=pt.NetworkConfig(model="tangent"))
+        pt.Config(network=pt.NetworkConfig(model="tangent", activation="erf"))
+    with pytest.raises(pt.ConfigError, match="network.model"):
+        pt.Config(network=pt.NetworkConfig(model="tangent", bias=True))
     with pytest.raises(pt.ConfigError, match="network.model"):
         pt.NetworkConfig(model="linear")
+
+
+def _relu_problem(d, m, rng, symmetric=False, inputs="gaussian"):
+    problem = teacher_student(d, 3, rng=rng, inputs=inputs)
+    th0 = _theta(rng, m, d, False)
+    if symmetric:
+        th0[1::2, 1:] = th0[0::2, 1:]
+        th0[1::2, 0] = -th0[0::2, 0]
+    th = th0 + 0.3 * _theta(rng, m, d, False)
+    return problem, th0, th
+
+
+@pytest.mark.parametrize("d,m,symmetric,inputs", [(2, 6, False, "gaussian"),
+                                                  (5, 8, True, "gaussian"),
+                                                  (3, 10, False, "sphere"),
+                                                  (40, 12, True, "sphere")])
+def test_exact_tangent_matches_naive(d, m, symmetric, inputs):
+    rng = np.random.default_rng(d + m)
+    problem, th0, th = _relu_problem(d, m, rng, symmetric, inputs)
+    orc = exact_tangent_oracle(problem, th0, alpha=1.7)
+    r, v = orc.velocity(th.copy())
+    scale = 1.0 / d if inputs == "sphere" else 1.0
+    rn, vn = naive.exact_tangent_relu(th, th0, problem.teacher, 1.7, scale)
+    np.testing.assert_allclose(r, rn, rtol=1e-12)
+    np.testing.assert_allclose(v, vn, rtol=1e-10, atol=1e-13 * np.abs(vn).max())
+    r32, v32 = exact_tangent_oracle(problem, th0, alpha=1.7, dtype=np.float32).velocity(
+        th.astype(np.float32))
+    np.testing.assert_allclose(r32, rn, rtol=1e-5)
+    np.testing.assert_allclose(v32, vn, rtol=1e-3, atol=1e-5 * np.abs(vn).max())
+
+
+def test_exact_tangent_equals_exact_oracle_at_theta0_and_monte_carlo():
+    rng = np.random.default_rng(21)
+    problem, th0, th = _relu_problem(3, 8, rng)
+    orc = exact_tangent_oracle(problem, th0, alpha=2.0)
+    r0, v0 = orc.velocity(th0.copy())
+    rf, vf = pt.exact_oracle(problem, 8, alpha=2.0).velocity(th0.copy())
+    np.testing.assert_allclose(r0, rf, rtol=1e-12)
+    np.testing.assert_allclose(v0, vf, rtol=1e-10, atol=1e-14)
+    # the risk away from theta0 against a Monte Carlo mean (5 standard errors)
+    X = rng.standard_normal((400_000, 3))
+    losses = 0.5 * (naive.tangent_forward(th, th0, X, "relu", False, 2.0)
+                    - problem.labels(X)) ** 2
+    r = orc.risk(th.copy())
+    assert abs(losses.mean() - r) <= 5 * losses.std() / np.sqrt(X.shape[0])
+
+
+def test_exact_tangent_velocity_is_minus_m_gradient():
+    rng = np.random.default_rng(22)
+    problem, th0, th = _relu_problem(4, 6, rng, symmetric=True)
+    alpha, m = 1.5, 6
+    orc = exact_tangent_oracle(problem, th0, alpha=alpha)
+    _, v = orc.velocity(th.copy())
+    h = 1e-6
+    grad = np.zeros_like(th)
+    for idx in np.ndindex(m, 5):  # c and a columns (no bias)
+        tp, tm = th.copy(), th.copy()
+        tp[idx] += h
+        tm[idx] -= h
+        grad[idx] = (orc.risk(tp) - orc.risk(tm)) / (2 * h)
+    np.testing.assert_allclose(v, -m * grad / alpha ** 2, rtol=1e-6, atol=1e-8)
+
+
+def test_tangent_model_needs_a_matching_problem():
+    with pytest.raises(pt.ConfigError, match="network.model"):
+        pt.Config(network=pt.NetworkConfig(model="tangent"),
+                  problem=pt.ProblemConfig(teacher_bias=True))
 
 
 # ---------------------------------------------------------------- kernels

@@ -65,7 +65,7 @@ def from_config(config, problem, streams, theta0=None):
         exact risk when it applies to a sampled/online run, otherwise a fixed
         monitor sample (``oracle.n_monitor`` > 0) or the data set's test part.
     """
-    from .exact import has_exact
+    from .exact import has_exact, has_exact_tangent
     from .sampled import build_dataset, build_sampled
 
     kind = config.oracle.kind
@@ -77,7 +77,10 @@ def from_config(config, problem, streams, theta0=None):
             raise ValueError("the tangent model needs the initial particles theta0")
         train = build(config, problem, streams, theta0)
         test = None
-        if kind in ("sampled", "online") and config.oracle.n_monitor > 0:
+        if kind in ("sampled", "online") and has_exact_tangent(problem, net.activation,
+                                                                net.bias):
+            test = build(config, problem, streams, theta0, role="exact")
+        elif kind in ("sampled", "online") and config.oracle.n_monitor > 0:
             test = build(config, problem, streams, theta0, role="monitor")
         elif kind == "dataset" and problem.X_test is not None:
             test = build(config, problem, streams, theta0, role="test")

@@ -52,6 +52,13 @@ def _teacher_constant(problem, code, leak, bias, rules):
     return 0.5 * input_scale(problem) * float(np.sum(t[i, C] * t[j, C] * out[:, 0]))
 
 
+def has_exact_tangent(problem, activation, bias):
+    """Whether the exact oracle of the tangent model applies (bias-free relu student and
+    teacher, squared loss)."""
+    return (has_exact(problem, activation, bias) and activation == "relu" and not bias
+            and not problem.teacher_bias)
+
+
 def has_exact(problem, activation, bias):
     """Whether the exact oracle applies to ``problem`` with this student."""
     return problem.teacher is not None and exact_rule(

@@ -3,10 +3,11 @@
 The tangent model trains f_bar(x) = f(x; theta0) + Df(theta0)(theta - theta0) with the
 same integrators, records and store as the full model (docs/lazy.md). It exists for
 the oracles that work on samples: a fixed Monte Carlo sample (`sampled`), the user's
-data set (`dataset`) and a fresh batch per step (`online`). The exact (Gaussian)
-oracle has no tangent twin: its integrals against the frozen features would need the
-second mixed moments E[sigma'(u) sigma'(v) x x^T] in closed form, which the library
-does not implement; a run asks for a sample-based oracle instead.
+data set (`dataset`) and a fresh batch per step (`online`); and for the exact
+(Gaussian or sphere) population risk when the student and the teacher are bias-free
+ReLU networks, where the second mixed moments E[1(u.x > 0) 1(w.x > 0) x x^T] it needs
+have a closed form (:mod:`particles.kernels.exact_tangent`). Other activations and
+biases have no exact tangent oracle here.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import numpy as np
 from .._jit import jit
 from ..activations import activation_code
 from ..kernels import sampled as _sampled
+from ..kernels import exact_tangent as _exact_tangent
 from ..kernels import tangent as _tangent
 from ..kernels.dispatch import register
 from ..problems import sample_inputs
@@ -30,6 +32,11 @@ TangentWork = namedtuple("TangentWork", "lacc lane_risk c dat db zbuf dbuf tbuf 
 TangentData = namedtuple("TangentData", "params work")
 #: ... and on fresh batches (online SGD)
 OnlineTangentData = namedtuple("OnlineTangentData", "params work")
+ExactTangentParams = namedtuple("ExactTangentParams", "ahat a0 norms c0 T U t sin cos K0 W3 "
+                                                      "const alpha scale")
+ExactTangentWork = namedtuple("ExactTangentWork", "c delta deltat D W1 w2 P Q tmp")
+#: ... and on the exact population risk (bias-free relu)
+ExactTangentData = namedtuple("ExactTangentData", "params work")
 
 
 @jit
@@ -42,8 +49,14 @@ def _online_velocity(theta, data, out):
     return _tangent.tangent_online(theta, data.params, data.work, out)
 
 
+@jit
+def _exact_velocity(theta, data, out):
+    return _exact_tangent.exact_tangent_velocity(theta, data.params, data.work, out)
+
+
 register(TangentData, _sampled_velocity)
 register(OnlineTangentData, _online_velocity)
+register(ExactTangentData, _exact_velocity)
 
 LANES = 4
 
@@ -150,6 +163,93 @@ def online_tangent_oracle(problem, theta0, gen, *, batch=100, activation="relu",
     return orc
 
 
+def _angles(u, w):
+    """Angles between the rows of u (n, d) and w (k, d), all unit or zero: t = 2
+    atan2(|u - w|, |u + w|) (accurate for nearly parallel rows, unlike arccos)."""
+    t = np.empty((u.shape[0], w.shape[0]))
+    for i in range(u.shape[0]):
+        t[i] = 2.0 * np.arctan2(np.linalg.norm(w - u[i], axis=1),
+                                np.linalg.norm(w + u[i], axis=1))
+    return t
+
+
+def exact_tangent_oracle(problem, theta0, *, alpha=1.0, dtype=np.float64):
+    """Exact population risk and velocity of the tangent model around ``theta0``.
+
+    For a bias-free ReLU student and teacher, Gaussian or sphere inputs and the squared
+    loss (closed forms in :mod:`particles.kernels.exact_tangent`). Cost per call:
+    three (m x m x d) matrix products and O(m^2) scalar work.
+
+    Parameters
+    ----------
+    problem : Problem
+        Teacher-student problem with a bias-free relu teacher.
+    theta0 : array_like, shape (m, d + 2)
+        The linearisation point (its b column must be 0).
+    alpha : float
+        Effective output scale.
+    dtype : numpy dtype
+
+    Returns
+    -------
+    Oracle
+    """
+    from .exact import input_scale
+
+    t0 = np.asarray(theta0, dtype=np.float64)
+    d = problem.d
+    if problem.teacher is None or problem.teacher_activation != "relu" or problem.teacher_bias:
+        raise ValueError("the exact tangent oracle needs a bias-free relu teacher; allowed "
+                         "otherwise: oracle.kind 'sampled', 'online' or 'dataset'")
+    if problem.loss != "squared":
+        raise ValueError(f"loss={problem.loss!r} has no exact tangent oracle; allowed: "
+                         "'squared'")
+    if t0.ndim != 2 or t0.shape[1] != d + 2 or t0.shape[0] < 1:
+        raise ValueError(f"theta0 has shape {t0.shape}; allowed: (m, {d + 2})")
+    if not np.all(np.isfinite(t0)) or np.any(t0[:, d + 1] != 0):
+        raise ValueError("theta0 must be finite with a zero b column (bias-free relu)")
+    m = t0.shape[0]
+    a0 = np.ascontiguousarray(t0[:, 1:d + 1])
+    norms = np.linalg.norm(a0, axis=1)
+    active = norms > 0
+    ahat = np.zeros_like(a0)
+    ahat[active] = a0[active] / norms[active, None]
+    c0 = np.where(active, t0[:, 0], 0.0)  # a neuron with a0 = 0 has no features
+    t = _angles(ahat, ahat)
+    sin, cos = np.sin(t), np.cos(t)
+    K0 = np.outer(norms, norms) * (sin + (np.pi - t) * cos)
+    W3 = c0[None, :] * (np.pi - t)
+    teacher = np.asarray(problem.teacher, dtype=np.float64)
+    cs, a_star = teacher[:, 0], teacher[:, 1:d + 1]
+    n_star = np.linalg.norm(a_star, axis=1)
+    s_hat = np.zeros_like(a_star)
+    s_hat[n_star > 0] = a_star[n_star > 0] / n_star[n_star > 0, None]
+    ts = _angles(ahat, s_hat)
+    scale = input_scale(problem)
+    # T_i = E[y relu(a0_i.x)], U_i = E[y 1(a0_i.x > 0) x]
+    T = scale * (np.outer(norms, n_star) * (np.sin(ts) + (np.pi - ts) * np.cos(ts))) @ cs / (
+        2 * np.pi)
+    U = scale * ((np.pi - ts) * cs) @ a_star / (2 * np.pi)
+    U += scale * ahat * ((np.sin(ts) * n_star) @ cs)[:, None] / (2 * np.pi)
+    U[~active] = 0.0
+    tt = _angles(s_hat, s_hat)
+    const = 0.5 * scale * cs @ (np.outer(n_star, n_star) * (np.sin(tt) + (np.pi - tt)
+                                                             * np.cos(tt))) @ cs / (2 * np.pi)
+    f = np.dtype(dtype)
+    params = ExactTangentParams(
+        ahat=ahat.astype(f), a0=a0.astype(f), norms=norms, c0=c0, T=T,
+        U=np.ascontiguousarray(U), t=t, sin=sin, cos=cos, K0=K0,
+        W3=np.ascontiguousarray(W3, dtype=f), const=float(const), alpha=float(alpha),
+        scale=float(scale))
+    work = ExactTangentWork(c=np.zeros(m), delta=np.zeros((m, d), f),
+                            deltat=np.zeros((d, m), f), D=np.zeros((m, m), f),
+                            W1=np.zeros((m, m), f), w2=np.zeros(m), P=np.zeros(m),
+                            Q=np.zeros((m, d), f), tmp=np.zeros((m, d), f))
+    orc = Oracle("exact", ExactTangentData(params, work), m, d, dtype, pairs=m * m)
+    orc.model = "tangent"
+    return orc
+
+
 def _student(config):
     net = config.network
     return dict(activation=net.activation, bias=net.bias, alpha=net.effective_alpha,
@@ -157,13 +257,17 @@ def _student(config):
 
 
 def build(config, problem, streams, theta0, role="train"):
-    """The tangent oracle of a run for ``role`` "train", "monitor" or "test".
+    """The tangent oracle of a run for ``role`` "train", "exact", "monitor" or "test".
 
-    "train" follows ``oracle.kind``; "monitor" is the fixed sample of ``n_monitor``
-    inputs that reports the risk of sampled and online runs; "test" is the data set's
-    test part.
+    "train" follows ``oracle.kind``; "exact" is the exact population risk (reported by
+    sampled and online runs when it applies); "monitor" is the fixed sample of
+    ``n_monitor`` inputs that reports the risk of sampled and online runs otherwise;
+    "test" is the data set's test part.
     """
     kind = config.oracle.kind
+    if role == "exact" or (role == "train" and kind == "exact"):
+        return exact_tangent_oracle(problem, theta0, alpha=config.network.effective_alpha,
+                                    dtype=np.dtype(config.dtype))
     if role == "train" and kind == "online":
         return online_tangent_oracle(problem, theta0, streams("noise"),
                                      batch=config.oracle.batch, **_student(config))
