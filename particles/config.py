@@ -360,6 +360,9 @@ class RecordConfig(_Section):
         Explicit times for the "times" schedule (increasing, in (0, t_end]).
     observables_factor : int
         Observables are recorded this many times more often than particles (>= 1).
+    particles : {"schedule", "ends"}
+        Snapshots of the particles at the schedule's times, or only at the start and the
+        end (observables still follow the schedule; sweeps record what a figure needs).
     kernel_probes : int
         Size of the fixed probe set on which the drift of the tangent kernel,
         |K_t - K_0|_F / |K_0|_F, is recorded ("kernel_drift"); 0 disables it. Probes
@@ -372,6 +375,7 @@ class RecordConfig(_Section):
     every: int = 100
     times: Tuple[float, ...] = ()
     observables_factor: int = 4
+    particles: str = "schedule"
     kernel_probes: int = 32
 
     def __post_init__(self):
@@ -387,6 +391,7 @@ class RecordConfig(_Section):
             _fail("record.times", list(ts), "a non-empty list when schedule = 'times'")
         object.__setattr__(self, "times", ts)
         _check_int("record.observables_factor", self.observables_factor, 1)
+        _check_choice("record.particles", self.particles, ("schedule", "ends"))
         _check_int("record.kernel_probes", self.kernel_probes, 0, 4096)
 
 

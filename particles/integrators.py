@@ -95,13 +95,15 @@ def fixed_steps(theta, data, v, v2, tmp, lrc, wd, dt, nsteps, heun, stop_risk, s
         ``v`` already holds the oracle's velocity at ``theta`` and ``risk_in`` its
         risk (computed for a record): the first step does not recompute them.
     risk_in : float
-    stats : ndarray, shape (4,), float64
-        Receives (steps done, risk before the last step, its grad norm^2, status).
+    stats : ndarray, shape (5,), float64
+        Receives (steps done, risk before the last step, its grad norm^2, status, sum of
+        the risks at which the steps were taken).
     """
     risk = np.nan
     g2 = np.nan
     status = RUNNING
     k = 0
+    rsum = 0.0
     half = dt * 0.5
     m, c = theta.shape
     while k < nsteps:
@@ -113,6 +115,7 @@ def fixed_steps(theta, data, v, v2, tmp, lrc, wd, dt, nsteps, heun, stop_risk, s
         status = _check_stop(risk, g2, stop_risk, stop_grad)
         if status != RUNNING:
             break
+        rsum += risk
         if heun:
             for i in range(m):
                 for q in range(c):
@@ -134,6 +137,7 @@ def fixed_steps(theta, data, v, v2, tmp, lrc, wd, dt, nsteps, heun, stop_risk, s
     stats[1] = risk
     stats[2] = g2
     stats[3] = status
+    stats[4] = rsum
 
 
 def _check_dt(dt):
@@ -190,7 +194,7 @@ class FixedStep:
         self.v = np.zeros(shape, oracle.dtype)
         self.v2 = np.zeros(shape, oracle.dtype)
         self.tmp = np.zeros(shape, oracle.dtype)
-        self.stats = np.zeros(4)
+        self.stats = np.zeros(5)
         self._steps = FastCall(loop(fixed_steps, oracle.data))
         self._fresh = None  # (state, step, risk) when self.v holds the velocity there
 
@@ -218,6 +222,9 @@ class FixedStep:
         s = self.stats
         state.step += int(s[0])
         state.time = state.step * self._clock
+        if o.gen is not None:  # running sums of the minibatch losses (records read them)
+            state.solver["loss_sum"] = state.solver.get("loss_sum", 0.0) + float(s[4])
+            state.solver["loss_n"] = state.solver.get("loss_n", 0) + int(s[0])
         return Report(int(s[0]), float(s[1]), float(s[2]), int(s[3]))
 
 

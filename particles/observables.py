@@ -87,7 +87,9 @@ class Observer:
     names : list of str
         "risk", "grad_norm2" (when a deterministic risk exists), "test_risk" (when
         ``test`` is a second oracle), "distance", "invariant_drift" (homogeneous
-        activations), "kernel_drift" (with ``kernel``).
+        activations), "kernel_drift" (with ``kernel``), "batch_loss" (stochastic
+        oracle: the mean of the minibatch losses of the steps since the previous record,
+        NaN at step 0).
     """
 
     def __init__(self, integrator, test, theta0, lr, weight_decay, activation, kernel=None):
@@ -112,7 +114,8 @@ class Observer:
         self.names = ((["risk", "grad_norm2"] if self.monitor is not None else [])
                       + (["test_risk"] if self.test is not None else []) + ["distance"]
                       + (["invariant_drift"] if self.homogeneous else [])
-                      + (["kernel_drift"] if kernel is not None else []))
+                      + (["kernel_drift"] if kernel is not None else [])
+                      + (["batch_loss"] if train.gen is not None else []))
 
     def observe(self, state):
         """Observables at ``state`` (dict name -> float).
@@ -143,4 +146,18 @@ class Observer:
             diff = float(np.linalg.norm(self._kernel(theta) - self._k0))
             out["kernel_drift"] = diff / self._k0_norm if self._k0_norm > 0 else (
                 0.0 if diff == 0 else float("inf"))
+        if "batch_loss" in self.names:
+            # the window's sums live in state.solver, so checkpoints carry them; the last
+            # value is kept too, for a record repeated after a resume
+            solver = state.solver
+            n = solver.get("loss_n", 0)
+            if n:
+                value = solver["loss_sum"] / n
+                solver.update(loss_sum=0.0, loss_n=0, loss_last=value,
+                              loss_last_step=state.step)  # a new window starts here
+            elif solver.get("loss_last_step") == state.step:
+                value = solver["loss_last"]
+            else:
+                value = float("nan")
+            out["batch_loss"] = value
         return out

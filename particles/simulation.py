@@ -179,6 +179,8 @@ class Simulation:
         self.n_steps = ic.n_steps
         self.dt = ic.dt
         self.frame_steps, self.obs_steps = schedule_steps(config.record, self.n_steps, ic.dt)
+        if config.record.particles == "ends":
+            self.frame_steps = np.array([0, self.n_steps], dtype=np.int64)
 
     def _probes(self):
         """The fixed inputs on which the tangent kernel's drift is recorded, or None
@@ -235,8 +237,11 @@ class Simulation:
     def schedule(self, n_steps):
         """(frames, observables) steps for a run of ``n_steps`` steps (see
         :func:`particles.recorder.extend_schedule`)."""
-        return extend_schedule(self.config.record, self.frame_steps, self.obs_steps,
-                               self.n_steps, n_steps)
+        frames, obs = extend_schedule(self.config.record, self.frame_steps, self.obs_steps,
+                                      self.n_steps, n_steps)
+        if self.config.record.particles == "ends":
+            frames = np.array([0, n_steps], dtype=np.int64)
+        return frames, obs
 
     def run(self, recorder=None, progress=None, resume=None, t_end=None, keep=True,
             interrupted=None, rerecord=False):

@@ -49,13 +49,32 @@ def test_run_info_resume_plot_animate_in_process(small, tmp_path, capsys):
     assert main(["resume", str(out), "--t-end", "8", "-q"]) == 0
     with pt.load(out) as run:
         assert run.complete and run.times[-1] == pytest.approx(8.0)
-    for kind in ("risk", "paths", "histograms", "invariants", "frame"):
+    for kind in ("risk", "paths", "histograms", "invariants", "frame", "lazy"):
         png = tmp_path / f"{kind}.png"
         assert main(["plot", str(out), "--kind", kind, "-o", str(png)]) == 0
         assert png.stat().st_size > 1000
     gif = tmp_path / "a.gif"
     assert main(["animate", str(out), "-o", str(gif), "--frames", "5", "-q"]) == 0
     assert gif.exists()
+
+
+def test_tangent_model_from_the_command_line(small, tmp_path, capsys):
+    out = tmp_path / "t.h5"
+    assert main(["run", str(small), "-o", str(out), "--no-animate", "-q",
+                 "--set", "network.model=tangent", "--set", "network.scaling=ntk"]) == 0
+    assert main(["info", str(out)]) == 0
+    info = capsys.readouterr().out
+    assert "scaling=ntk (alpha_eff=2.82843), model=tangent" in info
+    assert "gradient descent on R with step 0.05" in info  # dt m / alpha_eff^2 = dt
+    assert "lazy        moved" in info
+    for units in ("teacher", "neuron", "raw"):
+        png = tmp_path / f"paths-{units}.png"
+        assert main(["plot", str(out), "--kind", "paths", "--units", units, "-o",
+                     str(png)]) == 0
+    assert main(["run", str(small), "-o", str(tmp_path / "x.h5"), "--set",
+                 "network.model=tangent", "--set", "network.bias=true", "--set",
+                 "problem.inputs=gaussian"]) == 2
+    assert "network.model" in capsys.readouterr().err
 
 
 def test_set_overrides_and_default_output(small, tmp_path, monkeypatch):

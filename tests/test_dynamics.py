@@ -259,3 +259,19 @@ def test_a_zero_rate_freezes_its_layer():
     assert res.observables["risk"][-1] < res.observables["risk"][0]
     with pytest.raises(pt.ConfigError, match="at least one layer"):
         pt.IntegratorConfig(lr_c=0.0, lr_a=0.0, lr_b=0.0)
+
+
+def test_batch_loss_is_the_mean_minibatch_loss_since_the_last_record():
+    cfg = pt.Config(problem=pt.ProblemConfig(inputs="gaussian"),
+                    oracle=pt.OracleConfig(kind="online", batch=40, n_monitor=0),
+                    integrator=pt.IntegratorConfig(method="sgd", dt=0.05, t_end=3.0, chunk=7),
+                    record=pt.RecordConfig(schedule="every", every=12, observables_factor=2,
+                                           particles="ends"))
+    res = pt.simulate(cfg)
+    assert res.frames.shape[0] == 2  # particles only at the ends
+    sim = pt.Simulation(cfg)
+    state = sim.new_state()
+    losses = [sim.integrator.advance(state, 1).risk for _ in range(sim.n_steps)]
+    steps = res.obs_steps
+    expected = [np.nan] + [np.mean(losses[a:b]) for a, b in zip(steps[:-1], steps[1:])]
+    np.testing.assert_allclose(res.observables["batch_loss"], expected, rtol=1e-12)

@@ -91,7 +91,29 @@ def test_plot_functions_return_expected_axes(runs):
     assert len(fig.axes[0].get_lines()) == 2
     _, ax = plt.subplots()
     assert plotting.plot_risk(runs["m8"], ax=ax) is ax.figure
+    fig = plotting.plot_lazy([runs["m8"], runs["m16"]])
+    assert len(fig.axes) == 3 and len(fig.axes[0].get_lines()) == 2  # distance
+    assert len(fig.axes[1].get_lines()) == 2  # kernel drift
+    assert fig.axes[2].texts  # no tangent twin: says so
     plt.close("all")
+
+
+def test_units_put_particles_and_teacher_on_one_scale(runs):
+    """A particle is drawn at k |c| a with k = alpha_eff/m0 (teacher units),
+    alpha_eff/m (output weights) or 1 (raw); the teacher at |c*| a*."""
+    with pt.Run(runs["m8"]) as run:
+        m, m0 = run.m, run.teacher.shape[0]
+        assert plotting.particle_scale(run, "teacher") == pytest.approx(1.0 / m0)
+        assert plotting.particle_scale(run, "neuron") == pytest.approx(1.0 / m)
+        assert plotting.particle_scale(run, "raw") == 1.0
+        with pytest.raises(ValueError, match="units='mass'"):
+            plotting.particle_scale(run, "mass")
+        theta = run.frame(-1)
+        fig = plotting.plot_paths(run, units="neuron")
+        ends = fig.axes[0].collections[1].get_offsets()
+        np.testing.assert_allclose(ends, np.abs(theta[:, :1]) * theta[:, 1:3] / m)
+        starts = fig.axes[0].collections[0].get_offsets()
+        np.testing.assert_allclose(starts, np.abs(run.theta0[:, :1]) * run.theta0[:, 1:3] / m)
 
 
 def test_bad_input(runs, tmp_path):
