@@ -83,6 +83,22 @@ def _build_parser():
                     "weight) and continue the run with m + 1 neurons into NEW.h5")
     ce.add_argument("--t-end", type=float, help="with --grow: final time of the new run")
 
+    sw = sub.add_parser("sweep", help="run a sweep over parameters and trials",
+                        description="Run every point and trial of SWEEP.toml (a config with "
+                        "a [sweep] table: grid, zip, trials, seeds) into DIR: one run file "
+                        "each, index.h5, summary.csv and summary.json. Run again, it skips "
+                        "complete runs, resumes interrupted ones and retries failed ones.")
+    sw.add_argument("sweep")
+    sw.add_argument("-o", "--output", required=True, metavar="DIR", help="output directory")
+    sw.add_argument("--workers", type=int, default=None,
+                    help="processes (default: the cores this process may use; 1: serial)")
+    sw.add_argument("--dask", metavar="ADDRESS", default=None,
+                    help="run on a Dask cluster: a scheduler address, or 'local' for a "
+                    "LocalCluster of --workers processes (needs particles[dask])")
+    sw.add_argument("--overwrite", action="store_true",
+                    help="replace another sweep's spec in DIR (its run files are kept)")
+    sw.add_argument("-q", "--quiet", action="store_true")
+
     i = sub.add_parser("info", help="summarise a run file",
                        description="Print the configuration, progress, last risk, completion "
                        "state and size of FILE.")
@@ -97,11 +113,16 @@ def _build_parser():
     pl.add_argument("files", nargs="+")
     pl.add_argument("-o", "--output", help="output image (default: FILE-KIND.png)")
     pl.add_argument("--kind", default="risk",
-                    choices=["risk", "paths", "histograms", "invariants", "frame", "lazy"],
+                    choices=["risk", "paths", "histograms", "invariants", "frame", "lazy",
+                             "sweep"],
                     help="risk: risk vs time; paths: particle paths; histograms: c and |a|; "
                     "invariants: conservation-law drift; frame: the animation's last frame; "
                     "lazy: distance from the start, tangent-kernel drift and the gap to a "
-                    "tangent twin (particles.lazy.run_twin) against time")
+                    "tangent twin (particles.lazy.run_twin) against time; sweep: FILE is a "
+                    "sweep directory, --y against --x, mean and spread over trials")
+    pl.add_argument("--x", help="sweep: column on the x axis (e.g. tau)")
+    pl.add_argument("--y", help="sweep: column on the y axis (e.g. final.test_risk)")
+    pl.add_argument("--by", help="sweep: one curve per value of this column")
     pl.add_argument("--units", default="teacher", choices=["teacher", "neuron", "raw"],
                     help="paths and frame: particles drawn at k |c_i| a_i with k = "
                     "alpha_eff/m0 (teacher: a teacher neuron's share of particles at one "
@@ -360,6 +381,17 @@ def cmd_plot(args):
 
     _check_dpi(args.dpi)
 
+    if args.kind == "sweep":
+        if len(args.files) != 1 or not args.x or not args.y:
+            raise UsageError("--kind sweep takes one sweep directory, --x and --y")
+        from .sweep import load
+
+        out = args.output or os.path.join(args.files[0], f"sweep-{args.y}-{args.x}.png")
+        plotting.check_output(out)
+        fig = plotting.plot_sweep(load(args.files[0]), args.x, args.y, by=args.by)
+        fig.savefig(out, dpi=args.dpi)
+        print(f"wrote {out}")
+        return 0
     out = args.output or os.path.splitext(args.files[0])[0] + f"-{args.kind}.png"
     plotting.check_output(out)
     if args.kind == "frame":
@@ -392,7 +424,27 @@ def _warn(msg):
     print(f"warning: {msg}", file=sys.stderr)
 
 
-COMMANDS = {"run": cmd_run, "resume": cmd_resume, "info": cmd_info, "plot": cmd_plot,
+def cmd_sweep(args):
+    from .sweep import load_sweep, run_sweep
+
+    sweep = load_sweep(args.sweep)
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers={args.workers} is invalid; allowed: an integer >= 1")
+    table = run_sweep(sweep, args.output, workers=args.workers, dask=args.dask,
+                      progress=False if args.quiet else None, overwrite=args.overwrite)
+    failed = table.failed()
+    counts = {}
+    for r in table.rows:
+        counts[r.get("status", "?")] = counts.get(r.get("status", "?"), 0) + 1
+    _say(args.quiet, f"wrote {len(table)} runs into {args.output} ("
+         + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) + "); table: "
+         + os.path.join(args.output, "summary.csv"))
+    for r in failed:
+        print(f"failed: {os.path.basename(r['path'])}: {r.get('error', '')}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+COMMANDS = {"sweep": cmd_sweep, "run": cmd_run, "resume": cmd_resume, "info": cmd_info, "plot": cmd_plot,
             "animate": cmd_animate, "polish": cmd_polish, "certify": cmd_certify}
 
 

@@ -362,6 +362,39 @@ def plot_lazy(runs, axes=None):
     return fig
 
 
+def plot_sweep(table, x, y, by=None, ax=None, logx=None, logy=None):
+    """Mean (line) and spread (band: one standard deviation) over trials of column ``y``
+    against column ``x`` of a sweep (:class:`particles.sweep.SweepTable`).
+
+    Axes are logarithmic when every value is positive and spans more than a decade,
+    unless ``logx``/``logy`` say otherwise.
+    """
+    fig, ax = _axes(ax, figsize=(6, 4.2))
+    curves = table.curve(x, y, by=by)
+    for k, c in enumerate(curves):
+        xs, mean, std = (np.asarray(c[key], float) for key in ("x", "mean", "std"))
+        ax.plot(xs, mean, "o-", color=f"C{k}", ms=3, label=c["label"])
+        ax.fill_between(xs, mean - std, mean + std, color=f"C{k}", alpha=0.2, lw=0)
+    def wide(v):
+        v = np.asarray(v, float)
+        v = v[np.isfinite(v)]
+        return v.size > 1 and v.min() > 0 and v.max() / v.min() > 10
+    allx = np.concatenate([c["x"] for c in curves]) if curves else np.array([])
+    ally = np.concatenate([c["mean"] for c in curves]) if curves else np.array([])
+    if logx if logx is not None else wide(allx):
+        ax.set_xscale("log")
+    if logy if logy is not None else wide(ally):
+        ax.set_yscale("log")
+    ax.set_xlabel(table.resolve(x))
+    ax.set_ylabel(table.resolve(y))
+    trials = table.sweep.trials
+    ax.set_title(f"{table.sweep.name}: mean and spread over {trials} trial"
+                 + ("s" if trials > 1 else ""), fontsize="medium")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize="small")
+    return fig
+
+
 def plot_files(paths, kind="risk", units="teacher"):
     """CLI helper: the figure of ``kind`` for one or several run files."""
     from .io import Run
