@@ -250,6 +250,62 @@ def animate(path, out=None, *, frames=60, fps=12, dpi=80, size=5.0, trail=8,
     return out
 
 
+def animate_side_by_side(paths, out, *, titles=None, frames=60, fps=12, dpi=80, size=4.5,
+                         trail=8, units="teacher"):
+    """One GIF of several runs side by side, frame k of each at the same record index
+    (runs with one schedule, e.g. the points of a sweep).
+
+    Parameters
+    ----------
+    paths : sequence of str
+        Run files.
+    out : str
+        Output .gif.
+    titles : sequence of str, optional
+        A title above each panel (replacing the time line's prefix).
+    frames, fps, dpi, size, trail, units
+        As for :func:`animate`.
+
+    Returns
+    -------
+    str
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from .io import Run
+
+    _check_int("frames", frames, 2)
+    check_output(out)
+    runs = [Run(p) for p in paths]
+    scenes = []
+    try:
+        n = min(len(r) for r in runs)
+        if n < 2:
+            raise ValueError(f"the runs have {n} frame(s); an animation needs at least 2")
+        idx = frame_indices(runs[0].times[:n], frames)
+        scenes = [Scene(r, idx, size=size, dpi=dpi, trail=trail, blit=True, units=units)
+                  for r in runs]
+        sink = _GifSink(out, fps)
+        for k in idx:
+            row = []
+            for j, scene in enumerate(scenes):
+                scene.draw(k)
+                if titles is not None:
+                    scene.title.set_text(f"{titles[j]}\n{scene.title.get_text()}")
+                row.append(scene.render()[..., :3])
+            sink.add(np.concatenate(row, axis=1))
+        sink.close()
+    finally:
+        for scene in scenes:
+            plt.close(scene.fig)
+        for r in runs:
+            r.close()
+    return out
+
+
 class _GifSink:
     """Frames to an animated GIF through Pillow, with one palette for all frames.
 

@@ -99,6 +99,20 @@ def _build_parser():
                     help="replace another sweep's spec in DIR (its run files are kept)")
     sw.add_argument("-q", "--quiet", action="store_true")
 
+    fg = sub.add_parser("figure", help="reproduce one of the talk's figures",
+                        description="Run the sweep behind figure NAME and write NAME.png, "
+                        "NAME.json (the numbers behind the plot) and the runs into DIR. "
+                        "Names: lazy-trajectories, tau-test-loss, tau-population-loss, "
+                        "m-convergence (docs/figures.md).")
+    fg.add_argument("name")
+    fg.add_argument("--quick", action="store_true",
+                    help="the reduced protocol (a few minutes on 2 cores)")
+    fg.add_argument("-o", "--output", metavar="DIR", default=None,
+                    help="output directory (default: figure-NAME[-quick])")
+    fg.add_argument("--workers", type=int, default=None)
+    fg.add_argument("--dask", metavar="ADDRESS", default=None)
+    fg.add_argument("-q", "--quiet", action="store_true")
+
     i = sub.add_parser("info", help="summarise a run file",
                        description="Print the configuration, progress, last risk, completion "
                        "state and size of FILE.")
@@ -444,7 +458,20 @@ def cmd_sweep(args):
     return 1 if failed else 0
 
 
-COMMANDS = {"sweep": cmd_sweep, "run": cmd_run, "resume": cmd_resume, "info": cmd_info, "plot": cmd_plot,
+def cmd_figure(args):
+    from .figures import FIGURES, make
+
+    if args.name not in FIGURES:
+        raise UsageError(f"figure {args.name!r} is unknown; allowed: {', '.join(FIGURES)}")
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers={args.workers} is invalid; allowed: an integer >= 1")
+    data = make(args.name, args.output, quick=args.quick, workers=args.workers,
+                dask=args.dask, progress=False if args.quiet else None,
+                log=(lambda *a: None) if args.quiet else print)
+    return 0 if all(c["passed"] for c in data["checks"]) else 1
+
+
+COMMANDS = {"figure": cmd_figure, "sweep": cmd_sweep, "run": cmd_run, "resume": cmd_resume, "info": cmd_info, "plot": cmd_plot,
             "animate": cmd_animate, "polish": cmd_polish, "certify": cmd_certify}
 
 

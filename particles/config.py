@@ -203,6 +203,9 @@ class InitConfig(_Section):
     symmetric : bool
         Pair neuron i with (-c_i, a_i, b_i) so that f = 0 exactly at t = 0
         (needs an even m).
+    c_law : {"gaussian", "abs_gaussian", "uniform"}
+        Output weights tau_c N(0, 1), tau_c |N(0, 1)| or tau_c Uniform[0, 1] (before
+        the symmetric copies; the published symmetric initialisations take c >= 0).
     path : str or None
         .npy file for scheme = "array".
     seed : int or None
@@ -216,11 +219,13 @@ class InitConfig(_Section):
     tau_a: Optional[float] = None
     tau_b: Optional[float] = None
     symmetric: bool = False
+    c_law: str = "gaussian"
     path: Optional[str] = None
     seed: Optional[int] = None
 
     def __post_init__(self):
         _check_choice("init.scheme", self.scheme, INIT_SCHEMES)
+        _check_choice("init.c_law", self.c_law, ("gaussian", "abs_gaussian", "uniform"))
         object.__setattr__(self, "tau", _check_float("init.tau", self.tau, 0.0))
         for name in ("tau_c", "tau_a", "tau_b"):
             object.__setattr__(self, name, _check_float(f"init.{name}", getattr(self, name),

@@ -13,8 +13,11 @@ from ._checks import _check_int
 from .config import INIT_SCHEMES
 
 
+C_LAWS = ("gaussian", "abs_gaussian", "uniform")
+
+
 def initialize(rng, m, d, *, scheme="gaussian", tau=1.0, tau_c=None, tau_a=None, tau_b=None,
-               bias=False, symmetric=False, dtype=np.float64):
+               bias=False, symmetric=False, c_law="gaussian", dtype=np.float64):
     """Random initial particles.
 
     Parameters
@@ -31,6 +34,10 @@ def initialize(rng, m, d, *, scheme="gaussian", tau=1.0, tau_c=None, tau_a=None,
         Draw b (otherwise b = 0).
     symmetric : bool
         Pairs (c, a, b), (-c, a, b) in adjacent rows.
+    c_law : {"gaussian", "abs_gaussian", "uniform"}
+        Law of the output weights before the symmetric copies: tau_c N(0, 1),
+        tau_c |N(0, 1)| or tau_c Uniform[0, 1] (the published symmetric
+        initialisations take c >= 0 for the first neuron of each pair).
     dtype : numpy dtype
 
     Returns
@@ -45,11 +52,18 @@ def initialize(rng, m, d, *, scheme="gaussian", tau=1.0, tau_c=None, tau_a=None,
     for name, t in (("tau", tau), ("tau_c", tc), ("tau_a", ta), ("tau_b", tb)):
         if not np.isfinite(t) or t < 0:
             raise ValueError(f"{name}={t!r} is invalid; allowed: a finite number >= 0")
+    if c_law not in C_LAWS:
+        raise ValueError(f"c_law={c_law!r} is invalid; allowed: {', '.join(C_LAWS)}")
     if symmetric and m % 2:
         raise ValueError(f"m={m} is invalid with symmetric=True; allowed: an even m")
     k = m // 2 if symmetric else m
     base = np.zeros((k, d + 2))
-    base[:, 0] = tc * rng.standard_normal(k)
+    if c_law == "uniform":
+        base[:, 0] = tc * rng.uniform(size=k)
+    else:
+        base[:, 0] = tc * rng.standard_normal(k)
+        if c_law == "abs_gaussian":
+            base[:, 0] = np.abs(base[:, 0])
     a = rng.standard_normal((k, d))
     if scheme == "sphere":
         a /= np.linalg.norm(a, axis=1, keepdims=True)
@@ -94,4 +108,5 @@ def from_config(ic, network, d, rng, dtype, theta=None):
         return check_theta(theta, network.m, d, network.bias, dtype)
     tc, ta, tb = ic.scales
     return initialize(rng, network.m, d, scheme=ic.scheme, tau=ic.tau, tau_c=tc, tau_a=ta,
-                      tau_b=tb, bias=network.bias, symmetric=ic.symmetric, dtype=dtype)
+                      tau_b=tb, bias=network.bias, symmetric=ic.symmetric, c_law=ic.c_law,
+                      dtype=dtype)
