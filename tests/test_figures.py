@@ -1,0 +1,90 @@
+"""The figure machinery (one figure end to end; the others' quick modes run as a CI
+smoke step, .ci/run) and the convex baseline."""
+import json
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import particles as pt
+from particles import figures
+from particles.cli import main
+from particles.convex import random_features
+
+import naive
+
+
+def test_every_figure_declares_its_parts():
+    for name in figures.FIGURES:
+        mod = figures.get(name)
+        for attr in ("TITLE", "X_LABEL", "Y_LABEL", "sweeps", "curves", "checks", "plot",
+                     "protocol"):
+            assert hasattr(mod, attr), (name, attr)
+        for quick in (True, False):
+            sweeps = mod.sweeps(quick)
+            for sweep in sweeps.values():
+                sweep.configs()  # every run of both sizes is a valid config
+        assert json.dumps(mod.protocol(False))
+    with pytest.raises(ValueError, match="figure 'nope' is unknown"):
+        figures.get("nope")
+
+
+def test_lazy_trajectories_end_to_end(tmp_path, capsys):
+    out = tmp_path / "fig"
+    assert main(["figure", "lazy-trajectories", "--quick", "-o", str(out), "--workers",
+                 "1"]) == 0
+    text = capsys.readouterr().out
+    assert text.count("ok    ") == 3 and "FAILED" not in text
+    data = json.loads((out / "lazy-trajectories.json").read_text())
+    assert data["figure"] == "lazy-trajectories"
+    assert {"x_label", "y_label", "curves", "protocol", "checks", "seconds"} <= set(data)
+    for c in data["curves"]:
+        assert len(c["x"]) == len(c["mean"]) == len(c["std"]) and c["label"]
+    lo, hi = data["curves"]
+    assert lo["tau"] == 0.1 and hi["tau"] == 2.0
+    assert hi["median_turn_degrees"] < 2 < 10 < lo["median_turn_degrees"]
+    assert Image.open(out / "lazy-trajectories.png").size[0] > 1000
+    gif = Image.open(out / "lazy-trajectories.gif")
+    assert gif.n_frames > 10 and gif.size[0] > 1.8 * gif.size[1]  # two panels side by side
+    # a second call reuses the runs (skipped) and gives the same numbers
+    again = figures.make("lazy-trajectories", str(out), quick=True, workers=1,
+                         progress=False, log=lambda *a: None)
+    assert again["curves"] == data["curves"]
+    assert main(["figure", "nope"]) == 2
+
+
+@pytest.mark.parametrize("activation,bias", [("relu", False), ("erf", True),
+                                             ("sigmoid", False)])
+def test_random_features_solves_the_least_squares_problem(activation, bias):
+    rng = np.random.default_rng(0)
+    prob = pt.teacher_student(4, 3, activation=activation, bias=bias, rng=rng)
+    theta = pt.initialize(np.random.default_rng(1), 12, 4, bias=bias)
+    res = random_features(prob, theta, activation=activation, bias=bias, alpha=2.0)
+    np.testing.assert_array_equal(res.theta[:, 1:], theta[:, 1:])  # hidden layer frozen
+    orc = pt.exact_oracle(prob, 12, activation=activation, bias=bias, alpha=2.0)
+    r, v = orc.velocity(res.theta.copy())
+    np.testing.assert_allclose(r, res.risk, rtol=1e-12)
+    assert np.abs(v[:, 0]).max() < 1e-10 * max(1.0, np.abs(res.theta[:, 0]).max())
+    # no other output weights do better: random perturbations raise the exact risk
+    for _ in range(5):
+        other = res.theta.copy()
+        other[:, 0] += 1e-3 * rng.standard_normal(12)
+        assert orc.risk(other) > res.risk
+    # and a least-squares fit on a large Monte Carlo sample lands within its error
+    X = rng.standard_normal((100_000, 4))
+    Z = X @ theta[:, 1:5].T + (theta[:, 5] if bias else 0.0)
+    F = 2.0 / 12 * naive.sigma(activation, Z)
+    c, *_ = np.linalg.lstsq(F, prob.labels(X), rcond=None)
+    mc = res.theta.copy()
+    mc[:, 0] = c
+    assert res.risk <= orc.risk(mc) <= res.risk * 1.05 + 1e-12
+
+
+def test_random_features_refuses_bad_input():
+    prob = pt.teacher_student(3, 2, rng=np.random.default_rng(0))
+    with pytest.raises(ValueError, match="theta has shape"):
+        random_features(prob, np.zeros((4, 3)))
+    with pytest.raises(ValueError, match="rcond"):
+        random_features(prob, np.ones((4, 5)), rcond=2.0)
+    assert "particles.convex" in sys.modules
