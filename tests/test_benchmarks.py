@@ -31,12 +31,13 @@ def test_convergence_quick(tmp_path):
     fits = summary["fits"]
     assert fits["function_distance"]["slope_high"] < 0  # one run approaches the limit
     assert fits["w2"]["slope"] < 0
-    with h5py.File(tmp_path / "convergence-quick" / "index.h5", "r") as f:
-        ms = f["table/m"][:]
+    with h5py.File(tmp_path / "convergence-quick" / "runs-m" / "index.h5", "r") as f:
+        ms = f["table/network.m"][:]
         assert set(ms) >= set(convergence.settings(True)["ms"])
         key = next(iter(f["runs"]))
         assert "particles" in f["runs"][key]  # external links resolve to run files
-    assert (tmp_path / "convergence-quick.png").stat().st_size > 0
+    for ext in ("png", "md", "json"):
+        assert (tmp_path / f"convergence-quick.{ext}").stat().st_size > 0
 
 
 def test_lazy_quick(tmp_path):

@@ -28,6 +28,7 @@ FIGURES = {
     "tau-test-loss": "tau_test_loss",
     "tau-population-loss": "tau_population_loss",
     "m-convergence": "m_convergence",
+    "m-scaling": "m_scaling",
 }
 
 
