@@ -38,6 +38,8 @@ _EXPORTS = {
     "ACTIVATIONS": "activations",
     # store
     "load": "io", "Run": "io", "H5Writer": "io", "run": "runner", "resume": "runner",
+    # sweeps
+    "Sweep": "sweep", "run_sweep": "sweep",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
