@@ -237,3 +237,34 @@ grid = { "init.tau" = [0.1, 0.5, 2.0] }
     assert main(["sweep", str(spec), "-o", str(out), "-q"]) == 0  # all skipped
     assert main(["plot", str(out), "--kind", "sweep", "--x", "tau"]) == 2
     assert main(["sweep", str(tmp_path / "missing.toml"), "-o", str(out)]) == 2
+
+
+INTERRUPTER = """
+import os, signal, sys
+sys.path.insert(0, {tests!r})
+from test_sweep import small_sweep
+from particles import sweep as sw
+
+def progress(done, total, res):
+    if done == 1:  # Ctrl-C after the first finished run, the others in flight or queued
+        os.kill(os.getpid(), signal.SIGINT)
+
+try:
+    sw.run_sweep(small_sweep(), {out!r}, workers=2, progress=progress)
+except KeyboardInterrupt:
+    sys.exit(130)
+"""
+
+
+def test_ctrl_c_leaves_the_sweep_resumable(tmp_path):
+    out = str(tmp_path / "interrupted")
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, "-c", INTERRUPTER.format(
+        tests=os.path.join(ROOT, "tests"), out=out)], env=env, capture_output=True, text=True)
+    assert proc.returncode == 130, proc.stderr
+    done = sw.load(out)  # the index was written on the way out
+    assert 1 <= sum(r["status"] == "complete" for r in done.rows) < 8
+    table = sw.run_sweep(small_sweep(), out, workers=2, progress=False)
+    assert {r["status"] for r in table.rows} == {"complete"}
+    reference = sw.run_sweep(small_sweep(), tmp_path / "ref", workers=1, progress=False)
+    assert _final(table) == _final(reference)
