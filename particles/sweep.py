@@ -522,18 +522,12 @@ def _reporter(progress, total, what):
 
 
 def _write_json(path, data):
+    from .io.annotate import _plain
+
     tmp = path + ".tmp"
     with open(tmp, "w") as fh:
         json.dump(data, fh, indent=1, default=_plain)
     os.replace(tmp, path)
-
-
-def _plain(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
 def write_index(sweep, out_dir, results=()):
@@ -571,7 +565,7 @@ def write_index(sweep, out_dir, results=()):
     os.replace(tmp, os.path.join(out_dir, "summary.csv"))
     tmp = os.path.join(out_dir, "index.h5.tmp")
     with h5py.File(tmp, "w") as f:
-        f.attrs["sweep"] = json.dumps(sweep.to_dict(), default=_plain)
+        f.attrs["sweep"] = json.dumps(sweep.to_dict())
         runs = f.create_group("runs")
         for r in rows:
             if os.path.exists(r["path"]) and r["status"] not in ("missing",):

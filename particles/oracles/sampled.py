@@ -64,6 +64,20 @@ def _sample_work(m, d, dtype, X=None, batch=0):
                       xb=np.zeros((batch, d), dtype), yb=np.zeros(batch))
 
 
+def check_sample(X, y, dtype):
+    """(X, y) as C-contiguous arrays of ``dtype`` and float64, checked: shapes (n, d) and
+    (n,) with n >= 1, finite values (ValueError otherwise)."""
+    X = np.ascontiguousarray(X, dtype=dtype)
+    y = np.ascontiguousarray(y, dtype=np.float64)
+    if X.ndim != 2 or y.shape != (X.shape[0],) or X.shape[0] < 1:
+        raise ValueError(f"X has shape {X.shape} and y {y.shape}; allowed: (n, d) and (n,) "
+                         "with n >= 1")
+    for name, arr in (("X", X), ("y", y)):
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name} contains NaN or Inf; allowed: finite values only")
+    return X, y
+
+
 def sample_oracle(X, y, m, *, activation="relu", bias=False, alpha=1.0, leak=0.01,
                   loss="squared", kind="sampled", dtype=np.float64):
     """Empirical risk on a fixed sample (the `sampled` and `dataset` oracles).
@@ -86,14 +100,7 @@ def sample_oracle(X, y, m, *, activation="relu", bias=False, alpha=1.0, leak=0.0
     -------
     Oracle
     """
-    X = np.ascontiguousarray(X, dtype=dtype)
-    y = np.ascontiguousarray(y, dtype=np.float64)
-    if X.ndim != 2 or y.shape != (X.shape[0],) or X.shape[0] < 1:
-        raise ValueError(f"X has shape {X.shape} and y {y.shape}; allowed: (n, d) and (n,) "
-                         "with n >= 1")
-    for name, arr in (("X", X), ("y", y)):
-        if not np.all(np.isfinite(arr)):
-            raise ValueError(f"{name} contains NaN or Inf; allowed: finite values only")
+    X, y = check_sample(X, y, dtype)
     if not (isinstance(m, (int, np.integer)) and m >= 1):
         raise ValueError(f"m={m!r} is invalid; allowed: an integer >= 1")
     d = X.shape[1]

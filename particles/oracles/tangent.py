@@ -23,6 +23,7 @@ from ..kernels import tangent as _tangent
 from ..kernels.dispatch import register
 from ..problems import sample_inputs
 from .base import Oracle
+from .sampled import check_sample
 
 TangentParams = namedtuple("TangentParams", "X y a0t b0 c0 code leak bias alpha loss")
 OnlineTangentParams = namedtuple("OnlineTangentParams", "gen teacher tcode tbias sphere a0t b0 "
@@ -115,14 +116,7 @@ def tangent_oracle(X, y, theta0, *, activation="relu", bias=False, alpha=1.0, le
     >>> orc = tangent_oracle(X, np.ones(50), theta0)
     >>> r0 = orc.risk(theta0.copy())   # at theta0 the tangent and full models agree
     """
-    X = np.ascontiguousarray(X, dtype=dtype)
-    y = np.ascontiguousarray(y, dtype=np.float64)
-    if X.ndim != 2 or y.shape != (X.shape[0],) or X.shape[0] < 1:
-        raise ValueError(f"X has shape {X.shape} and y {y.shape}; allowed: (n, d) and (n,) "
-                         "with n >= 1")
-    for name, arr in (("X", X), ("y", y)):
-        if not np.all(np.isfinite(arr)):
-            raise ValueError(f"{name} contains NaN or Inf; allowed: finite values only")
+    X, y = check_sample(X, y, dtype)
     m, d = np.shape(theta0)[0], X.shape[1]
     a0t, b0, c0 = _base(theta0, d, dtype)
     params = TangentParams(X=X, y=y, a0t=a0t, b0=b0, c0=c0, code=activation_code(activation),
