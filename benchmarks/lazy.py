@@ -74,7 +74,7 @@ def lazy_benchmark(quick=False, log=print, out_dir=None):
     ntk = ntk_rate(*((1000, 1000, 100) if quick else (2000, 2000, 100)), log=log)
     seeds = 3 if quick else 5
     slopes = np.array([rate_slopes(s) for s in range(seeds)])
-    names = ("|w - w0|", "|w - w_bar|", "rms |f - f_bar|")
+    names = ("norm(w - w0)", "norm(w - w_bar)", "rms(f - f_bar)")
     theory = (-1.0, -2.0, -2.0)
     rows = []
     for k, name in enumerate(names):

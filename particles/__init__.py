@@ -16,7 +16,7 @@ The public surface is re-exported here lazily: ``import particles`` loads neithe
 Numba nor SciPy and compiles nothing; kernels compile on first use and are cached
 on disk.
 """
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _EXPORTS = {
     # configuration

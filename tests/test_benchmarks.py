@@ -46,5 +46,5 @@ def test_lazy_quick(tmp_path):
     ntk, rows = lazy.lazy_benchmark(quick=True, log=lambda *a: None, out_dir=str(tmp_path))
     assert ntk["gflops"] > 0 and ntk["matmul_gflops"] > 0
     slopes = {r["quantity"]: r["slope"] for r in rows}
-    np.testing.assert_allclose(slopes["|w - w0|"], -1.0, atol=0.15)
+    np.testing.assert_allclose(slopes["norm(w - w0)"], -1.0, atol=0.15)
     assert json.loads((tmp_path / "lazy-quick.json").read_text())["slopes"]
