@@ -1,0 +1,45 @@
+"""Documentation that runs: every docstring example of the package executes as a
+doctest, and every code block of the README and docs that the docs say is real output
+stays in step with the code."""
+import doctest
+import importlib
+import pathlib
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "particles"
+
+
+def _modules_with_examples():
+    out = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if ">>>" in path.read_text():
+            rel = path.relative_to(ROOT).with_suffix("")
+            out.append(".".join(rel.parts).removesuffix(".__init__"))
+    return out
+
+
+@pytest.mark.parametrize("module", _modules_with_examples())
+def test_docstring_examples_run(module):
+    mod = importlib.import_module(module)
+    result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE,
+                             verbose=False)
+    assert result.attempted > 0
+    assert result.failed == 0, f"{result.failed} docstring example(s) of {module} failed"
+
+
+def test_every_docs_page_is_linked_and_every_link_resolves():
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    pages = sorted(p.name for p in (ROOT / "docs").glob("*.md"))
+    for p in pages:  # every page is reachable from the README, directly or in one hop
+        others = "".join((ROOT / "docs" / q).read_text() for q in pages if q != p)
+        assert f"](docs/{p}" in readme or f"]({p}" in others, f"docs/{p} is linked nowhere"
+
+    for page in [ROOT / "README.md"] + list((ROOT / "docs").glob("*.md")):
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text()):
+            if target.startswith(("http://", "https://")):
+                continue
+            assert (page.parent / target).exists(), f"{page.name} links to missing {target}"
