@@ -312,8 +312,9 @@ class PoolExecutor:
 
 
 class DaskExecutor:
-    """A Dask ``distributed`` client: a scheduler address, or "local" for a
-    ``LocalCluster`` started (and closed) with the sweep."""
+    """A Dask ``distributed`` client: a scheduler address, "local" for a
+    ``LocalCluster`` started (and closed) with the sweep, or a ``Client`` of the
+    caller's (left open)."""
 
     def __init__(self, address, workers=None):
         try:
@@ -323,7 +324,11 @@ class DaskExecutor:
                               "pip install 'particles[dask]'") from None
         self._as_completed = as_completed
         self._cluster = None
-        if address == "local":
+        self._own = True
+        if isinstance(address, Client):
+            self.client, self._own = address, False
+            address = getattr(address.scheduler, "address", "client")
+        elif address == "local":
             n = workers or 2
             self._cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                          dashboard_address=None)
@@ -342,7 +347,8 @@ class DaskExecutor:
         self.close()
 
     def close(self):
-        self.client.close()
+        if self._own:
+            self.client.close()
         if self._cluster is not None:
             self._cluster.close()
 
@@ -351,9 +357,9 @@ class DaskExecutor:
 
 
 def make_executor(workers=None, dask=None):
-    """Serial (``workers=1``), a local pool (default: one worker per core, at most the
-    number of runs), or Dask (``dask="local"`` or a scheduler address)."""
-    if dask:
+    """Serial (``workers=1``), a local pool (default: one worker per core), or Dask
+    (``dask="local"``, a scheduler address or a ``Client``)."""
+    if dask is not None:
         return DaskExecutor(dask, workers)
     if workers is None:
         from ._threads import available_cores
@@ -448,8 +454,9 @@ def run_sweep(sweep, out_dir, *, workers=None, dask=None, progress=None, overwri
     workers : int, optional
         Processes (default: the cores this process may use; 1: serial, in this
         process). With a local pool every worker gets cores / workers threads.
-    dask : str, optional
-        "local" (a LocalCluster of ``workers`` processes) or a scheduler address.
+    dask : str or dask.distributed.Client, optional
+        "local" (a LocalCluster of ``workers`` processes), a scheduler address, or a
+        client of the caller's (e.g. on a dask-jobqueue cluster; it is left open).
     progress : callable, optional
         ``progress(done, total, result)`` after every run; default: a bar on a terminal,
         one line per run otherwise (None output when ``progress=False``).
@@ -474,7 +481,7 @@ def run_sweep(sweep, out_dir, *, workers=None, dask=None, progress=None, overwri
     executor = make_executor(workers, dask)
     from ._threads import available_cores
 
-    threads = max(1, available_cores() // executor.workers) if not dask else 1
+    threads = max(1, available_cores() // executor.workers) if dask is None else 1
     tasks = sweep.tasks(out_dir, threads=threads)
     report = _reporter(progress, len(tasks), executor.describe())
     results = []

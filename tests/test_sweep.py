@@ -113,6 +113,13 @@ def test_serial_pool_and_dask_agree_bit_for_bit(tmp_path):
                         "installed (pip install 'particles[dask]')")
     dask = sw.run_sweep(s, tmp_path / "dask", workers=2, dask="local", progress=False)
     assert _final(serial) == _final(dask)
+    from dask.distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        mine = sw.run_sweep(s, tmp_path / "client", dask=client, progress=False)
+        assert client.status == "running"  # the caller's client is left open
+    assert _final(serial) == _final(mine)
 
 
 def test_index_table_and_curves(tmp_path):

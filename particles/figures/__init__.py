@@ -80,8 +80,9 @@ def make(name, out_dir=None, *, quick=False, workers=None, dask=None, progress=N
             "protocol": module.protocol(quick), "quick": bool(quick)}
     data["checks"] = module.checks(data)
     data["seconds"] = time.perf_counter() - t0
-    data["executor"] = ("dask " + dask) if dask else (
-        "serial" if workers == 1 else f"pool ({workers or 'all cores'} workers)")
+    data["executor"] = (f"dask {dask if isinstance(dask, str) else 'client'}"
+                        if dask is not None else (
+        "serial" if workers == 1 else f"pool ({workers or 'all cores'} workers)"))
     png = os.path.join(out_dir, f"{name}.png")
     module.plot(data, tables, png)
     tmp = os.path.join(out_dir, f"{name}.json.tmp")
