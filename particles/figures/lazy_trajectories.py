@@ -66,8 +66,7 @@ def curves(tables, quick):
         rel, ang, t, v = _moved(row["path"])
         out.append(curve(f"test loss, tau = {row['init.tau']:g} (moved {rel:.3g} x |theta0|, "
                          f"median turn {ang:.2g} deg)", t, v))
-        out[-1].update(tau=row["init.tau"], relative_distance=rel, median_turn_degrees=ang,
-                       path=row["path"])
+        out[-1].update(tau=row["init.tau"], relative_distance=rel, median_turn_degrees=ang)
     return out
 
 

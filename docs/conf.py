@@ -1,0 +1,49 @@
+"""Sphinx configuration of the particles documentation site.
+
+Build: ``pip install -e '.[docs]' && python -m sphinx -W -b html docs docs/_build/html``
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.abspath(".."))
+import particles  # noqa: E402
+
+project = "particles"
+author = "the particles developers"
+release = version = particles.__version__
+extensions = [
+    "myst_parser",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.mathjax",
+    "numpydoc",
+    "sphinx_gallery.gen_gallery",
+]
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+exclude_patterns = ["_build", "examples", "gallery/*.md", "auto_examples/*.ipynb",
+                    "auto_examples/*.py", "auto_examples/*.zip"]
+myst_heading_anchors = 3
+autosummary_generate = True
+autodoc_default_options = {"members": True, "undoc-members": False}
+numpydoc_show_class_members = False
+numpydoc_class_members_toctree = False
+html_theme = "alabaster"
+html_static_path = []
+sphinx_gallery_conf = {
+    "examples_dirs": "gallery",
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r"/plot_",
+    "download_all_examples": False,
+    "remove_config_comments": True,
+}
+
+
+def _escape_bars(app, what, name, obj, options, lines):
+    """The docstrings write norms and absolute values as |x| (plain text, as read in a
+    terminal); in reStructuredText |x| is a substitution, so the bars are escaped."""
+    for i, line in enumerate(lines):
+        lines[i] = line.replace("|", "\\|")
+
+
+def setup(app):
+    app.connect("autodoc-process-docstring", _escape_bars, priority=100)
