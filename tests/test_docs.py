@@ -43,3 +43,23 @@ def test_every_docs_page_is_linked_and_every_link_resolves():
             if target.startswith(("http://", "https://", "auto_examples/")):
                 continue  # external, or the gallery that the docs build generates
             assert (page.parent / target).exists(), f"{page.name} links to missing {target}"
+
+
+def test_every_public_name_has_a_docstring():
+    import inspect
+
+    import particles
+
+    missing = [n for n in particles.__all__ if n != "__version__"
+               and not inspect.getdoc(getattr(particles, n))]
+    for modname in ("lazy", "sweep", "convex", "optimize", "figures", "plotting",
+                    "animation", "analysis"):
+        mod = importlib.import_module(f"particles.{modname}")
+        assert inspect.getdoc(mod), f"particles.{modname} has no docstring"
+        for name, obj in vars(mod).items():
+            if name.startswith("_") or getattr(obj, "__module__", None) != mod.__name__:
+                continue
+            if inspect.isfunction(obj) or inspect.isclass(obj):
+                if not inspect.getdoc(obj):
+                    missing.append(f"{modname}.{name}")
+    assert not missing, f"public names without a docstring: {missing}"
