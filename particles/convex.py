@@ -122,7 +122,10 @@ def random_features(problem, theta, *, activation="relu", bias=False, alpha=1.0,
     scale = input_scale(problem)
     G = scale * _pairs(code, leak, bias_any, hidden, hidden, rules)
     h = scale * _pairs(code, leak, bias_any, hidden, teacher[:, 1:], rules) @ teacher[:, 0]
-    lam, V = np.linalg.eigh(0.5 * (G + G.T))
+    from ._threads import pool_owner
+
+    with pool_owner():  # one BLAS thread: the same numbers on any machine and executor
+        lam, V = np.linalg.eigh(0.5 * (G + G.T))
     keep = lam > rcond * max(lam.max(), 0.0)
     w = V[:, keep] @ ((V[:, keep].T @ h) / lam[keep])  # s c = G^+ h
     theta[:, 0] = w * m / alpha

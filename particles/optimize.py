@@ -23,13 +23,27 @@ exactly value^2 / (2 E[sigma(a* . x + b*)^2]) (the risk is quadratic in f): that
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._threads import pool_owner
 from .activations import HOMOGENEOUS, activation_code
 from .state import A, B, C
+
+
+def _serial_blas(func):
+    """Run ``func`` with every BLAS pool at one thread (and Numba's pool owning the
+    cores): SciPy's optimisers and eigensolvers call BLAS from Python, and a threaded
+    BLAS sums in an order that depends on its thread count, so the result would depend
+    on the machine's cores and on the executor of a sweep."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with pool_owner():
+            return func(*args, **kwargs)
+    return wrapper
 
 EPS = np.finfo(np.float64).eps
 
@@ -156,6 +170,7 @@ class PolishResult:
                 "nfev": self.nfev, "message": self.message}
 
 
+@_serial_blas
 def polish(theta, oracle, *, method="lbfgs", gtol=1e-13, maxiter=20000, lr=(1.0, 1.0, 1.0),
            weight_decay=0.0, bias=None):
     """Minimise the flow's objective from ``theta`` down to a tiny gradient.
@@ -318,6 +333,7 @@ class Spectrum:
                 "method": self.method}
 
 
+@_serial_blas
 def hessian_spectrum(theta, oracle, *, k=6, dense=None, lr=(1.0, 1.0, 1.0), weight_decay=0.0,
                      bias=None, activation=None, rtol=1e-6):
     """Spectrum of the objective's Hessian at ``theta``, known zero modes removed.
@@ -471,6 +487,7 @@ class _Probes:
         return h, grad
 
 
+@_serial_blas
 def certificate(theta, make_oracle, *, bias=False, second_moment, starts=512, seed=0,
                 refine=20):
     """The mean-field optimality certificate at ``theta`` (see the module docstring).

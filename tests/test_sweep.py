@@ -94,12 +94,15 @@ init = "point"
 
 
 def _final(table):
-    return {os.path.basename(r["path"]): (r["final.risk"], r["final.distance"])
+    return {os.path.basename(r["path"]): (r["final.risk"], r["final.distance"],
+                                          r.get("polished.risk"), r.get("certificate"))
             for r in table.rows}
 
 
 def test_serial_pool_and_dask_agree_bit_for_bit(tmp_path):
-    s = small_sweep()
+    # with a post-processing step (polish, certificate, convex baseline: SciPy and BLAS
+    # from Python) that must not depend on the executor's threads either
+    s = small_sweep(post="particles.figures.m_convergence:post")
     serial = sw.run_sweep(s, tmp_path / "serial", workers=1, progress=False)
     pool = sw.run_sweep(s, tmp_path / "pool", workers=2, progress=False)
     assert len(serial) == 8 and {r["status"] for r in serial.rows} == {"complete"}
