@@ -34,7 +34,8 @@ def test_every_docs_page_is_linked_and_every_link_resolves():
 
     readme = (ROOT / "README.md").read_text()
     pages = sorted(p.name for p in (ROOT / "docs").glob("*.md"))
-    for p in pages:  # every page is reachable from the README, directly or in one hop
+    for p in set(pages) - {"index.md"}:  # every page is reachable from the README, directly
+        # or in one hop (index.md is the root of the documentation site)
         others = "".join((ROOT / "docs" / q).read_text() for q in pages if q != p)
         assert f"](docs/{p}" in readme or f"]({p}" in others, f"docs/{p} is linked nowhere"
 
