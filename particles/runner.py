@@ -24,7 +24,7 @@ def run(config=None, path=None, *, theta=None, problem=None, progress=None, over
     ----------
     config : particles.Config, optional
     path : str, optional
-        Output file (default: ``config.output.path``).
+        Output file (default: ``config.output.path``); missing folders are created.
     theta, problem : optional
         As for :func:`particles.simulate`; the file stores them, so :func:`resume`
         continues with them.
@@ -53,6 +53,11 @@ def run(config=None, path=None, *, theta=None, problem=None, progress=None, over
     path = path or sim.config.output.path
     if not path:
         raise ValueError("path is required (or set output.path in the config)")
+    parent = os.path.dirname(os.path.abspath(os.fspath(path)))
+    if not os.path.isdir(parent):
+        if os.path.exists(parent):
+            raise ValueError(f"path={os.fspath(path)!r}: {parent!r} is not a directory")
+        os.makedirs(parent, exist_ok=True)  # a new run's folder, as the command line does
     writer = _writer(sim.config, path, overwrite)
     try:
         return sim.run(recorder=writer, progress=progress, keep=keep, interrupted=interrupted)

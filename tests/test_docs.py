@@ -64,3 +64,44 @@ def test_every_public_name_has_a_docstring():
                 if not inspect.getdoc(obj):
                     missing.append(f"{modname}.{name}")
     assert not missing, f"public names without a docstring: {missing}"
+
+
+def _python_blocks(text):
+    """(code, printed output or None) for every ```python block, with the plain ```
+    block that follows it when there is one."""
+    import re
+
+    out = []
+    for m in re.finditer(r"```python\n(.*?)```\n(\s*```\n(.*?)```)?", text, re.S):
+        out.append((m.group(1), m.group(3)))
+    return out
+
+
+def test_readme_python_examples_print_what_the_readme_shows(tmp_path, monkeypatch):
+    import contextlib
+    import io
+
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    blocks = _python_blocks((ROOT / "README.md").read_text())
+    assert len(blocks) >= 2
+    for code, shown in blocks:
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            exec(compile(code, "README.md", "exec"), namespace)
+        if shown is not None:
+            assert buf.getvalue().strip() == shown.strip()
+
+
+def test_getting_started_reads_a_run_with_plain_h5py(tmp_path, monkeypatch):
+    import particles as pt
+    from particles.cli import DEFAULT_CONFIG
+
+    monkeypatch.chdir(tmp_path)
+    cfg = pt.load_toml(DEFAULT_CONFIG)
+    cfg = cfg.replace(integrator=cfg.integrator.replace(t_end=5.0))
+    pt.run(cfg, "runs/default.h5")
+    (code, _), = _python_blocks((ROOT / "docs" / "getting-started.md").read_text())
+    namespace = {}
+    exec(compile(code, "getting-started.md", "exec"), namespace)
+    assert namespace["frames"] is not None and namespace["risk"].size > 0

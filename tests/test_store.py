@@ -296,3 +296,12 @@ def test_ctrl_c_leaves_a_resumable_file(tmp_path):
         assert len(run) >= 5
     res = pt.resume(out)
     assert np.array_equal(res.theta, pt.simulate(cfg).theta)
+
+
+def test_run_creates_missing_folders_and_refuses_a_file_as_folder(tmp_path):
+    cfg = pt.Config(integrator=pt.IntegratorConfig(dt=0.05, t_end=0.5))
+    pt.run(cfg, tmp_path / "a" / "b" / "run.h5")
+    assert (tmp_path / "a" / "b" / "run.h5").exists()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="is not a directory"):
+        pt.run(cfg, tmp_path / "file" / "run.h5")
