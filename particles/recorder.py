@@ -25,7 +25,7 @@ def schedule_steps(rc, n_steps, dt):
     -------
     frames, observables : ndarray of int64
         Sorted unique steps, both containing 0 and ``n_steps``; frames is a subset
-        of observables.
+        of observables (only 0 and ``n_steps`` with ``rc.particles = "ends"``).
     """
     def log_steps(k):
         # more points than steps collapse onto the steps: never draw more than that
@@ -44,6 +44,8 @@ def schedule_steps(rc, n_steps, dt):
         t = np.asarray(rc.times, dtype=np.float64)
         frames = np.union1d([0, n_steps], np.clip(np.round(t / dt), 0, n_steps).astype(np.int64))
         obs = frames
+    if rc.particles == "ends":
+        frames = np.array([0, n_steps])
     frames = frames.astype(np.int64)
     obs = np.union1d(obs, frames).astype(np.int64)
     return frames, obs
@@ -67,6 +69,8 @@ def extend_schedule(rc, frames, obs, n_configured, n_steps):
                                               cap)))
         frames = np.union1d(frames, extra)
         obs = np.union1d(np.union1d(obs, extra_obs), frames)
+    if rc.particles == "ends":
+        frames = np.array([0, n_steps])
     return frames.astype(np.int64), obs.astype(np.int64)
 
 

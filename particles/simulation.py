@@ -179,8 +179,6 @@ class Simulation:
         self.n_steps = ic.n_steps
         self.dt = ic.dt
         self.frame_steps, self.obs_steps = schedule_steps(config.record, self.n_steps, ic.dt)
-        if config.record.particles == "ends":
-            self.frame_steps = np.array([0, self.n_steps], dtype=np.int64)
 
     def _probes(self):
         """The fixed inputs on which the tangent kernel's drift is recorded, or None
@@ -237,11 +235,8 @@ class Simulation:
     def schedule(self, n_steps):
         """(frames, observables) steps for a run of ``n_steps`` steps (see
         :func:`particles.recorder.extend_schedule`)."""
-        frames, obs = extend_schedule(self.config.record, self.frame_steps, self.obs_steps,
-                                      self.n_steps, n_steps)
-        if self.config.record.particles == "ends":
-            frames = np.array([0, n_steps], dtype=np.int64)
-        return frames, obs
+        return extend_schedule(self.config.record, self.frame_steps, self.obs_steps,
+                               self.n_steps, n_steps)
 
     def run(self, recorder=None, progress=None, resume=None, t_end=None, keep=True,
             interrupted=None, rerecord=False):
@@ -372,7 +367,7 @@ class Simulation:
                 break
             ic = self.config.integrator.replace(dt=dt, t_end=max(horizon, dt))
             probe = self.config.replace(integrator=ic, record=self.config.record.replace(
-                schedule="log", frames=2, observables_factor=1))
+                schedule="log", frames=2, observables_factor=1, kernel_probes=0))
             sim = Simulation(probe, theta=self.theta0, problem=self.problem)
             if sim.run(keep=False).status != "diverged":
                 return (f"a smaller step is needed: dt = {dt:.3g} (dt / {factor}) did not "
