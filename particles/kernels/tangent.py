@@ -23,13 +23,14 @@ from numba import prange
 from .. import activations as act
 from .._jit import jit, pjit
 from .network import draw_inputs, forward
-from .sampled import LOGISTIC, loss_grad, loss_value
+from .sampled import LOGISTIC, SERIAL_BELOW, loss_grad, loss_value
 
 
 @jit
-def _rows(Z0, D, nb, lo, y, b0, db, c, c0, code, leak, s, loss, acc):
-    # per row: f_bar, residual r, acc_c += r sigma(z0), acc_b += r sigma'(z0);
-    # Z0 <- r sigma'(z0) (its product with X_blk gives the a-part)
+def _rows(Z0, D, nb, lo, y, b0, db, c, c0, code, leak, s, loss, acc, h, g):
+    # per row: sigma and sigma' of z0 (once, into h and g), f_bar, residual r,
+    # acc_c += r sigma(z0), acc_b += r sigma'(z0); Z0 <- r sigma'(z0) (its product with
+    # X_blk gives the a-part)
     m = Z0.shape[1]
     d1 = acc.shape[0] - 1
     rsum = 0.0
@@ -39,18 +40,19 @@ def _rows(Z0, D, nb, lo, y, b0, db, c, c0, code, leak, s, loss, acc):
         f = 0.0
         for i in range(m):
             z = z0[i] + b0[i]
-            z0[i] = z
-            f += c[i] * act.sigma(code, z, leak) + c0[i] * act.sigma1(code, z, leak) * (
-                dk[i] + db[i])
+            hi = act.sigma(code, z, leak)
+            gi = act.sigma1(code, z, leak)
+            h[i] = hi
+            g[i] = gi
+            f += c[i] * hi + c0[i] * gi * (dk[i] + db[i])
         f *= s
         r = loss_grad(loss, f, y[lo + kk])
         rsum += loss_value(loss, f, y[lo + kk])
         for i in range(m):
-            z = z0[i]
-            acc[0, i] += r * act.sigma(code, z, leak)
-            g = r * act.sigma1(code, z, leak)
-            acc[d1, i] += g
-            z0[i] = g
+            acc[0, i] += r * h[i]
+            gr = r * g[i]
+            acc[d1, i] += gr
+            z0[i] = gr
     return rsum
 
 
@@ -72,7 +74,8 @@ def _lane(X, y, p, w, lane, s, acc):
         Xb = X[lo:hi]
         np.dot(Xb, p.a0t, Z0)
         np.dot(Xb, w.dat, D)
-        rsum += _rows(Z0, D, nb, lo, y, p.b0, w.db, w.c, p.c0, p.code, p.leak, s, p.loss, acc)
+        rsum += _rows(Z0, D, nb, lo, y, p.b0, w.db, w.c, p.c0, p.code, p.leak, s, p.loss, acc,
+                      w.hbuf[lane], w.gbuf[lane])
         np.dot(Xb.T, Z0, T)
         for q in range(d):
             for i in range(m):
@@ -99,10 +102,6 @@ def _serial(X, y, p, w, s):
         w.lane_risk[lane] = _lane(X, y, p, w, lane, s, acc)
 
 
-#: below this many (sample, neuron) pairs the lanes run in the calling thread
-SERIAL_BELOW = 200_000
-
-
 @jit
 def tangent_core(theta, X, y, p, w, out):
     """Mean loss of the tangent model on (X, y) and its velocity into ``out``.
@@ -127,7 +126,7 @@ def tangent_core(theta, X, y, p, w, out):
         for q in range(d):
             w.dat[q, i] = theta[i, q + 1] - p.a0t[q, i]
     s = p.alpha / m
-    if n * m >= SERIAL_BELOW:
+    if n * m >= SERIAL_BELOW:  # below, the lanes run in the calling thread
         _lanes(X, y, p, w, s)
     else:
         _serial(X, y, p, w, s)

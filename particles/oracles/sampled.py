@@ -39,13 +39,17 @@ register(SampledData, _sampled_velocity)
 register(OnlineData, _online_velocity)
 
 
+def block_rows(m):
+    """Rows per BLAS block: about 2^18 entries per (block x m) buffer, 16..512 rows."""
+    return int(min(512, max(16, 2 ** 18 // max(m, 1))))
+
+
 def _sample_work(m, d, dtype, X=None, batch=0):
     """Work buffers of the sampled kernels; X (n, d) is the fixed sample, if any."""
     lanes = _sampled.LANES
     blas = d > _sampled.FUSED_MAX_D
     if blas:
-        # rows per BLAS block: about 2^18 entries per (block x m) buffer, 16..512 rows
-        rows = int(min(512, max(16, 2 ** 18 // max(m, 1))))
+        rows = block_rows(m)
         zlen, hlen = rows * m, m
     else:
         zlen, hlen = max(_sampled.CHUNK, m), max(_sampled.CHUNK, m)

@@ -23,12 +23,13 @@ from ..kernels import tangent as _tangent
 from ..kernels.dispatch import register
 from ..problems import sample_inputs
 from .base import Oracle
-from .sampled import check_sample
+from .sampled import _student, block_rows, check_sample
 
 TangentParams = namedtuple("TangentParams", "X y a0t b0 c0 code leak bias alpha loss")
 OnlineTangentParams = namedtuple("OnlineTangentParams", "gen teacher tcode tbias sphere a0t b0 "
                                                         "c0 code leak bias alpha loss")
-TangentWork = namedtuple("TangentWork", "lacc lane_risk c dat db zbuf dbuf tbuf xb yb")
+TangentWork = namedtuple("TangentWork", "lacc lane_risk c dat db zbuf dbuf hbuf gbuf tbuf xb "
+                                        "yb")
 #: what the compiled loops receive for the tangent model on a fixed sample
 TangentData = namedtuple("TangentData", "params work")
 #: ... and on fresh batches (online SGD)
@@ -59,16 +60,14 @@ register(TangentData, _sampled_velocity)
 register(OnlineTangentData, _online_velocity)
 register(ExactTangentData, _exact_velocity)
 
-LANES = 4
-
-
 def _work(m, d, dtype, batch=0):
-    rows = int(min(512, max(16, 2 ** 18 // max(m, 1))))
-    return TangentWork(lacc=np.zeros((LANES, d + 2, m)), lane_risk=np.zeros(LANES),
+    lanes, rows = _sampled.LANES, block_rows(m)
+    return TangentWork(lacc=np.zeros((lanes, d + 2, m)), lane_risk=np.zeros(lanes),
                        c=np.zeros(m, dtype), dat=np.zeros((d, m), dtype),
-                       db=np.zeros(m, dtype), zbuf=np.zeros((LANES, rows * m), dtype),
-                       dbuf=np.zeros((LANES, rows * m), dtype),
-                       tbuf=np.zeros((LANES, d * m), dtype), xb=np.zeros((batch, d), dtype),
+                       db=np.zeros(m, dtype), zbuf=np.zeros((lanes, rows * m), dtype),
+                       dbuf=np.zeros((lanes, rows * m), dtype),
+                       hbuf=np.zeros((lanes, m), dtype), gbuf=np.zeros((lanes, m), dtype),
+                       tbuf=np.zeros((lanes, d * m), dtype), xb=np.zeros((batch, d), dtype),
                        yb=np.zeros(batch))
 
 
@@ -242,12 +241,6 @@ def exact_tangent_oracle(problem, theta0, *, alpha=1.0, dtype=np.float64):
     orc = Oracle("exact", ExactTangentData(params, work), m, d, dtype, pairs=m * m)
     orc.model = "tangent"
     return orc
-
-
-def _student(config):
-    net = config.network
-    return dict(activation=net.activation, bias=net.bias, alpha=net.effective_alpha,
-                leak=net.leak, dtype=np.dtype(config.dtype))
 
 
 def build(config, problem, streams, theta0, role="train"):
