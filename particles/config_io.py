@@ -94,14 +94,23 @@ def set_value(data: dict, assignment: str) -> dict:
         value = tomllib.loads(f"v = {raw.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         value = raw.strip()  # bare word: a string
+    return assign(data, key, value, f"--set {assignment!r}", "section.key=value")
+
+
+def assign(data, key, value, label=None, allowed="section.key or a top-level key"):
+    """Set the dotted ``key`` ("section.key" or a top-level key) of nested ``data``.
+
+    ``label`` names the key in errors (default ``key``), ``allowed`` says what is allowed.
+    """
+    label = label or f"key {key!r}"
     parts = key.split(".")
     if len(parts) == 1:
         data[key] = value
     elif len(parts) == 2:
         data.setdefault(parts[0], {})
         if not isinstance(data[parts[0]], dict):
-            raise ConfigError(f"--set {assignment!r}: {parts[0]!r} is not a section")
+            raise ConfigError(f"{label}: {parts[0]!r} is not a section")
         data[parts[0]][parts[1]] = value
     else:
-        raise ConfigError(f"--set {assignment!r} is invalid; allowed: section.key=value")
+        raise ConfigError(f"{label} is invalid; allowed: {allowed}")
     return data

@@ -46,7 +46,7 @@ import numpy as np
 
 from ._checks import ConfigError
 from .config import Config
-from .config_io import from_dict, read_toml, to_dict
+from .config_io import assign, from_dict, read_toml, to_dict
 
 SEED_CHOICES = ("trial", "point", "fixed")
 SEED_KEYS = ("problem", "init", "run")
@@ -163,9 +163,12 @@ class Sweep:
 
     def config(self, point, trial):
         """The config of point index ``point`` and trial ``trial`` (validated)."""
+        return self._config(self.points()[point], point, trial)
+
+    def _config(self, params, point, trial):
         data = to_dict(self.base)
-        for key, value in self.points()[point].items():
-            _assign(data, key, value)
+        for key, value in params.items():
+            assign(data, key, value, f"sweep key {key!r}")
         run, prob, init = (self._seed(k, trial, point) for k in ("run", "problem", "init"))
         if run is not None:
             data["seed"] = run
@@ -178,26 +181,22 @@ class Sweep:
         try:
             return from_dict(data)
         except (ConfigError, ValueError, TypeError) as exc:
-            raise ConfigError(f"sweep point {self.points()[point]}: {exc}") from None
+            raise ConfigError(f"sweep point {params}: {exc}") from None
 
     def configs(self):
         """Every run's config, trial-major (list)."""
-        n = len(self.points())
-        return [self.config(p, t) for t in range(self.trials) for p in range(n)]
+        points = self.points()
+        return [self._config(params, p, t) for t in range(self.trials)
+                for p, params in enumerate(points)]
 
-    def tasks(self, out_dir, threads=0):
-        """The runs as picklable dicts (what workers receive)."""
-        n = len(self.points())
-        out = []
-        for t in range(self.trials):
-            for p in range(n):
-                cfg = self.config(p, t)
-                if threads:
-                    cfg = cfg.replace(threads=int(threads))
-                out.append({"point": p, "trial": t, "params": self.points()[p],
-                            "config": to_dict(cfg), "post": self.post,
-                            "path": os.path.join(out_dir, self.file_name(p, t))})
-        return out
+    def tasks(self, out_dir):
+        """The runs as picklable dicts (what workers receive), trial-major; building them
+        validates every run's config."""
+        points = self.points()
+        return [{"point": p, "trial": t, "params": params, "post": self.post,
+                 "config": to_dict(self._config(params, p, t)),
+                 "path": os.path.join(out_dir, self.file_name(p, t))}
+                for t in range(self.trials) for p, params in enumerate(points)]
 
     def file_name(self, point, trial):
         """File name of a run: ``<name>-pPPP-tTT.h5``."""
@@ -209,20 +208,6 @@ class Sweep:
             "name": self.name, "trials": self.trials, "seed": self.seed,
             "grid": self.grid, "zip": self.zip, "seeds": dict(self.seeds),
             **({"post": self.post} if self.post else {})}}
-
-
-def _assign(data, key, value):
-    parts = key.split(".")
-    if len(parts) == 1:
-        data[key] = value
-    elif len(parts) == 2:
-        section = data.setdefault(parts[0], {})
-        if not isinstance(section, dict):
-            raise ConfigError(f"sweep key {key!r}: {parts[0]!r} is not a section")
-        section[parts[1]] = value
-    else:
-        raise ConfigError(f"sweep key {key!r} is invalid; allowed: section.key or a top-level "
-                          "key")
 
 
 def sweep_from_dict(data):
@@ -261,6 +246,9 @@ class SerialExecutor:
             yield fn(task)
 
     def stop(self):
+        pass
+
+    def close(self):
         pass
 
     def describe(self):
@@ -466,7 +454,7 @@ def run_sweep(sweep, out_dir, *, workers=None, dask=None, progress=None, overwri
     SweepTable
     """
     out_dir = os.fspath(out_dir)
-    sweep.configs()  # every run's config is valid before anything starts
+    tasks = sweep.tasks(out_dir)  # every run's config is valid before anything starts
     os.makedirs(out_dir, exist_ok=True)
     spec_path = os.path.join(out_dir, "sweep.json")
     spec = sweep.to_dict()
@@ -482,21 +470,24 @@ def run_sweep(sweep, out_dir, *, workers=None, dask=None, progress=None, overwri
     from ._threads import available_cores
 
     threads = max(1, available_cores() // executor.workers) if dask is None else 1
-    tasks = sweep.tasks(out_dir, threads=threads)
+    for task in tasks:
+        task["config"]["threads"] = threads
     report = _reporter(progress, len(tasks), executor.describe())
     results = []
+    stopped = False
     try:
         for res in executor.map_unordered(run_task, tasks):
             results.append(res)
             report(len(results), len(tasks), res)
     except KeyboardInterrupt:
+        stopped = True
         executor.stop()
         raise
     finally:
         if hasattr(report, "close"):
             report.close()
-        if len(results) == len(tasks):
-            getattr(executor, "close", lambda: None)()
+        if not stopped:
+            executor.close()
         write_index(sweep, out_dir, results)
     return load(out_dir)
 
