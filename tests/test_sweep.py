@@ -29,6 +29,12 @@ def small_sweep(**kw):
     return sw.Sweep(**spec)
 
 
+def long_sweep():
+    """small_sweep with runs long enough (10^4 steps) that the other runs are still going
+    when the first one reports: short ones can all finish before the parent hears of it."""
+    return small_sweep(base=BASE.replace(integrator=BASE.integrator.replace(t_end=500.0)))
+
+
 def test_points_seeds_and_configs():
     s = small_sweep(seeds={"init": "point"})
     assert s.points() == [{"init.tau": 0.1, "network.m": 8}, {"init.tau": 0.1, "network.m": 12},
@@ -252,7 +258,7 @@ grid = { "init.tau" = [0.1, 0.5, 2.0] }
 INTERRUPTER = """
 import os, signal, sys
 sys.path.insert(0, {tests!r})
-from test_sweep import small_sweep
+from test_sweep import long_sweep
 from particles import sweep as sw
 
 def progress(done, total, res):
@@ -260,7 +266,7 @@ def progress(done, total, res):
         os.kill(os.getpid(), signal.SIGINT)
 
 try:
-    sw.run_sweep(small_sweep(), {out!r}, workers=2, progress=progress)
+    sw.run_sweep(long_sweep(), {out!r}, workers=2, progress=progress)
 except KeyboardInterrupt:
     sys.exit(130)
 """
@@ -274,7 +280,7 @@ def test_ctrl_c_leaves_the_sweep_resumable(tmp_path):
     assert proc.returncode == 130, proc.stderr
     done = sw.load(out)  # the index was written on the way out
     assert 1 <= sum(r["status"] == "complete" for r in done.rows) < 8
-    table = sw.run_sweep(small_sweep(), out, workers=2, progress=False)
+    table = sw.run_sweep(long_sweep(), out, workers=2, progress=False)
     assert {r["status"] for r in table.rows} == {"complete"}
-    reference = sw.run_sweep(small_sweep(), tmp_path / "ref", workers=1, progress=False)
+    reference = sw.run_sweep(long_sweep(), tmp_path / "ref", workers=1, progress=False)
     assert _final(table) == _final(reference)
