@@ -47,25 +47,6 @@ class ConvexResult:
         return {"risk": self.risk, "rank": self.rank, "gram_condition": self.gram_condition}
 
 
-def _pairs(code, leak, bias, A, B, rules):
-    """E[sigma(u_i) sigma(v_j)] for the rows (a, b) of A (n, d + 1) and B (k, d + 1),
-    shape (n, k), from the exact oracle's pair integrals."""
-    from .kernels.pairs import pair_array
-
-    d = A.shape[1] - 1
-    na, nb = np.linalg.norm(A[:, :d], axis=1), np.linalg.norm(B[:, :d], axis=1)
-    i, j = np.meshgrid(np.arange(A.shape[0]), np.arange(B.shape[0]), indexing="ij")
-    i, j = i.ravel(), j.ravel()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rho = (A[i, :d] * B[j, :d]).sum(1) / (na[i] * nb[j])
-    rho = np.clip(np.nan_to_num(rho), -1.0, 1.0)
-    out = np.empty((i.size, 4))
-    pair_array(code, float(leak), bool(bias), np.ascontiguousarray(A[i, d]),
-               np.ascontiguousarray(B[j, d]), np.ascontiguousarray(na[i]),
-               np.ascontiguousarray(nb[j]), np.ascontiguousarray(rho), *rules, out)
-    return out[:, 0].reshape(A.shape[0], B.shape[0])
-
-
 def random_features(problem, theta, *, activation="relu", bias=False, alpha=1.0, leak=0.01,
                     quad_nodes=384, rcond=1e-12):
     """Best output weights for a frozen hidden layer, on the exact population risk.
@@ -99,7 +80,7 @@ def random_features(problem, theta, *, activation="relu", bias=False, alpha=1.0,
     """
     from .activations import activation_code
     from .kernels.pairs import gaussian_rules
-    from .oracles.exact import exact_oracle, input_scale
+    from .oracles.exact import exact_oracle, input_scale, pair_moments
 
     theta = np.array(theta, dtype=np.float64)
     d = problem.d
@@ -120,8 +101,8 @@ def random_features(problem, theta, *, activation="relu", bias=False, alpha=1.0,
     hidden = theta[:, 1:]
     teacher = np.asarray(problem.teacher, dtype=np.float64)
     scale = input_scale(problem)
-    G = scale * _pairs(code, leak, bias_any, hidden, hidden, rules)
-    h = scale * _pairs(code, leak, bias_any, hidden, teacher[:, 1:], rules) @ teacher[:, 0]
+    G = scale * pair_moments(code, leak, bias_any, hidden, hidden, rules)
+    h = scale * pair_moments(code, leak, bias_any, hidden, teacher[:, 1:], rules) @ teacher[:, 0]
     from ._threads import pool_owner
 
     with pool_owner():  # one BLAS thread: the same numbers on any machine and executor

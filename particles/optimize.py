@@ -563,7 +563,7 @@ def for_simulation(sim):
         ``bias``, ``activation``.
     """
     from .oracles import exact_oracle, sample_oracle
-    from .oracles.exact import input_scale
+    from .oracles.exact import input_scale, pair_moments
 
     cfg = sim.config
     net, ic = cfg.network, cfg.integrator
@@ -575,7 +575,7 @@ def for_simulation(sim):
     kw = dict(activation=net.activation, bias=net.bias, alpha=net.effective_alpha, leak=net.leak,
               dtype=np.dtype(cfg.dtype))
     if oracle.kind == "exact":
-        from .kernels.pairs import gaussian_rules, pair_array
+        from .kernels.pairs import gaussian_rules
 
         rules = gaussian_rules(cfg.oracle.quad_nodes)
 
@@ -583,12 +583,9 @@ def for_simulation(sim):
             return exact_oracle(sim.problem, n, quad_nodes=cfg.oracle.quad_nodes, **kw)
 
         def second_moment(a, b):
-            s = np.array([np.linalg.norm(a)])
-            out = np.empty((1, 4))
-            mu = np.array([float(b)])
-            pair_array(code, float(net.leak), bool(b != 0), mu, mu, s, s, np.ones(1),
-                       *rules, out)
-            return float(out[0, 0]) * input_scale(sim.problem)
+            row = np.append(np.asarray(a, dtype=np.float64), float(b))[None, :]
+            return float(pair_moments(code, net.leak, b != 0, row, row, rules)[0, 0]) * \
+                input_scale(sim.problem)
     else:
         X, y = oracle.data.params.X, oracle.data.params.y
 

@@ -11,7 +11,7 @@ from ..config import exact_rule
 from ..kernels import exact as _exact
 from ..kernels.dispatch import register
 from ..kernels.pairs import gaussian_rules, pair_array
-from ..state import A, B, C
+from ..state import C
 from .base import Oracle
 
 ExactParams = namedtuple("ExactParams", "code leak bias alpha scale teacher const nodes "
@@ -34,22 +34,45 @@ def input_scale(problem):
     return 1.0 / problem.d if problem.inputs == "sphere" else 1.0
 
 
+def pair_moments(code, leak, bias, A, B, rules):
+    """E[sigma(a_i . x + b_i) sigma(a'_j . x + b'_j)] for x ~ N(0, I), from the pair
+    integrals of the exact oracle.
+
+    Parameters
+    ----------
+    code, leak, bias
+        Activation code, leaky slope, whether any bias is nonzero.
+    A, B : ndarray, shapes (n, d + 1) and (k, d + 1)
+        Hidden units as rows (a | b). When ``B is A`` the diagonal pairs get the
+        correlation 1 exactly.
+    rules : tuple
+        :func:`particles.kernels.pairs.gaussian_rules` (smooth activations).
+
+    Returns
+    -------
+    ndarray, shape (n, k)
+    """
+    d = A.shape[1] - 1
+    na, nb = np.linalg.norm(A[:, :d], axis=1), np.linalg.norm(B[:, :d], axis=1)
+    i, j = np.meshgrid(np.arange(A.shape[0]), np.arange(B.shape[0]), indexing="ij")
+    i, j = i.ravel(), j.ravel()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rho = (A[i, :d] * B[j, :d]).sum(1) / (na[i] * nb[j])
+    if B is A:
+        rho[i == j] = 1.0
+    rho = np.clip(np.nan_to_num(rho), -1.0, 1.0)
+    out = np.empty((i.size, 4))
+    pair_array(code, float(leak), bool(bias), np.ascontiguousarray(A[i, d]),
+               np.ascontiguousarray(B[j, d]), np.ascontiguousarray(na[i]),
+               np.ascontiguousarray(nb[j]), np.ascontiguousarray(rho), *rules, out)
+    return out[:, 0].reshape(A.shape[0], B.shape[0])
+
+
 def _teacher_constant(problem, code, leak, bias, rules):
     t = problem.teacher
-    m0, d = t.shape[0], problem.d
-    i, j = np.meshgrid(np.arange(m0), np.arange(m0), indexing="ij")
-    i, j = i.ravel(), j.ravel()
-    a = t[:, A(d)]
-    norms = np.linalg.norm(a, axis=1)
-    gram = a @ a.T
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rho = np.where(i == j, 1.0, gram[i, j] / (norms[i] * norms[j]))
-    rho = np.nan_to_num(rho)
-    out = np.empty((i.size, 4))
-    pair_array(code, leak, bias, np.ascontiguousarray(t[i, B(d)]),
-               np.ascontiguousarray(t[j, B(d)]), np.ascontiguousarray(norms[i]),
-               np.ascontiguousarray(norms[j]), np.ascontiguousarray(rho), *rules, out)
-    return 0.5 * input_scale(problem) * float(np.sum(t[i, C] * t[j, C] * out[:, 0]))
+    hidden = t[:, 1:]
+    moments = pair_moments(code, leak, bias, hidden, hidden, rules)
+    return 0.5 * input_scale(problem) * float(np.sum(np.outer(t[:, C], t[:, C]) * moments))
 
 
 def has_exact_tangent(problem, activation, bias):
