@@ -36,6 +36,13 @@ SCALINGS = ("mean_field", "ntk", "standard")
 MODELS = ("full", "tangent")
 
 
+def scaled_alpha(alpha, scaling, m):
+    """The effective output scale of the 1/m network: alpha, alpha sqrt(m) or alpha m for
+    the scalings "mean_field", "ntk", "standard" (no checks)."""
+    factor = {"mean_field": 1.0, "ntk": math.sqrt(m), "standard": float(m)}
+    return float(alpha) * factor[scaling]
+
+
 class _Section:
     """Mixin: ``replace`` (re-validated) for frozen sections."""
 
@@ -180,8 +187,7 @@ class NetworkConfig(_Section):
     @property
     def effective_alpha(self) -> float:
         """alpha_eff such that f = (alpha_eff / m) sum_i c_i sigma(a_i . x + b_i)."""
-        factor = {"mean_field": 1.0, "ntk": math.sqrt(self.m), "standard": float(self.m)}
-        return self.alpha * factor[self.scaling]
+        return scaled_alpha(self.alpha, self.scaling, self.m)
 
     def dt_for_step(self, eta) -> float:
         """The Euler step dt that equals gradient descent with step ``eta`` on R(f)."""

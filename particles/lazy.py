@@ -24,18 +24,19 @@ import numpy as np
 
 from .activations import ACTIVATIONS
 
-_SCALINGS = ("mean_field", "ntk", "standard")
 #: activations with closed-form Gaussian kernels (expected and infinite-width)
 KERNEL_ACTIVATIONS = ("relu", "leaky_relu", "erf")
 
 
 def _effective_alpha(alpha, scaling, m):
-    if scaling not in _SCALINGS:
-        raise ValueError(f"scaling={scaling!r} is invalid; allowed: {', '.join(_SCALINGS)}")
+    from .config import SCALINGS, scaled_alpha
+
+    if scaling not in SCALINGS:
+        raise ValueError(f"scaling={scaling!r} is invalid; allowed: {', '.join(SCALINGS)}")
     if not (isinstance(alpha, (int, float, np.floating, np.integer)) and alpha > 0
             and math.isfinite(alpha)):
         raise ValueError(f"alpha={alpha!r} is invalid; allowed: a finite number > 0")
-    return float(alpha) * {"mean_field": 1.0, "ntk": math.sqrt(m), "standard": float(m)}[scaling]
+    return scaled_alpha(alpha, scaling, m)
 
 
 def _features(activation, Z, leak):
@@ -303,6 +304,23 @@ def infinite_kernels(x1, x2=None, *, activation="relu", depth=1, w_std=1.0, b_st
     return nngp, ntk
 
 
+def _regression(K, y, K_test=None):
+    """Checked (K symmetrised, y, eigenvalues and eigenvectors of K, K_test): eigenvalues
+    below roundoff are set to 0; K_test is None or (n_test, n)."""
+    y = np.asarray(y, dtype=np.float64)
+    if y.ndim != 1 or y.shape[0] < 1:
+        raise ValueError(f"y has shape {y.shape}; allowed: (n,) with n >= 1")
+    n = y.shape[0]
+    K = _square_kernel(K, n)
+    if K_test is not None:
+        K_test = np.asarray(K_test, dtype=np.float64)
+        if K_test.ndim != 2 or K_test.shape[1] != n:
+            raise ValueError(f"K_test has shape {K_test.shape}; allowed: (n_test, {n})")
+    lam, V = np.linalg.eigh(K)
+    lam = np.where(lam > n * np.finfo(float).eps * max(1.0, abs(lam).max()), lam, 0.0)
+    return K, y, lam, V, K_test
+
+
 def _square_kernel(K, n=None):
     K = np.asarray(K, dtype=np.float64)
     if K.ndim != 2 or K.shape[0] != K.shape[1] or K.shape[0] < 1:
@@ -350,26 +368,18 @@ def kernel_flow(K, y, times, *, f0=None, K_test=None, f0_test=None):
     f_train : ndarray, shape (T, n)
     f_test : ndarray, shape (T, n_test) or None
     """
-    y = np.asarray(y, dtype=np.float64)
-    n = y.shape[0] if y.ndim == 1 else -1
-    if y.ndim != 1 or n < 1:
-        raise ValueError(f"y has shape {y.shape}; allowed: (n,) with n >= 1")
-    K = _square_kernel(K, n)
+    _, y, lam, V, K_test = _regression(K, y, K_test)
+    n = y.shape[0]
     times = np.atleast_1d(np.asarray(times, dtype=np.float64))
     if times.ndim != 1 or not np.all(np.isfinite(times)) or np.any(times < 0):
         raise ValueError(f"times={times!r} is invalid; allowed: finite times >= 0")
     f0 = np.zeros(n) if f0 is None else _vector("f0", f0, n)
-    lam, V = np.linalg.eigh(K)
-    lam = np.where(lam > n * np.finfo(float).eps * max(1.0, abs(lam).max()), lam, 0.0)
     r0 = V.T @ (f0 - y)
     rate = lam / n
     decay = np.exp(-np.outer(times, rate))
     f_train = y + (decay * r0) @ V.T
     if K_test is None:
         return f_train, None
-    K_test = np.asarray(K_test, dtype=np.float64)
-    if K_test.ndim != 2 or K_test.shape[1] != n:
-        raise ValueError(f"K_test has shape {K_test.shape}; allowed: (n_test, {n})")
     f0_test = (np.zeros(K_test.shape[0]) if f0_test is None
                else _vector("f0_test", f0_test, K_test.shape[0]))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -399,26 +409,14 @@ def kernel_ridge(K, y, ridge=0.0, *, K_test=None):
     f_train : ndarray, shape (n,)
     f_test : ndarray, shape (n_test,) or None
     """
-    y = np.asarray(y, dtype=np.float64)
-    if y.ndim != 1 or y.shape[0] < 1:
-        raise ValueError(f"y has shape {y.shape}; allowed: (n,) with n >= 1")
-    n = y.shape[0]
-    K = _square_kernel(K, n)
     if not (isinstance(ridge, (int, float, np.floating, np.integer)) and math.isfinite(ridge)
             and ridge >= 0):
         raise ValueError(f"ridge={ridge!r} is invalid; allowed: a finite number >= 0")
-    lam, V = np.linalg.eigh(K)
-    lam = np.where(lam > n * np.finfo(float).eps * max(1.0, abs(lam).max()), lam, 0.0)
-    shifted = lam + n * ridge
+    K, y, lam, V, K_test = _regression(K, y, K_test)
+    shifted = lam + y.shape[0] * ridge
     inv = np.where(shifted > 0, 1.0 / np.where(shifted > 0, shifted, 1.0), 0.0)
     w = V @ (inv * (V.T @ y))
-    f_test = None
-    if K_test is not None:
-        K_test = np.asarray(K_test, dtype=np.float64)
-        if K_test.ndim != 2 or K_test.shape[1] != n:
-            raise ValueError(f"K_test has shape {K_test.shape}; allowed: (n_test, {n})")
-        f_test = K_test @ w
-    return K @ w, f_test
+    return K @ w, None if K_test is None else K_test @ w
 
 
 def twin_path(path):
