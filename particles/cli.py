@@ -90,28 +90,22 @@ def _build_parser():
                         "complete runs, resumes interrupted ones and retries failed ones.")
     sw.add_argument("sweep")
     sw.add_argument("-o", "--output", required=True, metavar="DIR", help="output directory")
-    sw.add_argument("--workers", type=int, default=None,
-                    help="processes (default: the cores this process may use; 1: serial)")
-    sw.add_argument("--dask", metavar="ADDRESS", default=None,
-                    help="run on a Dask cluster: a scheduler address, or 'local' for a "
-                    "LocalCluster of --workers processes (needs particles[dask])")
+    _executor_options(sw)
     sw.add_argument("--overwrite", action="store_true",
                     help="replace another sweep's spec in DIR (its run files are kept)")
-    sw.add_argument("-q", "--quiet", action="store_true")
+
+    from .figures import FIGURES
 
     fg = sub.add_parser("figure", help="reproduce one of the talk's figures",
                         description="Run the sweep behind figure NAME and write NAME.png, "
-                        "NAME.json (the numbers behind the plot) and the runs into DIR. "
-                        "Names: lazy-trajectories, tau-test-loss, tau-population-loss, "
-                        "m-convergence (docs/figures.md).")
-    fg.add_argument("name")
+                        "NAME.json (the numbers behind the plot) and the runs into DIR "
+                        "(docs/figures.md).")
+    fg.add_argument("name", choices=list(FIGURES))
     fg.add_argument("--quick", action="store_true",
                     help="the reduced protocol (a few minutes on 2 cores)")
     fg.add_argument("-o", "--output", metavar="DIR", default=None,
                     help="output directory (default: figure-NAME[-quick])")
-    fg.add_argument("--workers", type=int, default=None)
-    fg.add_argument("--dask", metavar="ADDRESS", default=None)
-    fg.add_argument("-q", "--quiet", action="store_true")
+    _executor_options(fg)
 
     i = sub.add_parser("info", help="summarise a run file",
                        description="Print the configuration, progress, last risk, completion "
@@ -161,6 +155,27 @@ def _build_parser():
                    help="scale of the particles against the teacher (see plot --units)")
     a.add_argument("-q", "--quiet", action="store_true")
     return p
+
+
+def _workers(text):
+    """argparse type of --workers: an integer >= 1."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is invalid; allowed: an integer >= 1")
+    return n
+
+
+def _executor_options(parser):
+    """--workers, --dask and -q of the commands that run sweeps."""
+    parser.add_argument("--workers", type=_workers, default=None,
+                        help="processes (default: the cores this process may use; 1: serial)")
+    parser.add_argument("--dask", metavar="ADDRESS", default=None,
+                        help="run on a Dask cluster: a scheduler address, or 'local' for a "
+                        "LocalCluster of --workers processes (needs particles[dask])")
+    parser.add_argument("-q", "--quiet", action="store_true")
 
 
 def _say(quiet, *args):
@@ -442,8 +457,6 @@ def cmd_sweep(args):
     from .sweep import load_sweep, run_sweep
 
     sweep = load_sweep(args.sweep)
-    if args.workers is not None and args.workers < 1:
-        raise UsageError(f"--workers={args.workers} is invalid; allowed: an integer >= 1")
     table = run_sweep(sweep, args.output, workers=args.workers, dask=args.dask,
                       progress=False if args.quiet else None, overwrite=args.overwrite)
     failed = table.failed()
@@ -459,20 +472,17 @@ def cmd_sweep(args):
 
 
 def cmd_figure(args):
-    from .figures import FIGURES, make
+    from .figures import make
 
-    if args.name not in FIGURES:
-        raise UsageError(f"figure {args.name!r} is unknown; allowed: {', '.join(FIGURES)}")
-    if args.workers is not None and args.workers < 1:
-        raise UsageError(f"--workers={args.workers} is invalid; allowed: an integer >= 1")
     data = make(args.name, args.output, quick=args.quick, workers=args.workers,
                 dask=args.dask, progress=False if args.quiet else None,
                 log=(lambda *a: None) if args.quiet else print)
     return 0 if all(c["passed"] for c in data["checks"]) else 1
 
 
-COMMANDS = {"figure": cmd_figure, "sweep": cmd_sweep, "run": cmd_run, "resume": cmd_resume, "info": cmd_info, "plot": cmd_plot,
-            "animate": cmd_animate, "polish": cmd_polish, "certify": cmd_certify}
+COMMANDS = {"run": cmd_run, "resume": cmd_resume, "info": cmd_info, "plot": cmd_plot,
+            "animate": cmd_animate, "polish": cmd_polish, "certify": cmd_certify,
+            "sweep": cmd_sweep, "figure": cmd_figure}
 
 
 def main(argv=None):
