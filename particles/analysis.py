@@ -133,3 +133,27 @@ def function_distance(theta_a, theta_b, X, activation="relu", alpha=1.0, leak=0.
     forward(ta, X, code, leak, True, alpha / ta.shape[0], fa)
     forward(tb, X, code, leak, True, alpha / tb.shape[0], fb)
     return float(np.sqrt(np.mean((fa - fb) ** 2)))
+
+
+def relative_distance(run):
+    """How far a run moved from its start, relative to the start, at every record.
+
+    The observable "distance", sqrt((1/m) sum_i |theta_i - theta0_i|^2), divided by
+    sqrt((1/m) sum_i |theta0_i|^2).
+
+    Parameters
+    ----------
+    run : particles.io.Run
+
+    Returns
+    -------
+    (times, values) : two ndarrays of shape (K,), or None
+        None when the run records no distance or starts from theta0 = 0.
+    """
+    if "distance" not in run.observable_names:
+        return None
+    scale = float(np.sqrt(np.mean(np.sum(np.asarray(run.theta0, float) ** 2, axis=1))))
+    if scale <= 0:
+        return None
+    _, t, v = run.observable("distance")
+    return t, v / scale

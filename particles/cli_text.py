@@ -131,14 +131,12 @@ def summary(run):
 def lazy_summary(run):
     """One line on how far a run moved from its start: relative distance travelled and
     the tangent kernel's drift, at the last record ("" when nothing is recorded)."""
-    import numpy as np
+    from .analysis import relative_distance
 
     parts = []
-    if "distance" in run.observable_names:
-        _, _, dist = run.observable("distance")
-        scale = float(np.sqrt(np.mean(np.sum(np.asarray(run.theta0, float) ** 2, axis=1))))
-        if len(dist) and scale > 0:
-            parts.append(f"moved {dist[-1] / scale:.3g} x |theta0|")
+    moved = relative_distance(run)
+    if moved is not None and len(moved[1]):
+        parts.append(f"moved {moved[1][-1]:.3g} x |theta0|")
     if "kernel_drift" in run.observable_names:
         _, _, kd = run.observable("kernel_drift")
         if len(kd):

@@ -319,6 +319,7 @@ def plot_lazy(runs, axes=None):
     """
     import matplotlib.pyplot as plt
 
+    from .analysis import relative_distance
     from .io.annotate import read_annotation
 
     runs = [_open(r) for r in (runs if isinstance(runs, (list, tuple)) else [runs])]
@@ -329,13 +330,11 @@ def plot_lazy(runs, axes=None):
     drawn = [False, False, False]
     for k, run in enumerate(runs):
         label, color = run_label(run), f"C{k}"
-        if "distance" in run.observable_names:
-            _, t, v = run.observable("distance")
-            scale = float(np.sqrt(np.mean(np.sum(np.asarray(run.theta0, float) ** 2, 1))))
-            if scale > 0:
-                tp, vp = _positive(t, v / scale)
-                axes[0].loglog(tp, vp, color=color, label=label)
-                drawn[0] = True
+        moved = relative_distance(run)
+        if moved is not None:
+            tp, vp = _positive(*moved)
+            axes[0].loglog(tp, vp, color=color, label=label)
+            drawn[0] = True
         if "kernel_drift" in run.observable_names:
             _, t, v = run.observable("kernel_drift")
             tp, vp = _positive(t, v)
