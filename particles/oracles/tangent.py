@@ -166,6 +166,19 @@ def _angles(u, w):
     return t
 
 
+def _unit_rows(a):
+    """Row norms of ``a`` and its rows scaled to unit length (zero rows stay zero)."""
+    norms = np.linalg.norm(a, axis=1)
+    hat = np.zeros_like(a)
+    hat[norms > 0] = a[norms > 0] / norms[norms > 0, None]
+    return norms, hat
+
+
+def _arccos1(n1, n2, t):
+    """2 pi E relu(u.x) relu(w.x) for norms n1 (n,), n2 (k,) and angles t (n, k)."""
+    return np.outer(n1, n2) * (np.sin(t) + (np.pi - t) * np.cos(t))
+
+
 def exact_tangent_oracle(problem, theta0, *, alpha=1.0, dtype=np.float64):
     """Exact population risk and velocity of the tangent model around ``theta0``.
 
@@ -203,31 +216,25 @@ def exact_tangent_oracle(problem, theta0, *, alpha=1.0, dtype=np.float64):
         raise ValueError("theta0 must be finite with a zero b column (bias-free relu)")
     m = t0.shape[0]
     a0 = np.ascontiguousarray(t0[:, 1:d + 1])
-    norms = np.linalg.norm(a0, axis=1)
+    norms, ahat = _unit_rows(a0)
     active = norms > 0
-    ahat = np.zeros_like(a0)
-    ahat[active] = a0[active] / norms[active, None]
     c0 = np.where(active, t0[:, 0], 0.0)  # a neuron with a0 = 0 has no features
     t = _angles(ahat, ahat)
     sin, cos = np.sin(t), np.cos(t)
-    K0 = np.outer(norms, norms) * (sin + (np.pi - t) * cos)
+    K0 = _arccos1(norms, norms, t)
     W3 = c0[None, :] * (np.pi - t)
     teacher = np.asarray(problem.teacher, dtype=np.float64)
     cs, a_star = teacher[:, 0], teacher[:, 1:d + 1]
-    n_star = np.linalg.norm(a_star, axis=1)
-    s_hat = np.zeros_like(a_star)
-    s_hat[n_star > 0] = a_star[n_star > 0] / n_star[n_star > 0, None]
+    n_star, s_hat = _unit_rows(a_star)
     ts = _angles(ahat, s_hat)
     scale = input_scale(problem)
     # T_i = E[y relu(a0_i.x)], U_i = E[y 1(a0_i.x > 0) x]
-    T = scale * (np.outer(norms, n_star) * (np.sin(ts) + (np.pi - ts) * np.cos(ts))) @ cs / (
-        2 * np.pi)
+    T = scale * _arccos1(norms, n_star, ts) @ cs / (2 * np.pi)
     U = scale * ((np.pi - ts) * cs) @ a_star / (2 * np.pi)
     U += scale * ahat * ((np.sin(ts) * n_star) @ cs)[:, None] / (2 * np.pi)
     U[~active] = 0.0
     tt = _angles(s_hat, s_hat)
-    const = 0.5 * scale * cs @ (np.outer(n_star, n_star) * (np.sin(tt) + (np.pi - tt)
-                                                             * np.cos(tt))) @ cs / (2 * np.pi)
+    const = 0.5 * scale * cs @ _arccos1(n_star, n_star, tt) @ cs / (2 * np.pi)
     f = np.dtype(dtype)
     params = ExactTangentParams(
         ahat=ahat.astype(f), a0=a0.astype(f), norms=norms, c0=c0, T=T,
