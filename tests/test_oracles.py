@@ -86,14 +86,19 @@ def test_sphere_is_gaussian_over_d(rng):
     np.testing.assert_allclose(vs, vg / d, rtol=1e-12)
 
 
-@pytest.mark.parametrize("d,m", [(2, 9), (2, 80), (40, 9)])
-@pytest.mark.parametrize("act", ["relu", "tanh", "softplus"])
+@pytest.mark.parametrize("d,m,n", [(2, 9, 700), (2, 100, 5000), (3, 9, 700), (8, 80, 700),
+                                   (8, 80, 6000), (40, 9, 700)])
+@pytest.mark.parametrize("act", ["relu", "leaky_relu", "tanh", "softplus"])
 @pytest.mark.parametrize("loss", ["squared", "logistic"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_sampled_kernel_against_naive(d, m, act, loss, dtype, rng):
-    """The three code paths (fused over samples for d = 2, m = 9; fused over neurons
-    for m = 80; BLAS for d = 40) against the NumPy twin."""
-    n = 700
+def test_sampled_kernel_against_naive(d, m, n, act, loss, dtype, rng):
+    """Every code path against the NumPy twin: the single-loop passes for d = 2 (in the
+    calling thread, then on the pool: n m >= SERIAL_BELOW), the two-pass fused chunks
+    for d = 3, the neurons-innermost path for d = 8 (calling thread, pool) and BLAS
+    blocks for d = 40."""
+    from particles.kernels import sampled as ks
+
+    assert (n * m >= ks.SERIAL_BELOW) == ((d, m, n) in [(2, 100, 5000), (8, 80, 6000)])
     X = rng.standard_normal((n, d))
     y = rng.standard_normal(n)
     if loss == "logistic":
@@ -212,3 +217,23 @@ def test_leaky_teacher_labels_use_the_configured_slope():
     loss = 0.5 * (f - prob.labels(X)) ** 2
     np.testing.assert_allclose(exact, loss.mean(), rtol=0,
                                atol=5 * loss.std() / math.sqrt(n))
+
+
+@pytest.mark.parametrize("d,m,n", [(2, 100, 5000), (8, 80, 6000), (40, 50, 3000)])
+def test_sampled_kernel_does_not_depend_on_threads(d, m, n, rng):
+    """The lanes are fixed and reduced in a fixed order: 1 and 2 threads agree bit for bit
+    on every path that runs on the pool."""
+    import numba
+
+    from particles._threads import pool_owner
+
+    X = rng.standard_normal((n, d))
+    y = rng.standard_normal(n)
+    th = _theta(rng, m, d, True)
+    o = oracles.sample_oracle(X, y, m, activation="relu", bias=True)
+    out = []
+    for threads in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
+        with pool_owner(threads):
+            out.append(o.velocity(th))
+    assert out[0][0] == out[1][0]
+    np.testing.assert_array_equal(out[0][1], out[1][1])

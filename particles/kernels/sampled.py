@@ -7,20 +7,31 @@ and the velocity is v_i = -(1/alpha) (1/n) sum_k l'(f(x_k), y_k) grad_theta phi(
     v_a_i = -(c_i/(alpha n)) sum_k r_k sigma'(z_ki) x_k
     v_b_i = -(c_i/(alpha n)) sum_k r_k sigma'(z_ki)
 
-Two code paths give the same numbers up to rounding:
+Three code paths give the same numbers up to rounding:
 
-* small d (``d <= FUSED_MAX_D``): fused passes that never write an (n x m) array;
-  for m >= INNER_MIN_M one pass per sample whose inner loops run over neurons
-  (transposed weights), for fewer neurons two passes per chunk of samples whose inner
-  loops run over samples (transposed inputs), so that the inner loops are long and
-  vectorise either way;
+* small d (``d <= FUSED_MAX_D``), fused passes that never write an (n x m) array:
+
+  - in general, two passes per chunk of samples (forward for f, then the velocity
+    sums) whose inner loops run over samples (transposed inputs), so that they are
+    long and vectorise; for d = 2 each pass is a single loop with z formed in
+    registers (``_fused_chunk_2d``: 0.1-0.3 ns per (sample, neuron) pair on the
+    reference machine, against 2-2.5 ns before the loops vectorised);
+  - for ``d >= INNER_MIN_D`` and ``m >= INNER_MIN_M``, one pass per sample whose inner
+    loops run over neurons (transposed weights);
+
 * larger d: blocks of samples through BLAS, Z = X_blk A^T and X_blk^T G.
 
-Either way the samples are split into a fixed number of lanes run in parallel (BLAS
-single-threaded inside them), and the lanes are reduced in a fixed order, so results
+Inner loops index views (``XT[q, lo:hi][kk]``), never ``XT[q, lo + kk]``: Numba
+checks a computed index for wrap-around on every element, and that check keeps LLVM
+from vectorising the loop (a 4x slowdown, measured).
+
+Every way, the samples are split into a fixed number of lanes, run in parallel (BLAS
+single-threaded inside them) from ``SERIAL_BELOW`` pairs on, and the lanes are reduced in a fixed order, so results
 do not depend on the number of threads.
 
-Reductions accumulate in float64 whatever the state dtype.
+Totals accumulate in float64 whatever the state dtype (the d = 2 passes and the
+neurons-innermost path sum at most ``CHUNK`` or ``FLUSH`` samples in the state dtype
+first).
 """
 import math
 
@@ -36,10 +47,14 @@ LOSSES = {"squared": SQUARED, "logistic": LOGISTIC}
 FUSED_MAX_D = 16
 LANES = 4
 BLOCK = 128
-#: below this many (sample, neuron) pairs the fused path runs in one thread
-SERIAL_BELOW = 200_000
-#: from this many neurons on, the fused path loops over neurons innermost
+#: below this many (sample, neuron) pairs the small-d paths run in one thread: waking
+#: the pool costs about 50 us per call on the reference machine (2 cores), the work of
+#: 200 000 pairs (benchmarks/results/cost-quick.md)
+SERIAL_BELOW = 400_000
+#: from this many neurons and this many input dimensions on, the small-d path loops
+#: over neurons innermost (below, the samples-innermost passes are faster)
 INNER_MIN_M = 64
+INNER_MIN_D = 8
 
 
 @inline
@@ -106,8 +121,9 @@ def _pre(XT, lo, hi, at, bvec, i, z):
         z[kk] = bi
     for q in range(d):
         aq = at[q, i]
-        for kk in range(nk):
-            z[kk] += aq * XT[q, lo + kk]
+        xq = XT[q, lo:hi]  # a view: an index k = lo + kk would need Numba's negative-index
+        for kk in range(nk):  # check on every element, which stops LLVM vectorising
+            z[kk] += aq * xq[kk]
 
 
 @vjit
@@ -130,10 +146,11 @@ def _fused_chunk(XT, y, lo, hi, at, bvec, cvec, code, leak, s, loss, acc, z, h, 
             for kk in range(nk):
                 f[kk] += ci * act.sigma(code, z[kk], leak)
     rsum = 0.0
+    yc = y[lo:hi]
     for kk in range(nk):
         fk = s * f[kk]
-        rsum += loss_value(loss, fk, y[lo + kk])
-        f[kk] = loss_grad(loss, fk, y[lo + kk])  # f now holds the residuals r_k
+        rsum += loss_value(loss, fk, yc[kk])
+        f[kk] = loss_grad(loss, fk, yc[kk])  # f now holds the residuals r_k
     for i in range(m):
         _pre(XT, lo, hi, at, bvec, i, z)
         sc = 0.0
@@ -158,10 +175,75 @@ def _fused_chunk(XT, y, lo, hi, at, bvec, cvec, code, leak, s, loss, acc, z, h, 
         acc[0, i] += sc
         acc[d + 1, i] += sb
         for q in range(d):
+            xq = XT[q, lo:hi]
             sq = 0.0
             for kk in range(nk):
-                sq += g[kk] * XT[q, lo + kk]
+                sq += g[kk] * xq[kk]
             acc[1 + q, i] += sq
+    return rsum
+
+
+@vjit
+def _fused_chunk_2d(XT, y, lo, hi, at, bvec, cvec, code, leak, s, loss, acc, f):
+    # _fused_chunk for d = 2 (the planar problems the animations show): z is formed
+    # in registers inside each pass, so every pass is one loop over the samples. The
+    # sums over one chunk run in the state dtype (float32 states get 16-wide float32
+    # vectors), and are added to the float64 totals once per chunk and neuron.
+    m = at.shape[1]
+    nk = hi - lo
+    x0 = XT[0, lo:hi]
+    x1 = XT[1, lo:hi]
+    tp = f.dtype.type
+    zero = tp(0.0)
+    for kk in range(nk):
+        f[kk] = zero
+    for i in range(m):
+        bi = bvec[i]
+        a0 = at[0, i]
+        a1 = at[1, i]
+        ci = cvec[i]
+        if code == act.RELU:
+            for kk in range(nk):
+                zk = bi + a0 * x0[kk] + a1 * x1[kk]
+                f[kk] += ci * (zk if zk > zero else zero)
+        else:
+            for kk in range(nk):
+                f[kk] += ci * tp(act.sigma(code, bi + a0 * x0[kk] + a1 * x1[kk], leak))
+    rsum = 0.0
+    yc = y[lo:hi]
+    for kk in range(nk):
+        fk = s * f[kk]
+        rsum += loss_value(loss, fk, yc[kk])
+        f[kk] = tp(loss_grad(loss, fk, yc[kk]))  # f now holds the residuals r_k
+    for i in range(m):
+        bi = bvec[i]
+        a0 = at[0, i]
+        a1 = at[1, i]
+        sc = zero
+        sb = zero
+        s0 = zero
+        s1 = zero
+        if code == act.RELU:
+            for kk in range(nk):
+                zk = bi + a0 * x0[kk] + a1 * x1[kk]
+                gk = f[kk] if zk > zero else zero
+                sc += gk * zk
+                sb += gk
+                s0 += gk * x0[kk]
+                s1 += gk * x1[kk]
+        else:
+            for kk in range(nk):
+                zk = bi + a0 * x0[kk] + a1 * x1[kk]
+                rk = f[kk]
+                sc += rk * tp(act.sigma(code, zk, leak))
+                gk = rk * tp(act.sigma1(code, zk, leak))
+                sb += gk
+                s0 += gk * x0[kk]
+                s1 += gk * x1[kk]
+        acc[0, i] += sc
+        acc[1, i] += s0
+        acc[2, i] += s1
+        acc[3, i] += sb
     return rsum
 
 
@@ -175,6 +257,10 @@ def _fused_lane(XT, y, lo, hi, w, lane, code, leak, s, loss):
     acc[:, :] = 0.0
     rsum = 0.0
     for c0 in range(lo, hi, CHUNK):
+        if w.at.shape[0] == 2:
+            rsum += _fused_chunk_2d(XT, y, c0, min(c0 + CHUNK, hi), w.at, w.bvec, w.cvec,
+                                    code, leak, s, loss, acc, w.hbuf[lane])
+            continue
         rsum += _fused_chunk(XT, y, c0, min(c0 + CHUNK, hi), w.at, w.bvec, w.cvec, code, leak,
                              s, loss, acc, w.zbuf[lane], w.hbuf[lane], w.gbuf[lane],
                              w.fbuf[lane])
@@ -252,6 +338,23 @@ def _inner_parallel(X, y, w, code, leak, s, loss):
         lane_risk[lane] = _inner_lane(X, y, lo, hi, w.at, w.bvec, w.cvec, code, leak, s, loss,
                                       w.lacc[lane], w.part[lane], w.zbuf[lane], w.hbuf[lane],
                                       w.gbuf[lane])
+
+
+@jit
+def _inner(X, y, w, code, leak, s, loss):
+    # as _fused: small problems run the lanes in the calling thread
+    n = X.shape[0]
+    m = w.at.shape[1]
+    if n * m >= SERIAL_BELOW:
+        _inner_parallel(X, y, w, code, leak, s, loss)
+        return
+    nl = w.lacc.shape[0]
+    for lane in range(nl):
+        lo = (n * lane) // nl
+        hi = (n * (lane + 1)) // nl
+        w.lane_risk[lane] = _inner_lane(X, y, lo, hi, w.at, w.bvec, w.cvec, code, leak, s,
+                                        loss, w.lacc[lane], w.part[lane], w.zbuf[lane],
+                                        w.hbuf[lane], w.gbuf[lane])
 
 
 @jit
@@ -356,8 +459,8 @@ def sample_velocity_core(theta, X, y, code, leak, bias, alpha, loss, w, out):
         for q in range(d):
             w.at[q, i] = theta[i, q + 1]
     s = alpha / m
-    if d <= FUSED_MAX_D and m >= INNER_MIN_M:
-        _inner_parallel(X, y, w, code, leak, s, loss)
+    if INNER_MIN_D <= d <= FUSED_MAX_D and m >= INNER_MIN_M:
+        _inner(X, y, w, code, leak, s, loss)
     elif d <= FUSED_MAX_D:
         if not w.xt_fixed[0]:  # a fresh batch (online oracle): transpose it
             for k in range(n):
