@@ -104,14 +104,22 @@ def test_quadrature_accuracy_statement(name, pole, s):
 @pytest.mark.parametrize("bias", [False, True])
 @pytest.mark.parametrize("case", CASES)
 def test_both_orders_from_one_evaluation(bias, case):
-    """relu/leaky *_pair_both: the primed quantities are the pair with z, z' swapped."""
-    from particles.kernels.pairs import leaky_pair, leaky_pair_both, relu_pair, relu_pair_both
+    """*_pair_both (relu, leaky relu, erf, quadrature): the primed quantities are the pair
+    with z, z' swapped, from one evaluation."""
+    from particles.kernels.pairs import (erf_pair, erf_pair_both, leaky_pair, leaky_pair_both,
+                                         quadrature_pair, quadrature_pair_both, relu_pair,
+                                         relu_pair_both)
 
     mu1, mu2, s1, s2, rho = case
     if not bias:
         mu1 = mu2 = 0.0
+    rule = gaussian_rules(384)
+    tanh = activation_code("tanh")
     for both, single in ((relu_pair_both, relu_pair),
-                         (lambda *a: leaky_pair_both(*a, 0.1), lambda *a: leaky_pair(*a, 0.1))):
+                         (lambda *a: leaky_pair_both(*a, 0.1), lambda *a: leaky_pair(*a, 0.1)),
+                         (erf_pair_both, erf_pair),
+                         (lambda *a: quadrature_pair_both(tanh, 0.0, *a[:5], *rule),
+                          lambda *a: quadrature_pair(tanh, 0.0, *a[:5], *rule))):
         a0, a11, a20, a20r, a1, a1r = both(mu1, mu2, s1, s2, rho, bias)
         f0, f1, f20, f11 = single(mu1, mu2, s1, s2, rho, bias)
         r0, r1, r20, r11 = single(mu2, mu1, s2, s1, rho, bias)

@@ -34,7 +34,7 @@ from numba import prange
 
 from .. import activations as act
 from .._jit import inline, jit, pjit, vjit
-from .pairs import leaky_pair_both, pair, relu_pair_both
+from .pairs import erf_pair_both, leaky_pair_both, quadrature_pair_both, relu_pair_both
 
 BLOCK = 128
 LANES = 4
@@ -90,21 +90,13 @@ def _pair_both(code, leak, bias, fast, b1, b2, s1, s2, rho, nodes, weights, coun
         q = r / _TWO_PI
         return (s1 * s2 * (r + pmt * rho) / _TWO_PI, pmt / _TWO_PI, q * s2 / s1, q * s1 / s2,
                 0.0, 0.0)
-    if fast == 2:  # erf without bias: Williams
-        q1 = math.sqrt(1.0 + 2.0 * s1 * s1)
-        q2 = math.sqrt(1.0 + 2.0 * s2 * s2)
-        re_ = min(max(2.0 * rho * s1 * s2 / (q1 * q2), -1.0), 1.0)
-        phi2 = 1.0 / (_TWO_PI * math.sqrt((1.0 - re_) * (1.0 + re_)))
-        g = 8.0 * re_ * phi2
-        return (2.0 / math.pi * math.asin(re_), 8.0 * phi2 / (q1 * q2), -g / (q1 * q1),
-                -g / (q2 * q2), 0.0, 0.0)
     if code == act.RELU:
         return relu_pair_both(b1, b2, s1, s2, rho, bias)
     if code == act.LEAKY_RELU:
         return leaky_pair_both(b1, b2, s1, s2, rho, bias, leak)
-    a0, a1, a20, a11 = pair(code, leak, bias, b1, b2, s1, s2, rho, nodes, weights, counts)
-    _, a1r, a20r, _ = pair(code, leak, bias, b2, b1, s2, s1, rho, nodes, weights, counts)
-    return a0, a11, a20, a20r, a1, a1r
+    if code == act.ERF:  # with or without bias (fast == 2: without)
+        return erf_pair_both(b1, b2, s1, s2, rho, bias)
+    return quadrature_pair_both(code, leak, b1, b2, s1, s2, rho, nodes, weights, counts)
 
 
 @vjit

@@ -163,6 +163,39 @@ def leaky_pair(mu1, mu2, s1, s2, rho, bias, leak):
 
 
 @jit
+def erf_pair_both(mu1, mu2, s1, s2, rho, bias):
+    """Erf expectations for both orders from one bivariate CDF evaluation.
+
+    Returns (A0, A11, A20, A20', A1, A1') as :func:`relu_pair_both`: A0 and A11 are
+    symmetric, and the primed ones swap (mu1, s1) with (mu2, s2), which swaps h and k
+    below and leaves Phi2(h, k; r) unchanged.
+    """
+    s11 = s1 * s1
+    s22 = s2 * s2
+    q1 = math.sqrt(1.0 + 2.0 * s11)
+    q2 = math.sqrt(1.0 + 2.0 * s22)
+    re_ = min(max(2.0 * rho * s1 * s2 / (q1 * q2), -1.0), 1.0)
+    rr = math.sqrt((1.0 - re_) * (1.0 + re_))
+    if not bias:
+        phi2 = 1.0 / (_TWO_PI * rr)
+        g = 8.0 * re_ * phi2
+        return (2.0 / math.pi * math.asin(re_), 8.0 * phi2 / (q1 * q2), -g / (q1 * q1),
+                -g / (q2 * q2), 0.0, 0.0)
+    h = _SQRT2 * mu1 / q1
+    k = _SQRT2 * mu2 / q2
+    a0 = 4.0 * bvn_cdf(h, k, re_) - 2.0 * norm_cdf(h) - 2.0 * norm_cdf(k) + 1.0
+    gh = 2.0 * norm_cdf((k - re_ * h) / rr) - 1.0
+    gk = 2.0 * norm_cdf((h - re_ * k) / rr) - 1.0
+    ph = norm_pdf(h)
+    pk = norm_pdf(k)
+    phi2 = math.exp(-(h * h - 2.0 * re_ * h * k + k * k) / (2.0 * rr * rr)) / (_TWO_PI * rr)
+    return (a0, 8.0 * phi2 / (q1 * q2),
+            -2.0 / (q1 * q1) * (2.0 * h * ph * gh + 4.0 * re_ * phi2),
+            -2.0 / (q2 * q2) * (2.0 * k * pk * gk + 4.0 * re_ * phi2),
+            _SQRT2 / q1 * 2.0 * ph * gh, _SQRT2 / q2 * 2.0 * pk * gk)
+
+
+@jit
 def erf_pair(mu1, mu2, s1, s2, rho, bias):
     """(A0, A1, A20, A11) for sigma = erf (Williams 1997; bias through Phi2)."""
     s11 = s1 * s1
@@ -292,6 +325,53 @@ def quadrature_pair(code, leak, mu1, mu2, s1, s2, rho, nodes, weights, counts):
         a20 += wp * act.sigma2(code, z1, leak) * i0
         a11 += wp * f1 * i1
     return a0, a1, a20, a11
+
+
+@jit
+def quadrature_pair_both(code, leak, mu1, mu2, s1, s2, rho, nodes, weights, counts):
+    """Both orders from one pass of :func:`quadrature_pair`'s rule.
+
+    The inner sums over z' also collect sigma'(z') and sigma''(z'), which give
+    A1' = E[sigma'(z') sigma(z)] and A20' = E[sigma''(z') sigma(z)] with the outer
+    weights sigma(z): 3 n^2 + 3 n activation evaluations instead of 2 (2 n^2 + 3 n).
+    Returns (A0, A11, A20, A20', A1, A1') as :func:`relu_pair_both`.
+    """
+    rho = min(max(rho, -1.0), 1.0)
+    r = math.sqrt(max((1.0 - rho) * (1.0 + rho), 0.0))
+    need = _NODES_PER_SCALE * max(s1, s2) / _pole_distance(code)
+    ri = 0
+    while ri < counts.shape[0] - 1 and counts[ri] < need:
+        ri += 1
+    n = counts[ri]
+    xs = nodes[ri]
+    ws = weights[ri]
+    a0 = 0.0
+    a1 = 0.0
+    a20 = 0.0
+    a11 = 0.0
+    a1r = 0.0
+    a20r = 0.0
+    for p in range(n):
+        z1 = mu1 + s1 * xs[p]
+        base = mu2 + s2 * rho * xs[p]
+        i0 = 0.0
+        i1 = 0.0
+        i2 = 0.0
+        for q in range(n):
+            z2 = base + s2 * r * xs[q]
+            i0 += ws[q] * act.sigma(code, z2, leak)
+            i1 += ws[q] * act.sigma1(code, z2, leak)
+            i2 += ws[q] * act.sigma2(code, z2, leak)
+        wp = ws[p]
+        f0 = wp * act.sigma(code, z1, leak)
+        f1 = wp * act.sigma1(code, z1, leak)
+        a0 += f0 * i0
+        a1 += f1 * i0
+        a20 += wp * act.sigma2(code, z1, leak) * i0
+        a11 += f1 * i1
+        a1r += f0 * i1
+        a20r += f0 * i2
+    return a0, a11, a20, a20r, a1, a1r
 
 
 @jit
