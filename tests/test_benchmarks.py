@@ -24,6 +24,11 @@ def test_cost_quick(tmp_path):
     assert {r["threads"] for r in rows} >= {1, os.cpu_count()}
     assert data["targets"] and all("met" in t for t in data["targets"])
     assert data["memory"] and all(m["within bound"] for m in data["memory"])
+    assert set(data["overhead_us"]) == {"compiled call", "advance, in a run's pool context",
+                                        "advance, bare"}
+    assert all(v > 0 for v in data["overhead_us"].values())
+    f32 = [r for r in rows if r["dtype"] == "float32"]
+    assert f32 and all(0 <= r["float32 risk rel. error"] < 1e-3 for r in f32)
 
 
 def test_convergence_quick(tmp_path):

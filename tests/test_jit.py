@@ -21,6 +21,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def _python(code):
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     env.pop("OMP_WAIT_POLICY", None)
+    env.pop("GOMP_SPINCOUNT", None)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env=env)
     assert proc.returncode == 0, proc.stderr
@@ -38,13 +39,13 @@ def test_cache_guard_hook():
 
 
 def test_thread_pool_launch_hook():
-    """ensure_threads starts Numba's pool, with the passive wait policy, before any
-    parallel kernel is compiled."""
+    """ensure_threads starts Numba's pool, with the short spin, before any parallel
+    kernel is compiled."""
     out = _python("import os, particles._jit as j, numba.np.ufunc.parallel as p\n"
                   "assert not p._is_initialized\n"
                   "j.ensure_threads()\n"
-                  "print(p._is_initialized, os.environ['OMP_WAIT_POLICY'])")
-    assert out.split() == ["True", "PASSIVE"]
+                  "print(p._is_initialized, os.environ['GOMP_SPINCOUNT'])")
+    assert out.split() == ["True", "3000"]
 
 
 def test_fastcall_hook():
