@@ -6,6 +6,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.abspath(".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import particles  # noqa: E402
 
 project = "particles"
@@ -18,6 +19,7 @@ extensions = [
     "sphinx.ext.mathjax",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
+    "run_snippets",  # every code block of the pages runs during the build (docs/run_snippets.py)
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = ["_build", "examples", "gallery/*.md", "auto_examples/*.ipynb",

@@ -105,3 +105,31 @@ def test_getting_started_reads_a_run_with_plain_h5py(tmp_path, monkeypatch):
     namespace = {}
     exec(compile(code, "getting-started.md", "exec"), namespace)
     assert namespace["frames"] is not None and namespace["risk"].size > 0
+
+
+def test_docs_snippet_runner_runs_and_reports(tmp_path):
+    """docs/run_snippets.py (run by the docs build): file marks, continuations, comments,
+    installation lines, and a failing snippet named by page and line."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "docs"))
+    import run_snippets
+
+    page = tmp_path / "page.md"
+    page.write_text("intro\n\n<!-- file: cfg.toml -->\n```toml\n[network]\nm = 4\n```\n\n"
+                    "```sh\npip install -e . && test -f cfg.toml   # a comment\n"
+                    "# only a comment\necho a \\\n  b > out.txt\n```\n\n"
+                    "```python\nassert open('out.txt').read().split() == ['a', 'b']\n```\n\n"
+                    "```toml\n[network]\nm = 8\n```\n")
+    found = run_snippets.blocks(page.read_text())
+    assert [(b[0], b[1], b[3]) for b in found] == [("toml", 5, "cfg.toml"), ("sh", 10, None),
+                                                  ("python", 17, None), ("toml", 21, None)]
+    assert run_snippets.commands(found[1][2]) == ["pip install -e . && test -f cfg.toml",
+                                                  "echo a    b > out.txt"]
+    assert run_snippets.run_page(str(page), log=lambda *a: None) == 5  # 2 commands
+    page.write_text("x\n\n```python\nx = 1\n```\n\n```python\nassert x == 2, 'no'\n```\n")
+    with pytest.raises(run_snippets.SnippetError, match=r"page.md:8: AssertionError: no"):
+        run_snippets.run_page(str(page), log=lambda *a: None)
+    page.write_text("```toml\n[network]\nm = -3\n```\n")
+    with pytest.raises(run_snippets.SnippetError, match=r"page.md:2: the TOML does not load"):
+        run_snippets.run_page(str(page), log=lambda *a: None)
