@@ -261,6 +261,10 @@ sys.path.insert(0, {tests!r})
 from test_sweep import long_sweep
 from particles import sweep as sw
 
+# Ctrl-C in a terminal raises KeyboardInterrupt; a process started in the background by
+# a non-interactive shell inherits SIGINT ignored, so install Python's handler
+signal.signal(signal.SIGINT, signal.default_int_handler)
+
 def progress(done, total, res):
     if done == 1:  # Ctrl-C after the first finished run, the others in flight or queued
         os.kill(os.getpid(), signal.SIGINT)
