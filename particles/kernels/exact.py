@@ -23,7 +23,11 @@ A_I A_J^T comes from BLAS, every pair (i, j) is evaluated once and feeds both ro
 transcendental work), and the two products (w o A11)_IJ A_J and (w o A11)_IJ^T A_I
 are small BLAS calls. The block pairs are spread over a fixed number of lanes, each
 with its own accumulators, reduced in a fixed order: the result does not depend on
-the number of threads. Memory is O(lanes * (m d + BLOCK^2)), never (m x m), so
+the number of threads. The pair evaluations of bias-free ReLU (arc-cosine) and of ReLU with
+bias (truncated bivariate normal moments: Genz's bivariate CDF, Phi and phi from
+:mod:`particles.kernels.vmath`) run as vectorised loops across a row of columns; the
+other activations, and biased pairs with |rho| >= 0.925, call the scalar functions of
+:mod:`particles.kernels.pairs`. Memory is O(lanes * (m d + BLOCK^2)), never (m x m), so
 m = 10^5 fits in well under 2 GiB. Work: m^2 d (Gram, half) + 2 m^2 d (products)
 flops and m^2 / 2 pair evaluations.
 """
@@ -34,7 +38,10 @@ from numba import prange
 
 from .. import activations as act
 from .._jit import inline, jit, pjit, vjit
+from .bvn import _W6, _W12, _W20, _X6, _X12, _X20, norm_cdf, norm_pdf
 from .pairs import erf_pair_both, leaky_pair_both, quadrature_pair_both, relu_pair_both
+from .vmath import norm_cdf_rows, vasin, vexp
+from .vmath import vsin as _vsin
 
 BLOCK = 128
 LANES = 4
@@ -184,6 +191,261 @@ def _relu_block(ws, G, M, acc, norms, inv_norms, i0, ni, j0, nj, diagonal, ra0, 
             _relu_row(ws, G, M, acc, norms, inv_norms, i0 + ii, ii, j0, nj, False, ra0, rq)
 
 
+#: rows of ``ExactWork.vbuf``: per-column work of the vectorised biased-ReLU rows
+(_V_RHO, _V_R, _V_ASR, _V_HK, _V_HS, _V_Y, _V_BSUM, _V_AU, _V_AV, _V_FU, _V_FV, _V_B1,
+ _V_B2, _V_A0, _V_A11, _V_A20, _V_A20R, _V_A1, _V_A1R) = range(19)
+V_ROWS = 19
+#: from this |rho| on, a pair takes the scalar path (Genz's asymptotic expansion)
+_RHO_VECTOR_MAX = 0.925
+
+
+@vjit
+def _bvn_nodes(asr, hk, hs, y, bsum, nj, x, w):
+    # bsum = sum_q w_q exp((sin(asr x_q) hk - hs) / (1 - sin^2)) (Plackett's integrand,
+    # Genz's rule), the exponent first so that both loops vectorise
+    for jj in range(nj):
+        bsum[jj] = 0.0
+    for q in range(x.shape[0]):
+        xq = x[q]
+        wq = w[q]
+        for jj in range(nj):
+            sn = _vsin(asr[jj] * xq)
+            y[jj] = (sn * hk[jj] - hs[jj]) / (1.0 - sn * sn)
+        for jj in range(nj):
+            bsum[jj] += wq * vexp(y[jj])
+
+
+@vjit
+def _rows_rho(g_row, s1, nrm_j, rho, nj):
+    # rho (clamped to [-1, 1]; 0 when a norm is 0, as the general path)
+    s1c = max(s1, 1e-150)
+    for jj in range(nj):
+        s2 = nrm_j[jj]
+        rj = g_row[jj] / (s1c * max(s2, 1e-150)) if s1 > 0.0 and s2 > 0.0 else 0.0
+        rho[jj] = min(max(rj, -1.0), 1.0)
+
+
+@vjit
+def _rows_angle(rho, rr, asr, nj):
+    # r = sqrt(1 - rho^2) and asin(rho) / 2, with rho = 0 on the scalar lanes; returns
+    # Genz's rule for the row: 0, 1, 2 for 6, 12, 20 nodes (counts, not a max: a float
+    # max reduction does not vectorise without no-NaN fast math)
+    n30 = 0
+    n75 = 0
+    for jj in range(nj):
+        rj = rho[jj]
+        a = abs(rj)
+        rv = rj if a < _RHO_VECTOR_MAX else 0.0
+        rr[jj] = math.sqrt((1.0 - rv) * (1.0 + rv))
+        asr[jj] = 0.5 * vasin(rv)
+        n30 += 1 if 0.3 <= a < _RHO_VECTOR_MAX else 0
+        n75 += 1 if 0.75 <= a < _RHO_VECTOR_MAX else 0
+    return 2 if n75 > 0 else (1 if n30 > 0 else 0)
+
+
+@vjit
+def _rows_hk(h1, k_j, hk, hs, nj):
+    # Genz's dh dk and (dh^2 + dk^2) / 2 with dh = -h, dk = -k
+    for jj in range(nj):
+        k = k_j[jj]
+        hk[jj] = h1 * k
+        hs[jj] = 0.5 * (h1 * h1 + k * k)
+
+
+@vjit
+def _rows_uv(h1, k_j, rho, rr, au, av, nj):
+    # (k - rho h) / r and (h - rho k) / r, the arguments of Phi
+    for jj in range(nj):
+        rj = rho[jj]
+        rv = rj if abs(rj) < _RHO_VECTOR_MAX else 0.0
+        k = k_j[jj]
+        au[jj] = (k - rv * h1) / rr[jj]
+        av[jj] = (h1 - rv * k) / rr[jj]
+
+
+@vjit
+def _rows_p(cdf_h1, cdf_k, bsum, asr, p, nj):
+    # the bivariate CDF Phi2(h, k; rho) from the node sum
+    inv_2pi = 1.0 / (2.0 * math.pi)
+    for jj in range(nj):
+        p[jj] = bsum[jj] * asr[jj] * inv_2pi + cdf_h1 * cdf_k[jj]
+
+
+@vjit
+def _rows_rpdf(rr, au, out, nj):
+    # r phi(au)
+    isq2pi = 1.0 / math.sqrt(2.0 * math.pi)
+    for jj in range(nj):
+        out[jj] = rr[jj] * isq2pi * vexp(-0.5 * au[jj] * au[jj])
+
+
+@vjit
+def _rows_expect(pdf_h1, pdf_k, rho, fu, fv, ex, ey, nj):
+    # E[x 1(x > -h, y > -k)]-type terms: ex, ey
+    for jj in range(nj):
+        rj = rho[jj]
+        rv = rj if abs(rj) < _RHO_VECTOR_MAX else 0.0
+        ex[jj] = pdf_h1 * fu[jj] + rv * pdf_k[jj] * fv[jj]
+        ey[jj] = pdf_k[jj] * fv[jj] + rv * pdf_h1 * fu[jj]
+
+
+@vjit
+def _rows_exy(xpdf_h1, pdf_h1, xpdf_k, rho, fu, fv, rpu, p, exy, nj):
+    for jj in range(nj):
+        rj = rho[jj]
+        rv = rj if abs(rj) < _RHO_VECTOR_MAX else 0.0
+        exy[jj] = -rv * xpdf_h1 * fu[jj] + pdf_h1 * rpu[jj] + rv * p[jj] - rv * xpdf_k[jj] * fv[jj]
+
+
+@vjit
+def _rows_a0(s1, b1, nrm_j, bias_j, p, ex, ey, exy, a0, a1, a1r, nj):
+    s1c = max(s1, 1e-150)
+    for jj in range(nj):
+        s2 = max(nrm_j[jj], 1e-150)
+        b2 = bias_j[jj]
+        a0[jj] = b1 * b2 * p[jj] + b1 * s2 * ey[jj] + b2 * s1c * ex[jj] + s1c * s2 * exy[jj]
+        a1[jj] = b2 * p[jj] + s2 * ey[jj]
+        a1r[jj] = b1 * p[jj] + s1c * ex[jj]
+
+
+@vjit
+def _rows_a20(s1, h1, pdf_h1, nrm_j, k_j, rho, fu, rpu, a20, nj):
+    # A20 = phi(h) / s1 * s2 * (u Phi(u / r) + r phi(u / r)), u = k - rho h
+    s1c = max(s1, 1e-150)
+    c = pdf_h1 / s1c
+    for jj in range(nj):
+        rj = rho[jj]
+        rv = rj if abs(rj) < _RHO_VECTOR_MAX else 0.0
+        s2 = max(nrm_j[jj], 1e-150)
+        a20[jj] = c * s2 * ((k_j[jj] - rv * h1) * fu[jj] + rpu[jj])
+
+
+@vjit
+def _rows_a20r(s1, h1, pdf_k, nrm_j, k_j, rho, fv, rpv, a20r, nj):
+    # A20' = phi(k) / s2 * s1 * (v Phi(v / r) + r phi(v / r)), v = h - rho k
+    s1c = max(s1, 1e-150)
+    for jj in range(nj):
+        rj = rho[jj]
+        rv = rj if abs(rj) < _RHO_VECTOR_MAX else 0.0
+        s2 = max(nrm_j[jj], 1e-150)
+        a20r[jj] = pdf_k[jj] / s2 * s1c * ((h1 - rv * k_j[jj]) * fv[jj] + rpv[jj])
+
+
+@vjit
+def _accumulate_row(acc, m_row, ws, i, j0, nj, V):
+    # an off-diagonal row: i's sums over the columns and each column's share of i
+    ws_j = ws[j0:j0 + nj]
+    acc0_j = acc[0, j0:j0 + nj]
+    acc2_j = acc[2, j0:j0 + nj]
+    acc3_j = acc[3, j0:j0 + nj]
+    a0 = V[_V_A0]
+    a11 = V[_V_A11]
+    a20 = V[_V_A20]
+    a20r = V[_V_A20R]
+    a1 = V[_V_A1]
+    a1r = V[_V_A1R]
+    wi = ws[i]
+    s0 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    for jj in range(nj):
+        wj = ws_j[jj]
+        s0 += wj * a0[jj]
+        s2 += wj * a20[jj]
+        s3 += wj * a1[jj]
+        m_row[jj] = a11[jj]
+        acc0_j[jj] += wi * a0[jj]
+        acc2_j[jj] += wi * a20r[jj]
+        acc3_j[jj] += wi * a1r[jj]
+    acc[0, i] += s0
+    acc[2, i] += s2
+    acc[3, i] += s3
+
+
+@jit
+def _relu_bias_block(G, M, acc, ws, norms, biases, hinfo, i0, ni, j0, nj, diagonal, V):
+    """The pairs of one block pair for ReLU with bias: vectorised rows (Genz's bivariate
+    normal CDF with vexp/vsin, Phi through norm_cdf_rows), scalar relu_pair_both for
+    |rho| >= 0.925 (and i = j), accumulated as the general path does. Each loop touches
+    few arrays: LLVM checks every pair of arrays for overlap before it vectorises a
+    loop, and gives up past a handful of them."""
+    nrm_j = norms[j0:j0 + nj]
+    bias_j = biases[j0:j0 + nj]
+    k_j = hinfo[0, j0:j0 + nj]
+    cdf_k = hinfo[1, j0:j0 + nj]
+    pdf_k = hinfo[2, j0:j0 + nj]
+    xpdf_k = hinfo[3, j0:j0 + nj]
+    rho = V[_V_RHO, :nj]
+    rr = V[_V_R, :nj]
+    asr = V[_V_ASR, :nj]
+    hk = V[_V_HK, :nj]
+    hs = V[_V_HS, :nj]
+    au = V[_V_AU, :nj]
+    av = V[_V_AV, :nj]
+    fu = V[_V_FU, :nj]
+    fv = V[_V_FV, :nj]
+    b1w = V[_V_B1, :nj]
+    b2w = V[_V_B2, :nj]
+    bsum = V[_V_BSUM, :nj]
+    a0 = V[_V_A0, :nj]
+    a11 = V[_V_A11, :nj]
+    a20 = V[_V_A20, :nj]
+    a20r = V[_V_A20R, :nj]
+    a1 = V[_V_A1, :nj]
+    a1r = V[_V_A1R, :nj]
+    # reused once their first use is over: hk/hs -> ex/ey, au/av -> rpu/rpv, y -> exy
+    ex = hk
+    ey = hs
+    exy = V[_V_Y, :nj]
+    for ii in range(ni):
+        i = i0 + ii
+        s1 = norms[i]
+        b1 = biases[i]
+        h1 = hinfo[0, i]
+        _rows_rho(G[ii], s1, nrm_j, rho, nj)
+        rule = _rows_angle(rho, rr, asr, nj)
+        _rows_hk(h1, k_j, hk, hs, nj)
+        _rows_uv(h1, k_j, rho, rr, au, av, nj)
+        if rule == 0:  # Genz's choice of rule, for the largest |rho| of the row
+            _bvn_nodes(asr, hk, hs, exy, bsum, nj, _X6, _W6)
+        elif rule == 1:
+            _bvn_nodes(asr, hk, hs, exy, bsum, nj, _X12, _W12)
+        else:
+            _bvn_nodes(asr, hk, hs, exy, bsum, nj, _X20, _W20)
+        _rows_p(hinfo[1, i], cdf_k, bsum, asr, a11, nj)
+        norm_cdf_rows(au, fu, b1w, b2w)
+        norm_cdf_rows(av, fv, b1w, b2w)
+        _rows_rpdf(rr, au, au, nj)  # au <- r phi(au)
+        _rows_rpdf(rr, av, av, nj)
+        _rows_expect(hinfo[2, i], pdf_k, rho, fu, fv, ex, ey, nj)
+        _rows_exy(hinfo[3, i], hinfo[2, i], xpdf_k, rho, fu, fv, au, a11, exy, nj)
+        _rows_a0(s1, b1, nrm_j, bias_j, a11, ex, ey, exy, a0, a1, a1r, nj)
+        _rows_a20(s1, h1, hinfo[2, i], nrm_j, k_j, rho, fu, au, a20, nj)
+        _rows_a20r(s1, h1, pdf_k, nrm_j, k_j, rho, fv, av, a20r, nj)
+        jstart = ii if diagonal else 0
+        for jj in range(jstart, nj):
+            if abs(rho[jj]) >= _RHO_VECTOR_MAX or (diagonal and jj == ii):
+                r_ = 1.0 if diagonal and jj == ii else rho[jj]
+                (a0[jj], a11[jj], a20[jj], a20r[jj], a1[jj],
+                 a1r[jj]) = relu_pair_both(b1, bias_j[jj], s1, nrm_j[jj], r_, True)
+        if diagonal:
+            wi = ws[i]
+            for jj in range(jstart, nj):
+                j = j0 + jj
+                wj = ws[j]
+                acc[0, i] += wj * a0[jj]
+                acc[2, i] += wj * a20[jj]
+                acc[3, i] += wj * a1[jj]
+                M[ii, jj] = a11[jj]
+                M[jj, ii] = a11[jj]
+                if i != j:
+                    acc[0, j] += wi * a0[jj]
+                    acc[2, j] += wi * a20r[jj]
+                    acc[3, j] += wi * a1r[jj]
+        else:
+            _accumulate_row(acc, M[ii], ws, i, j0, nj, V)
+
+
 @vjit
 def _scale_columns(out, M, w):
     # out = M o w (w scales the columns); loops index row views (see _relu_row)
@@ -226,6 +488,12 @@ def _fast_code(code, bias):
 
 
 @jit
+def _row_kernel(code, bias):
+    # 3: ReLU with bias, vectorised rows (see _relu_bias_block)
+    return 3 if bias and code == act.RELU else 0
+
+
+@jit
 def _view(buf, rows, cols):
     # C-contiguous (rows, cols) view on the start of a flat buffer
     return buf[:rows * cols].reshape(rows, cols)
@@ -251,6 +519,7 @@ def _lane(theta, p, w, s, fast, lane):
     gbuf = w.gbuf[lane]
     mbuf = w.mbuf[lane]
     tbuf = w.tbuf[lane]
+    rowk = _row_kernel(p.code, bias)
     # student-student block pairs (I <= J), round robin over lanes
     pidx = 0
     for bi in range(nb):
@@ -271,7 +540,10 @@ def _lane(theta, p, w, s, fast, lane):
             if fast == 1:
                 _relu_block(w.ws, G, M, acc, norms, w.inv_norms, i0, ni, j0, nj, bi == bj,
                             w.rbuf[lane, 0], w.rbuf[lane, 1])
-            for ii in range(ni if fast != 1 else 0):
+            elif rowk == 3:
+                _relu_bias_block(G, M, acc, w.ws, norms, w.biases, w.hinfo, i0, ni, j0, nj,
+                                 bi == bj, w.vbuf[lane])
+            for ii in range(ni if fast != 1 and rowk != 3 else 0):
                 i = i0 + ii
                 s1 = norms[i]
                 b1 = theta[i, d + 1] if bias else 0.0
@@ -398,6 +670,17 @@ def exact_velocity(theta, p, w, out):
             nrm += v * v
         w.norms[m + l] = np.sqrt(nrm)
         w.inv_norms[m + l] = 1.0 / max(w.norms[m + l], 1e-150)
+    if _row_kernel(p.code, p.bias) == 3:
+        # per neuron: the bias b, h = b / |a| and Phi(h), phi(h), h phi(h) (the biased
+        # ReLU rows read them instead of evaluating them once per pair)
+        for n in range(m + m0):
+            b = (theta[n, d + 1] if n < m else teacher[n - m, d + 1])
+            w.biases[n] = b
+            h = b / max(w.norms[n], 1e-150)
+            w.hinfo[0, n] = h
+            w.hinfo[1, n] = norm_cdf(h)
+            w.hinfo[2, n] = norm_pdf(h)
+            w.hinfo[3, n] = 0.0 if abs(h) > 40.0 else h * norm_pdf(h)
     _lanes(theta, p, w, s, _fast_code(p.code, p.bias))
     nl = w.lacc.shape[0]
     inv_alpha = 1.0 / p.alpha

@@ -16,7 +16,8 @@ from .base import Oracle
 
 ExactParams = namedtuple("ExactParams", "code leak bias alpha scale teacher const nodes "
                                         "weights counts")
-ExactWork = namedtuple("ExactWork", "a_all norms inv_norms ws lacc lga gbuf mbuf tbuf rbuf")
+ExactWork = namedtuple("ExactWork", "a_all norms inv_norms ws lacc lga gbuf mbuf tbuf rbuf "
+                                     "biases hinfo vbuf")
 #: what the compiled loops receive for this oracle
 ExactData = namedtuple("ExactData", "params work")
 
@@ -140,13 +141,16 @@ def exact_oracle(problem, m, *, activation="relu", bias=False, alpha=1.0, leak=0
                          scale=input_scale(problem), teacher=teacher, const=const,
                          nodes=rules[0], weights=rules[1], counts=rules[2])
     lanes, blk = _exact.LANES, _exact.BLOCK
+    vrows = code == activation_code("relu") and bias_any  # the vectorised biased rows
     work = ExactWork(a_all=np.zeros((m + m0, d), dtype), norms=np.zeros(m + m0),
                      inv_norms=np.zeros(m + m0), ws=np.zeros(m),
                      lacc=np.zeros((lanes, 4, m)), lga=np.zeros((lanes, m, d)),
                      gbuf=np.zeros((lanes, blk * max(blk, m0)), dtype),
                      mbuf=np.zeros((lanes, blk * blk), dtype),
                      tbuf=np.zeros((lanes, blk * d), dtype),
-                     rbuf=np.zeros((lanes, 2, blk), dtype))
+                     rbuf=np.zeros((lanes, 2, blk), dtype),
+                     biases=np.zeros(m + m0), hinfo=np.zeros((4, m + m0)),
+                     vbuf=np.zeros((lanes, _exact.V_ROWS if vrows else 0, blk)))
     return Oracle("exact", ExactData(params, work), m, d, dtype, pairs=m * (m + m0))
 
 
