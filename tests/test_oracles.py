@@ -239,14 +239,17 @@ def test_sampled_kernel_does_not_depend_on_threads(d, m, n, rng):
     np.testing.assert_array_equal(out[0][1], out[1][1])
 
 
-def test_exact_biased_relu_rows_against_scalar_pairs(rng):
-    """The vectorised rows for ReLU with bias (every Genz rule, the scalar fallback at
-    |rho| >= 0.925, the diagonal and off-diagonal blocks) against the velocity assembled
-    pair by pair from the scalar pairs.relu_pair_both (module docstring's formulas)."""
-    from particles.kernels.pairs import relu_pair_both
+@pytest.mark.parametrize("act", ["relu", "erf"])
+def test_exact_biased_rows_against_scalar_pairs(act, rng):
+    """The vectorised rows for ReLU and erf with bias (every Genz rule, the scalar
+    fallback at a correlation >= 0.925, the diagonal and off-diagonal blocks) against the
+    velocity assembled pair by pair from the scalar pairs.*_pair_both (the formulas of
+    the module docstring)."""
+    from particles.kernels.pairs import erf_pair_both, relu_pair_both
 
+    pair_both = relu_pair_both if act == "relu" else erf_pair_both
     d, m, alpha = 5, 300, 1.3
-    prob = _problem(rng, d, "relu", True)
+    prob = _problem(rng, d, act, True)
     base = rng.standard_normal(d)
     spread = np.geomspace(0.01, 5.0, m)[rng.permutation(m)]  # rho from ~1 down to ~0
     th = np.zeros((m, d + 2))
@@ -254,21 +257,28 @@ def test_exact_biased_relu_rows_against_scalar_pairs(rng):
     th[:, 1:d + 1] = base + spread[:, None] * rng.standard_normal((m, d))
     th[:, 1:d + 1] *= np.where(rng.random(m) < 0.5, -1.0, 1.0)[:, None]  # rho of both signs
     th[:, d + 1] = rng.normal(0, 1.5, m)
-    r, v = oracles.exact_oracle(prob, m, alpha=alpha, bias=True).velocity(th)
+    if act == "erf":
+        th[:, 1:d + 1] *= 2.0  # larger |a|: Williams' correlation re approaches rho
+    r, v = oracles.exact_oracle(prob, m, alpha=alpha, activation=act, bias=True).velocity(th)
     both = np.vstack([th, prob.teacher])
     w = np.concatenate([alpha / m * th[:, 0], -prob.teacher[:, 0]])
     A = both[:, 1:d + 1]
     nrm = np.linalg.norm(A, axis=1)
     rho = np.clip(A @ A.T / np.outer(nrm, nrm), -1, 1)
-    hits = np.abs(rho[:m, :m][~np.eye(m, dtype=bool)])
+    if act == "erf":
+        q = np.sqrt(1 + 2 * nrm ** 2)
+        corr = np.clip(2 * A @ A.T / np.outer(q, q), -1, 1)
+    else:
+        corr = rho
+    hits = np.abs(corr[:m, :m][~np.eye(m, dtype=bool)])
     assert (hits >= 0.925).any() and ((hits >= 0.75) & (hits < 0.925)).any()
     vn = np.zeros_like(th)
     for i in range(m):
         s0 = s20 = s1 = 0.0
         s11 = np.zeros(d)
         for j in range(len(both)):
-            a0, a11, a20, _, a1, _ = relu_pair_both(th[i, d + 1], both[j, d + 1], nrm[i],
-                                                    nrm[j], 1.0 if i == j else rho[i, j], True)
+            a0, a11, a20, _, a1, _ = pair_both(th[i, d + 1], both[j, d + 1], nrm[i], nrm[j],
+                                               1.0 if i == j else rho[i, j], True)
             s0 += w[j] * a0
             s20 += w[j] * a20
             s1 += w[j] * a1

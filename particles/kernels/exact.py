@@ -332,6 +332,63 @@ def _rows_a20r(s1, h1, pdf_k, nrm_j, k_j, rho, fv, rpv, a20r, nj):
 
 
 @vjit
+def _rows_re(g_row, q1, q_j, rho, nj):
+    # erf: the correlation of the Gaussian pair behind Williams' formula,
+    # 2 a_i . a_j / (q_i q_j) with q = sqrt(1 + 2 |a|^2), clamped to [-1, 1]
+    for jj in range(nj):
+        rho[jj] = min(max(2.0 * g_row[jj] / (q1 * q_j[jj]), -1.0), 1.0)
+
+
+@vjit
+def _erf_phi2(h1, k_j, rho, rr, out, nj):
+    # the bivariate normal density at (h, k) with correlation re
+    inv_2pi = 1.0 / (2.0 * math.pi)
+    for jj in range(nj):
+        rj = rho[jj]
+        rv = rj if abs(rj) < _RHO_VECTOR_MAX else 0.0
+        k = k_j[jj]
+        r = rr[jj]
+        out[jj] = vexp(-(h1 * h1 - 2.0 * rv * h1 * k + k * k) / (2.0 * r * r)) * inv_2pi / r
+
+
+@vjit
+def _erf_a0(cdf_h1, cdf_k, p, a0, nj):
+    # E erf(z) erf(z') = 4 Phi2(h, k; re) - 2 Phi(h) - 2 Phi(k) + 1
+    for jj in range(nj):
+        a0[jj] = 4.0 * p[jj] - 2.0 * cdf_h1 - 2.0 * cdf_k[jj] + 1.0
+
+
+@vjit
+def _erf_a11(q1, q_j, phi2, a11, nj):
+    for jj in range(nj):
+        a11[jj] = 8.0 * phi2[jj] / (q1 * q_j[jj])
+
+
+@vjit
+def _erf_a20(q, xpdf, g, rho, phi2, a20, nj):
+    # -2 / q^2 (2 h phi(h) (2 Phi(.) - 1) + 4 re phi2), q and h phi(h) per row or column
+    for jj in range(nj):
+        rj = rho[jj]
+        rv = rj if abs(rj) < _RHO_VECTOR_MAX else 0.0
+        a20[jj] = -2.0 / (q[jj] * q[jj]) * (2.0 * xpdf[jj] * (2.0 * g[jj] - 1.0)
+                                            + 4.0 * rv * phi2[jj])
+
+
+@vjit
+def _erf_a1(q, pdf, g, a1, nj):
+    # 2 sqrt(2) / q phi(h) (2 Phi(.) - 1)
+    c = 2.0 * math.sqrt(2.0)
+    for jj in range(nj):
+        a1[jj] = c / q[jj] * pdf[jj] * (2.0 * g[jj] - 1.0)
+
+
+@vjit
+def _fill(out, value, nj):
+    for jj in range(nj):
+        out[jj] = value
+
+
+@vjit
 def _accumulate_row(acc, m_row, ws, i, j0, nj, V):
     # an off-diagonal row: i's sums over the columns and each column's share of i
     ws_j = ws[j0:j0 + nj]
@@ -363,10 +420,12 @@ def _accumulate_row(acc, m_row, ws, i, j0, nj, V):
 
 
 @jit
-def _relu_bias_block(G, M, acc, ws, norms, biases, hinfo, i0, ni, j0, nj, diagonal, V):
-    """The pairs of one block pair for ReLU with bias: vectorised rows (Genz's bivariate
-    normal CDF with vexp/vsin, Phi through norm_cdf_rows), scalar relu_pair_both for
-    |rho| >= 0.925 (and i = j), accumulated as the general path does. Each loop touches
+def _bias_block(erf, G, M, acc, ws, norms, biases, hinfo, i0, ni, j0, nj, diagonal, V):
+    """The pairs of one block pair for ReLU (``erf`` False) or erf with bias: vectorised
+    rows (Genz's bivariate normal CDF with vexp/vsin, Phi through norm_cdf_rows), the
+    scalar relu_pair_both / erf_pair_both for a correlation |rho| >= 0.925 (for erf, the
+    correlation re of Williams' Gaussian pair) and for i = j, accumulated as the general
+    path does. Each loop touches
     few arrays: LLVM checks every pair of arrays for overlap before it vectorises a
     loop, and gives up past a handful of them."""
     nrm_j = norms[j0:j0 + nj]
@@ -375,6 +434,7 @@ def _relu_bias_block(G, M, acc, ws, norms, biases, hinfo, i0, ni, j0, nj, diagon
     cdf_k = hinfo[1, j0:j0 + nj]
     pdf_k = hinfo[2, j0:j0 + nj]
     xpdf_k = hinfo[3, j0:j0 + nj]
+    q_j = hinfo[4, j0:j0 + nj]
     rho = V[_V_RHO, :nj]
     rr = V[_V_R, :nj]
     asr = V[_V_ASR, :nj]
@@ -402,7 +462,10 @@ def _relu_bias_block(G, M, acc, ws, norms, biases, hinfo, i0, ni, j0, nj, diagon
         s1 = norms[i]
         b1 = biases[i]
         h1 = hinfo[0, i]
-        _rows_rho(G[ii], s1, nrm_j, rho, nj)
+        if erf:
+            _rows_re(G[ii], hinfo[4, i], q_j, rho, nj)
+        else:
+            _rows_rho(G[ii], s1, nrm_j, rho, nj)
         rule = _rows_angle(rho, rr, asr, nj)
         _rows_hk(h1, k_j, hk, hs, nj)
         _rows_uv(h1, k_j, rho, rr, au, av, nj)
@@ -415,19 +478,44 @@ def _relu_bias_block(G, M, acc, ws, norms, biases, hinfo, i0, ni, j0, nj, diagon
         _rows_p(hinfo[1, i], cdf_k, bsum, asr, a11, nj)
         norm_cdf_rows(au, fu, b1w, b2w)
         norm_cdf_rows(av, fv, b1w, b2w)
-        _rows_rpdf(rr, au, au, nj)  # au <- r phi(au)
-        _rows_rpdf(rr, av, av, nj)
-        _rows_expect(hinfo[2, i], pdf_k, rho, fu, fv, ex, ey, nj)
-        _rows_exy(hinfo[3, i], hinfo[2, i], xpdf_k, rho, fu, fv, au, a11, exy, nj)
-        _rows_a0(s1, b1, nrm_j, bias_j, a11, ex, ey, exy, a0, a1, a1r, nj)
-        _rows_a20(s1, h1, hinfo[2, i], nrm_j, k_j, rho, fu, au, a20, nj)
-        _rows_a20r(s1, h1, pdf_k, nrm_j, k_j, rho, fv, av, a20r, nj)
+        if erf:
+            phi2 = exy
+            _erf_phi2(h1, k_j, rho, rr, phi2, nj)
+            _erf_a0(hinfo[1, i], cdf_k, a11, a0, nj)
+            _erf_a11(hinfo[4, i], q_j, phi2, a11, nj)
+            # the row's own q and h phi(h) as arrays (au, av are free again)
+            _fill(au, hinfo[4, i], nj)
+            _fill(av, hinfo[3, i], nj)
+            _erf_a20(au, av, fu, rho, phi2, a20, nj)
+            _erf_a20(q_j, xpdf_k, fv, rho, phi2, a20r, nj)
+            _fill(av, hinfo[2, i], nj)
+            _erf_a1(au, av, fu, a1, nj)
+            _erf_a1(q_j, pdf_k, fv, a1r, nj)
+        else:
+            _rows_rpdf(rr, au, au, nj)  # au <- r phi(au)
+            _rows_rpdf(rr, av, av, nj)
+            _rows_expect(hinfo[2, i], pdf_k, rho, fu, fv, ex, ey, nj)
+            _rows_exy(hinfo[3, i], hinfo[2, i], xpdf_k, rho, fu, fv, au, a11, exy, nj)
+            _rows_a0(s1, b1, nrm_j, bias_j, a11, ex, ey, exy, a0, a1, a1r, nj)
+            _rows_a20(s1, h1, hinfo[2, i], nrm_j, k_j, rho, fu, au, a20, nj)
+            _rows_a20r(s1, h1, pdf_k, nrm_j, k_j, rho, fv, av, a20r, nj)
         jstart = ii if diagonal else 0
+        g_row = G[ii]
         for jj in range(jstart, nj):
             if abs(rho[jj]) >= _RHO_VECTOR_MAX or (diagonal and jj == ii):
-                r_ = 1.0 if diagonal and jj == ii else rho[jj]
-                (a0[jj], a11[jj], a20[jj], a20r[jj], a1[jj],
-                 a1r[jj]) = relu_pair_both(b1, bias_j[jj], s1, nrm_j[jj], r_, True)
+                s2 = nrm_j[jj]
+                if diagonal and jj == ii:
+                    r_ = 1.0
+                elif s1 > 0.0 and s2 > 0.0:  # the correlation of a_i and a_j itself
+                    r_ = min(max(g_row[jj] / (s1 * s2), -1.0), 1.0)
+                else:
+                    r_ = 0.0
+                if erf:
+                    (a0[jj], a11[jj], a20[jj], a20r[jj], a1[jj],
+                     a1r[jj]) = erf_pair_both(b1, bias_j[jj], s1, s2, r_, True)
+                else:
+                    (a0[jj], a11[jj], a20[jj], a20r[jj], a1[jj],
+                     a1r[jj]) = relu_pair_both(b1, bias_j[jj], s1, s2, r_, True)
         if diagonal:
             wi = ws[i]
             for jj in range(jstart, nj):
@@ -489,8 +577,12 @@ def _fast_code(code, bias):
 
 @jit
 def _row_kernel(code, bias):
-    # 3: ReLU with bias, vectorised rows (see _relu_bias_block)
-    return 3 if bias and code == act.RELU else 0
+    # vectorised biased rows (see _bias_block): 3 for ReLU, 4 for erf; 0: none
+    if bias and code == act.RELU:
+        return 3
+    if bias and code == act.ERF:
+        return 4
+    return 0
 
 
 @jit
@@ -540,10 +632,10 @@ def _lane(theta, p, w, s, fast, lane):
             if fast == 1:
                 _relu_block(w.ws, G, M, acc, norms, w.inv_norms, i0, ni, j0, nj, bi == bj,
                             w.rbuf[lane, 0], w.rbuf[lane, 1])
-            elif rowk == 3:
-                _relu_bias_block(G, M, acc, w.ws, norms, w.biases, w.hinfo, i0, ni, j0, nj,
-                                 bi == bj, w.vbuf[lane])
-            for ii in range(ni if fast != 1 and rowk != 3 else 0):
+            elif rowk != 0:
+                _bias_block(rowk == 4, G, M, acc, w.ws, norms, w.biases, w.hinfo, i0, ni,
+                            j0, nj, bi == bj, w.vbuf[lane])
+            for ii in range(ni if fast != 1 and rowk == 0 else 0):
                 i = i0 + ii
                 s1 = norms[i]
                 b1 = theta[i, d + 1] if bias else 0.0
@@ -670,13 +762,17 @@ def exact_velocity(theta, p, w, out):
             nrm += v * v
         w.norms[m + l] = np.sqrt(nrm)
         w.inv_norms[m + l] = 1.0 / max(w.norms[m + l], 1e-150)
-    if _row_kernel(p.code, p.bias) == 3:
-        # per neuron: the bias b, h = b / |a| and Phi(h), phi(h), h phi(h) (the biased
-        # ReLU rows read them instead of evaluating them once per pair)
+    rowk = _row_kernel(p.code, p.bias)
+    if rowk != 0:
+        # per neuron: the bias b, h = b / |a| (ReLU) or sqrt(2) b / q with
+        # q = sqrt(1 + 2 |a|^2) (erf), Phi(h), phi(h), h phi(h) and q: the biased rows
+        # read them instead of evaluating them once per pair
         for n in range(m + m0):
             b = (theta[n, d + 1] if n < m else teacher[n - m, d + 1])
             w.biases[n] = b
-            h = b / max(w.norms[n], 1e-150)
+            q = math.sqrt(1.0 + 2.0 * w.norms[n] * w.norms[n])
+            h = math.sqrt(2.0) * b / q if rowk == 4 else b / max(w.norms[n], 1e-150)
+            w.hinfo[4, n] = q
             w.hinfo[0, n] = h
             w.hinfo[1, n] = norm_cdf(h)
             w.hinfo[2, n] = norm_pdf(h)

@@ -141,7 +141,8 @@ def exact_oracle(problem, m, *, activation="relu", bias=False, alpha=1.0, leak=0
                          scale=input_scale(problem), teacher=teacher, const=const,
                          nodes=rules[0], weights=rules[1], counts=rules[2])
     lanes, blk = _exact.LANES, _exact.BLOCK
-    vrows = code == activation_code("relu") and bias_any  # the vectorised biased rows
+    # the vectorised biased rows (ReLU and erf)
+    vrows = code in (activation_code("relu"), activation_code("erf")) and bias_any
     work = ExactWork(a_all=np.zeros((m + m0, d), dtype), norms=np.zeros(m + m0),
                      inv_norms=np.zeros(m + m0), ws=np.zeros(m),
                      lacc=np.zeros((lanes, 4, m)), lga=np.zeros((lanes, m, d)),
@@ -149,7 +150,7 @@ def exact_oracle(problem, m, *, activation="relu", bias=False, alpha=1.0, leak=0
                      mbuf=np.zeros((lanes, blk * blk), dtype),
                      tbuf=np.zeros((lanes, blk * d), dtype),
                      rbuf=np.zeros((lanes, 2, blk), dtype),
-                     biases=np.zeros(m + m0), hinfo=np.zeros((4, m + m0)),
+                     biases=np.zeros(m + m0), hinfo=np.zeros((5, m + m0)),
                      vbuf=np.zeros((lanes, _exact.V_ROWS if vrows else 0, blk)))
     return Oracle("exact", ExactData(params, work), m, d, dtype, pairs=m * (m + m0))
 
