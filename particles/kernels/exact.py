@@ -444,8 +444,6 @@ def _bias_block(erf, G, M, acc, ws, norms, biases, hinfo, i0, ni, j0, nj, diagon
     av = V[_V_AV, :nj]
     fu = V[_V_FU, :nj]
     fv = V[_V_FV, :nj]
-    b1w = V[_V_B1, :nj]
-    b2w = V[_V_B2, :nj]
     bsum = V[_V_BSUM, :nj]
     a0 = V[_V_A0, :nj]
     a11 = V[_V_A11, :nj]
@@ -476,8 +474,8 @@ def _bias_block(erf, G, M, acc, ws, norms, biases, hinfo, i0, ni, j0, nj, diagon
         else:
             _bvn_nodes(asr, hk, hs, exy, bsum, nj, _X20, _W20)
         _rows_p(hinfo[1, i], cdf_k, bsum, asr, a11, nj)
-        norm_cdf_rows(au, fu, b1w, b2w)
-        norm_cdf_rows(av, fv, b1w, b2w)
+        norm_cdf_rows(au, fu)
+        norm_cdf_rows(av, fv)
         if erf:
             phi2 = exy
             _erf_phi2(h1, k_j, rho, rr, phi2, nj)

@@ -12,9 +12,8 @@ library function in ``tests/test_vmath.py``:
 * :func:`vatan_nonneg`, :func:`vasin`: Cephes' arctan (1 ulp), and
   arcsin(x) = arctan(x / sqrt(1 - x^2));
 * :func:`norm_cdf_rows`: Phi(x) = erfc(-x / sqrt 2) / 2 from a Chebyshev series of
-  erfcx in t = 2 / (2 + |z|) (29 terms, relative error 6e-15 on erfcx) times vexp;
-  it works on arrays, the Clenshaw recurrence running over the coefficients outside
-  and the elements inside.
+  erfcx in t = 2 / (2 + |z|) (29 terms, relative error 6e-15 on erfcx) times vexp,
+  over arrays.
 
 Loops that call them must be compiled with ``error_model="numpy"`` (the package's
 flags): Python's error model turns every division into a branch.
@@ -147,27 +146,24 @@ _SQRT1_2 = 1.0 / math.sqrt(2.0)
 
 
 @vjit
-def norm_cdf_rows(x, out, b1, b2):
-    """out[i] = Phi(x[i]) (standard normal CDF), ``b1``, ``b2``: work arrays like x.
+def norm_cdf_rows(x, out):
+    """out[i] = Phi(x[i]) (standard normal CDF), for 1-D arrays.
 
-    Absolute error below 3e-15 (erfcx's relative error times exp(-z^2) <= 1).
+    Absolute error below 3e-15 (erfcx's relative error times exp(-z^2) <= 1). The
+    Clenshaw recurrence runs over the constant coefficients inside the loop over the
+    elements; LLVM unrolls it and vectorises the element loop (2.8 ns per element
+    against 4.5 for one pass per coefficient over the arrays).
     """
-    n = x.shape[0]
     c = ERFCX_CHEB
-    nc = c.shape[0]
-    for i in range(n):
-        out[i] = 4.0 / (2.0 + abs(x[i]) * _SQRT1_2) - 1.0  # u, the series' variable
-        b1[i] = 0.0
-        b2[i] = 0.0
-    for q in range(nc - 1, 0, -1):
-        cq = c[q]
-        for i in range(n):
-            t = 2.0 * out[i] * b1[i] - b2[i] + cq
-            b2[i] = b1[i]
-            b1[i] = t
-    c0 = c[0]
-    for i in range(n):
+    for i in range(x.shape[0]):
         xi = x[i]
         z = abs(xi) * _SQRT1_2
-        half_erfc = 0.5 * (out[i] * b1[i] - b2[i] + c0) * vexp(-z * z)
+        u = 4.0 / (2.0 + z) - 1.0
+        b1 = 0.0
+        b2 = 0.0
+        for q in range(28, 0, -1):
+            t = 2.0 * u * b1 - b2 + c[q]
+            b2 = b1
+            b1 = t
+        half_erfc = 0.5 * (u * b1 - b2 + c[0]) * vexp(-z * z)
         out[i] = half_erfc if xi < 0.0 else 1.0 - half_erfc
