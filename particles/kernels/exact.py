@@ -451,10 +451,12 @@ def _bias_block(erf, G, M, acc, ws, norms, biases, hinfo, i0, ni, j0, nj, diagon
     a20r = V[_V_A20R, :nj]
     a1 = V[_V_A1, :nj]
     a1r = V[_V_A1R, :nj]
-    # reused once their first use is over: hk/hs -> ex/ey, au/av -> rpu/rpv, y -> exy
+    # reused once their first use is over: hk/hs -> ex/ey, y -> exy (phi2 for erf)
     ex = hk
     ey = hs
     exy = V[_V_Y, :nj]
+    rpu = V[_V_B1, :nj]
+    rpv = V[_V_B2, :nj]
     for ii in range(ni):
         i = i0 + ii
         s1 = norms[i]
@@ -490,13 +492,15 @@ def _bias_block(erf, G, M, acc, ws, norms, biases, hinfo, i0, ni, j0, nj, diagon
             _erf_a1(au, av, fu, a1, nj)
             _erf_a1(q_j, pdf_k, fv, a1r, nj)
         else:
-            _rows_rpdf(rr, au, au, nj)  # au <- r phi(au)
-            _rows_rpdf(rr, av, av, nj)
+            # r phi(au), r phi(av) into arrays of their own: a loop writing the array it
+            # reads fails LLVM's overlap check and runs scalar (5x slower, measured)
+            _rows_rpdf(rr, au, rpu, nj)
+            _rows_rpdf(rr, av, rpv, nj)
             _rows_expect(hinfo[2, i], pdf_k, rho, fu, fv, ex, ey, nj)
-            _rows_exy(hinfo[3, i], hinfo[2, i], xpdf_k, rho, fu, fv, au, a11, exy, nj)
+            _rows_exy(hinfo[3, i], hinfo[2, i], xpdf_k, rho, fu, fv, rpu, a11, exy, nj)
             _rows_a0(s1, b1, nrm_j, bias_j, a11, ex, ey, exy, a0, a1, a1r, nj)
-            _rows_a20(s1, h1, hinfo[2, i], nrm_j, k_j, rho, fu, au, a20, nj)
-            _rows_a20r(s1, h1, pdf_k, nrm_j, k_j, rho, fv, av, a20r, nj)
+            _rows_a20(s1, h1, hinfo[2, i], nrm_j, k_j, rho, fu, rpu, a20, nj)
+            _rows_a20r(s1, h1, pdf_k, nrm_j, k_j, rho, fv, rpv, a20r, nj)
         jstart = ii if diagonal else 0
         g_row = G[ii]
         for jj in range(jstart, nj):
