@@ -206,12 +206,13 @@ def _relu2d_forward4(x0, x1, f, at, bvec, cvec, i, nk):
 
 @vjit
 def _relu2d_backward4(x0, x1, r, at, bvec, i, nk, acc):
-    # the velocity sums of neurons i..i+3 from the residuals r: one pass for four
+    # the velocity sums of neurons i..i+3 from the residuals r, one pass for four. With
+    # g = r 1(z > 0): sum g, sum g x; the c-part sum r relu(z) = sum g z is
+    # b sum g + a . sum g x, so it needs no sum of its own
     zero = r.dtype.type(0.0)
     b0, b1, b2, b3 = bvec[i], bvec[i + 1], bvec[i + 2], bvec[i + 3]
     p0, p1, p2, p3 = at[0, i], at[0, i + 1], at[0, i + 2], at[0, i + 3]
     q0, q1, q2, q3 = at[1, i], at[1, i + 1], at[1, i + 2], at[1, i + 3]
-    sc0 = sc1 = sc2 = sc3 = zero
     sb0 = sb1 = sb2 = sb3 = zero
     su0 = su1 = su2 = su3 = zero
     sv0 = sv1 = sv2 = sv3 = zero
@@ -219,18 +220,10 @@ def _relu2d_backward4(x0, x1, r, at, bvec, i, nk, acc):
         u = x0[kk]
         v = x1[kk]
         rk = r[kk]
-        z0 = b0 + p0 * u + q0 * v
-        z1 = b1 + p1 * u + q1 * v
-        z2 = b2 + p2 * u + q2 * v
-        z3 = b3 + p3 * u + q3 * v
-        g0 = rk if z0 > zero else zero
-        g1 = rk if z1 > zero else zero
-        g2 = rk if z2 > zero else zero
-        g3 = rk if z3 > zero else zero
-        sc0 += g0 * z0
-        sc1 += g1 * z1
-        sc2 += g2 * z2
-        sc3 += g3 * z3
+        g0 = rk if b0 + p0 * u + q0 * v > zero else zero
+        g1 = rk if b1 + p1 * u + q1 * v > zero else zero
+        g2 = rk if b2 + p2 * u + q2 * v > zero else zero
+        g3 = rk if b3 + p3 * u + q3 * v > zero else zero
         sb0 += g0
         sb1 += g1
         sb2 += g2
@@ -243,10 +236,10 @@ def _relu2d_backward4(x0, x1, r, at, bvec, i, nk, acc):
         sv1 += g1 * v
         sv2 += g2 * v
         sv3 += g3 * v
-    acc[0, i] += sc0
-    acc[0, i + 1] += sc1
-    acc[0, i + 2] += sc2
-    acc[0, i + 3] += sc3
+    acc[0, i] += b0 * sb0 + p0 * su0 + q0 * sv0
+    acc[0, i + 1] += b1 * sb1 + p1 * su1 + q1 * sv1
+    acc[0, i + 2] += b2 * sb2 + p2 * su2 + q2 * sv2
+    acc[0, i + 3] += b3 * sb3 + p3 * su3 + q3 * sv3
     acc[1, i] += su0
     acc[1, i + 1] += su1
     acc[1, i + 2] += su2
