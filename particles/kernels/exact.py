@@ -40,50 +40,23 @@ from .. import activations as act
 from .._jit import inline, jit, pjit, vjit
 from .bvn import _W6, _W12, _W20, _X6, _X12, _X20, norm_cdf, norm_pdf
 from .pairs import erf_pair_both, leaky_pair_both, quadrature_pair_both, relu_pair_both
-from .vmath import norm_cdf_rows, vasin, vexp
+from .vmath import (_MOREBITS, _P0, _P1, _P2, _P3, _P4, _Q0, _Q1, _Q2, _Q3, _Q4, _T3P8,
+                    norm_cdf_rows, vasin, vatan_nonneg, vexp)
 from .vmath import vsin as _vsin
 
 BLOCK = 128
 LANES = 4
 
-_P0, _P1, _P2, _P3, _P4 = (-8.750608600031904122785e-1, -1.615753718733365076637e1,
-                           -7.500855792314704667340e1, -1.228866684490136173410e2,
-                           -6.485021904942025371773e1)
-_Q0, _Q1, _Q2, _Q3, _Q4 = (2.485846490142306297962e1, 1.650270098316988542046e2,
-                           4.328810604912902668951e2, 4.853903996359136964868e2,
-                           1.945506571482613964425e2)
-_T3P8 = 2.41421356237309504880
-_MOREBITS = 6.123233995736765886130e-17
 _TWO_PI = 2.0 * math.pi
 _INV_TWO_PI = 1.0 / _TWO_PI
-
-
-@inline
-def atan_nonneg(x):
-    """arctan(x) for x >= 0 (Cephes' rational approximation, 1 ulp; inlined, no call)."""
-    if x > _T3P8:
-        y0 = 0.5 * math.pi
-        more = _MOREBITS
-        x = -1.0 / x
-    elif x > 0.66:
-        y0 = 0.25 * math.pi
-        more = 0.5 * _MOREBITS
-        x = (x - 1.0) / (x + 1.0)
-    else:
-        y0 = 0.0
-        more = 0.0
-    z = x * x
-    p = (((_P0 * z + _P1) * z + _P2) * z + _P3) * z + _P4
-    q = ((((z + _Q0) * z + _Q1) * z + _Q2) * z + _Q3) * z + _Q4
-    return y0 + ((x * (z * p / q) + x) + more)
 
 
 @inline
 def _pi_minus_angle(r, rho):
     # pi - theta with theta = atan2(r, rho) in [0, pi], r >= 0
     if rho < 0.0:
-        return atan_nonneg(r / -rho)
-    return math.pi - atan_nonneg(r / rho)
+        return vatan_nonneg(r / -rho)
+    return math.pi - vatan_nonneg(r / rho)
 
 
 @inline
