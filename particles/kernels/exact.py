@@ -60,9 +60,9 @@ def _pi_minus_angle(r, rho):
 
 
 @inline
-def _pair_both(code, leak, bias, fast, b1, b2, s1, s2, rho, nodes, weights, counts):
+def _pair_both(code, leak, bias, rows, b1, b2, s1, s2, rho, nodes, weights, counts):
     # (A0, A11, A20_ij, A20_ji, A1_ij, A1_ji) for the pair (i, j), both orders
-    if fast == 1:  # relu without bias: arc-cosine
+    if rows == ROWS_RELU:  # relu without bias: arc-cosine
         r = math.sqrt(max((1.0 - rho) * (1.0 + rho), 0.0))
         pmt = _pi_minus_angle(r, rho)
         s1 = max(s1, 1e-150)
@@ -74,7 +74,7 @@ def _pair_both(code, leak, bias, fast, b1, b2, s1, s2, rho, nodes, weights, coun
         return relu_pair_both(b1, b2, s1, s2, rho, bias)
     if code == act.LEAKY_RELU:
         return leaky_pair_both(b1, b2, s1, s2, rho, bias, leak)
-    if code == act.ERF:  # with or without bias (fast == 2: without)
+    if code == act.ERF:
         return erf_pair_both(b1, b2, s1, s2, rho, bias)
     return quadrature_pair_both(code, leak, b1, b2, s1, s2, rho, nodes, weights, counts)
 
@@ -539,25 +539,19 @@ def _add_rows(dst, src):
             a[k] += b[k]
 
 
+#: how the student-student rows of a block pair are evaluated (``_rows_code``)
+ROWS_PAIRWISE, ROWS_RELU, ROWS_RELU_BIAS, ROWS_ERF_BIAS = 0, 1, 2, 3
+
+
 @jit
-def _fast_code(code, bias):
-    if bias:
-        return 0
+def _rows_code(code, bias):
+    # ROWS_RELU: bias-free ReLU, vectorised arc-cosine rows (_relu_block); ROWS_*_BIAS:
+    # vectorised biased rows (_bias_block); ROWS_PAIRWISE: pair by pair (_pair_both)
     if code == act.RELU:
-        return 1
-    if code == act.ERF:
-        return 2
-    return 0
-
-
-@jit
-def _row_kernel(code, bias):
-    # vectorised biased rows (see _bias_block): 3 for ReLU, 4 for erf; 0: none
-    if bias and code == act.RELU:
-        return 3
-    if bias and code == act.ERF:
-        return 4
-    return 0
+        return ROWS_RELU_BIAS if bias else ROWS_RELU
+    if code == act.ERF and bias:
+        return ROWS_ERF_BIAS
+    return ROWS_PAIRWISE
 
 
 @jit
@@ -567,7 +561,7 @@ def _view(buf, rows, cols):
 
 
 @jit
-def _lane(theta, p, w, s, fast, lane):
+def _lane(theta, p, w, s, rows, lane):
     # the work of one lane (a separate function: LLVM vectorises the row loops here,
     # not when they are inlined into the parallel loop body)
     m = theta.shape[0]
@@ -586,7 +580,6 @@ def _lane(theta, p, w, s, fast, lane):
     gbuf = w.gbuf[lane]
     mbuf = w.mbuf[lane]
     tbuf = w.tbuf[lane]
-    rowk = _row_kernel(p.code, bias)
     # student-student block pairs (I <= J), round robin over lanes
     pidx = 0
     for bi in range(nb):
@@ -604,13 +597,13 @@ def _lane(theta, p, w, s, fast, lane):
             G = _view(gbuf, ni, nj)
             M = _view(mbuf, ni, nj)
             np.dot(a_all[i0:i1], a_all[j0:j1].T, G)
-            if fast == 1:
+            if rows == ROWS_RELU:
                 _relu_block(w.ws, G, M, acc, norms, w.inv_norms, i0, ni, j0, nj, bi == bj,
                             w.rbuf[lane, 0], w.rbuf[lane, 1])
-            elif rowk != 0:
-                _bias_block(rowk == 4, G, M, acc, w.ws, norms, w.biases, w.hinfo, i0, ni,
-                            j0, nj, bi == bj, w.vbuf[lane])
-            for ii in range(ni if fast != 1 and rowk == 0 else 0):
+            elif rows != ROWS_PAIRWISE:
+                _bias_block(rows == ROWS_ERF_BIAS, G, M, acc, w.ws, norms, w.biases, w.hinfo,
+                            i0, ni, j0, nj, bi == bj, w.vbuf[lane])
+            for ii in range(ni if rows == ROWS_PAIRWISE else 0):
                 i = i0 + ii
                 s1 = norms[i]
                 b1 = theta[i, d + 1] if bias else 0.0
@@ -628,7 +621,7 @@ def _lane(theta, p, w, s, fast, lane):
                     b2 = theta[j, d + 1] if bias else 0.0
                     wj = s * theta[j, 0]
                     a0, a11, a20, a20r, a1, a1r = _pair_both(
-                        p.code, p.leak, bias, fast, b1, b2, s1, s2, rho, p.nodes,
+                        p.code, p.leak, bias, rows, b1, b2, s1, s2, rho, p.nodes,
                         p.weights, p.counts)
                     acc[0, i] += wj * a0
                     acc[2, i] += wj * a20
@@ -673,7 +666,7 @@ def _lane(theta, p, w, s, fast, lane):
                     rho = 0.0
                 b2 = teacher[ll, d + 1] if bias else 0.0
                 wl = -teacher[ll, 0]
-                a0, a11, a20, _, a1, _ = _pair_both(p.code, p.leak, bias, fast, b1, b2,
+                a0, a11, a20, _, a1, _ = _pair_both(p.code, p.leak, bias, rows, b1, b2,
                                                     s1, s2, rho, p.nodes, p.weights,
                                                     p.counts)
                 acc[1, i] += wl * a0
@@ -687,11 +680,11 @@ def _lane(theta, p, w, s, fast, lane):
 
 
 @pjit
-def _lanes(theta, p, w, s, fast):
+def _lanes(theta, p, w, s, rows):
     for lane in prange(w.lacc.shape[0]):
         # int64: the parallel body types its index as uint64, the serial fallback as
         # int64; one type means _lane compiles once (saves 3.7 s of a first run)
-        _lane(theta, p, w, s, fast, np.int64(lane))
+        _lane(theta, p, w, s, rows, np.int64(lane))
 
 
 @jit
@@ -737,8 +730,8 @@ def exact_velocity(theta, p, w, out):
             nrm += v * v
         w.norms[m + l] = np.sqrt(nrm)
         w.inv_norms[m + l] = 1.0 / max(w.norms[m + l], 1e-150)
-    rowk = _row_kernel(p.code, p.bias)
-    if rowk != 0:
+    rows = _rows_code(p.code, p.bias)
+    if rows == ROWS_RELU_BIAS or rows == ROWS_ERF_BIAS:
         # per neuron: the bias b, h = b / |a| (ReLU) or sqrt(2) b / q with
         # q = sqrt(1 + 2 |a|^2) (erf), Phi(h), phi(h), h phi(h) and q: the biased rows
         # read them instead of evaluating them once per pair
@@ -746,13 +739,14 @@ def exact_velocity(theta, p, w, out):
             b = (theta[n, d + 1] if n < m else teacher[n - m, d + 1])
             w.biases[n] = b
             q = math.sqrt(1.0 + 2.0 * w.norms[n] * w.norms[n])
-            h = math.sqrt(2.0) * b / q if rowk == 4 else b / max(w.norms[n], 1e-150)
+            h = (math.sqrt(2.0) * b / q if rows == ROWS_ERF_BIAS
+                 else b / max(w.norms[n], 1e-150))
             w.hinfo[4, n] = q
             w.hinfo[0, n] = h
             w.hinfo[1, n] = norm_cdf(h)
             w.hinfo[2, n] = norm_pdf(h)
             w.hinfo[3, n] = 0.0 if abs(h) > 40.0 else h * norm_pdf(h)
-    _lanes(theta, p, w, s, _fast_code(p.code, p.bias))
+    _lanes(theta, p, w, s, rows)
     nl = w.lacc.shape[0]
     inv_alpha = 1.0 / p.alpha
     risk = 0.0

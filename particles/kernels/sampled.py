@@ -402,35 +402,33 @@ def _inner_lane(X, y, lo, hi, at, bvec, cvec, code, leak, s, loss, acc, part, z,
     return rsum
 
 
-@pjit
-def _inner_parallel(X, y, w, code, leak, s, loss):
+@jit
+def _inner_lane_of(X, y, w, code, leak, s, loss, lane):
+    # lane ``lane`` of the fixed split of the samples, with its own buffers
     n = X.shape[0]
     nl = w.lacc.shape[0]
-    lane_risk = w.lane_risk
-    for k in prange(nl):
-        lane = np.int64(k)  # one index type in the parallel and serial versions
-        lo = (n * lane) // nl
-        hi = (n * (lane + 1)) // nl
-        lane_risk[lane] = _inner_lane(X, y, lo, hi, w.at, w.bvec, w.cvec, code, leak, s, loss,
-                                      w.lacc[lane], w.part[lane], w.zbuf[lane], w.hbuf[lane],
-                                      w.gbuf[lane])
+    lo = (n * lane) // nl
+    hi = (n * (lane + 1)) // nl
+    w.lane_risk[lane] = _inner_lane(X, y, lo, hi, w.at, w.bvec, w.cvec, code, leak, s, loss,
+                                    w.lacc[lane], w.part[lane], w.zbuf[lane], w.hbuf[lane],
+                                    w.gbuf[lane])
+
+
+@pjit
+def _inner_parallel(X, y, w, code, leak, s, loss):
+    for k in prange(w.lacc.shape[0]):
+        # int64: one index type in the parallel and serial versions
+        _inner_lane_of(X, y, w, code, leak, s, loss, np.int64(k))
 
 
 @jit
 def _inner(X, y, w, code, leak, s, loss):
     # as _fused: small problems run the lanes in the calling thread
-    n = X.shape[0]
-    m = w.at.shape[1]
-    if n * m >= SERIAL_BELOW:
+    if X.shape[0] * w.at.shape[1] >= SERIAL_BELOW:
         _inner_parallel(X, y, w, code, leak, s, loss)
         return
-    nl = w.lacc.shape[0]
-    for lane in range(nl):
-        lo = (n * lane) // nl
-        hi = (n * (lane + 1)) // nl
-        w.lane_risk[lane] = _inner_lane(X, y, lo, hi, w.at, w.bvec, w.cvec, code, leak, s,
-                                        loss, w.lacc[lane], w.part[lane], w.zbuf[lane],
-                                        w.hbuf[lane], w.gbuf[lane])
+    for lane in range(w.lacc.shape[0]):
+        _inner_lane_of(X, y, w, code, leak, s, loss, np.int64(lane))
 
 
 @jit
