@@ -9,9 +9,10 @@ oracle, 4 m^2 d for the exact one), in float64 and float32, with 1 and 2 threads
 peak resident memory of the largest configurations in fresh subprocesses. Peers
 (NumPy, PyTorch, JAX) run the same mean-field ReLU gradient step on the same sample
 and are checked to give the same parameters as particles after a few steps before
-they are timed. Results: JSON, a markdown table with the targets (first and second performance rounds) and
-log-log plots of time per step vs m, in benchmarks/results/. Also: the overhead of a
-call that runs no step, and the relative error of the float32 risk.
+they are timed. Results: JSON, a markdown table with the targets (first and second
+performance rounds) and log-log plots of time per step vs m, in benchmarks/results/.
+Also: the overhead of a call that runs no step, and the relative error of the float32
+risk.
 """
 from __future__ import annotations
 
@@ -242,7 +243,7 @@ def float32_risk_error(kind, d, n, m):
 
     _, _, _, th32, o32 = _problem(d, n, m, np.float32, exact=kind == "exact")
     FixedStep("euler", o32, 1e-2).advance(State(th32), 50)
-    _, _, _, th64, o64 = _problem(d, n, m, np.float64, exact=kind == "exact")
+    o64 = _problem(d, n, m, np.float64, exact=kind == "exact")[4]
     r32, _ = o32.velocity(th32)
     r64, _ = o64.velocity(th32.astype(np.float64))
     return abs(r32 - r64) / abs(r64)
