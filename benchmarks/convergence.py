@@ -2,7 +2,7 @@
 
     python -m benchmarks convergence [--quick]
 
-The m-scaling figure (particles/figures/m_scaling.py: the protocol, the measures and
+The m-scaling figure (particles/experiments/figures/m_scaling.py: the protocol, the measures and
 the expected slopes), run on the sweep engine: every run is an HDF5 file in
 ``results/convergence[-quick]/runs-m/`` and ``runs-reference/``, each with an
 ``index.h5`` (external links and the parameter table). Written here: the figure's
@@ -18,13 +18,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def settings(quick):
-    from particles.figures import m_scaling
+    from particles.experiments.figures import m_scaling
 
     return m_scaling.settings(quick)
 
 
 def convergence(quick=False, out_dir=None, log=print, workers=None):
-    from particles.figures import make
+    from particles.experiments.figures import make
 
     out_dir = out_dir or os.path.join(HERE, "results")
     name = "convergence-quick" if quick else "convergence"

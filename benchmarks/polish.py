@@ -1,5 +1,5 @@
 """Time to a gradient norm of 1e-10 from the end of the default run: Euler alone, Euler
-then L-BFGS, Euler then Newton (particles.optimize.polish).
+then L-BFGS, Euler then Newton (particles.analysis.optimality.polish).
 
     python -m benchmarks polish [--quick]
 
@@ -27,7 +27,7 @@ def _grad_norm(oracle, theta):
 def polish_benchmark(quick=False, log=print):
     import particles as pt
     from particles.cli import DEFAULT_CONFIG
-    from particles.optimize import for_simulation, polish
+    from particles.analysis.optimality import for_simulation, polish
 
     cfg = pt.load_toml(DEFAULT_CONFIG)
     sim = pt.Simulation(cfg)

@@ -8,7 +8,7 @@ and threads under contention.
   (simulation, HDF5 file and GIF); target under 20 s on the 2-core machine;
 * warm run: the same command once the cache is filled (median of repeats); target
   under 3 s;
-* animation: :func:`particles.animation.animate` against the previous code path
+* animation: :func:`particles.viz.animation.animate` against the previous code path
   measured in the same process on the same file (matplotlib's ``PillowWriter``
   grabbing a full redraw of the same scene per frame); target at least 5x faster;
 * contention: seconds per Euler step with 1 thread, with 2 threads and with the
@@ -34,7 +34,7 @@ CONTENTION = r"""
 import json, sys, time
 import numpy as np
 import particles as pt
-from particles._threads import default_threads, pool_owner
+from particles._numba.threads import default_threads, pool_owner
 
 kind, d, m, n = {case!r}
 rng = np.random.default_rng(0)
@@ -92,9 +92,9 @@ def baseline_animate(path, out, frames=60, fps=12, dpi=80, size=5.0, trail=8):
     import matplotlib.pyplot as plt
     from matplotlib import animation as manim
 
-    from particles.animation import Scene
+    from particles.viz.animation import Scene
     from particles.io import Run
-    from particles.plotting import frame_indices
+    from particles.viz.plotting import frame_indices
 
     with Run(path) as run:
         idx = frame_indices(run.times[:len(run)], frames)
@@ -110,7 +110,7 @@ def baseline_animate(path, out, frames=60, fps=12, dpi=80, size=5.0, trail=8):
 
 def startup(quick=False, out_dir=None, log=print):
     """Run the benchmark; write startup[-quick].json/.md; return the payload."""
-    from particles.animation import animate
+    from particles.viz.animation import animate
 
     work = tempfile.mkdtemp(prefix="particles-startup-")
     try:

@@ -36,7 +36,8 @@ os.environ.setdefault("GOMP_SPINCOUNT", "3000")
 
 def _problem(d, n, m, dtype, seed=0, bias=False, act="relu", exact=False):
     import particles as pt
-    from particles import oracles, problems
+    from particles import oracles
+    from particles.model import problems
 
     rng = np.random.default_rng(seed)
     prob = problems.teacher_student(d, 3, activation=act, bias=bias, rng=rng)
@@ -60,8 +61,8 @@ def _set_threads(n):
 
 def time_particles(oracle, theta, dt, quick):
     """(seconds per step, first-call seconds) for Euler steps of ``oracle``."""
-    from particles.integrators import FixedStep
-    from particles.state import State
+    from particles.dynamics.integrators import FixedStep
+    from particles.model.state import State
 
     integ = FixedStep("euler", oracle, dt)
     th = State(theta.copy())
@@ -148,8 +149,8 @@ def cost(quick=False, out_dir=None, log=print):
                     continue
                 _, X, y, theta, o = _problem(d, n, m, np.float64)
                 sec, first = time_particles(o, theta, dt, quick)
-                from particles.integrators import FixedStep
-                from particles.state import State
+                from particles.dynamics.integrators import FixedStep
+                from particles.model.state import State
 
                 after = theta.copy()
                 FixedStep("euler", o, dt).advance(State(after), 3)
@@ -197,8 +198,8 @@ def cost(quick=False, out_dir=None, log=print):
                 rows.append(row)
                 log(_fmt(row))
                 if act == "relu" and not bias and m <= 4096:
-                    from particles.integrators import FixedStep
-                    from particles.state import State
+                    from particles.dynamics.integrators import FixedStep
+                    from particles.model.state import State
 
                     after = theta.copy()
                     FixedStep("euler", o, dt).advance(State(after), 2)
@@ -238,8 +239,8 @@ def cost(quick=False, out_dir=None, log=print):
 def float32_risk_error(kind, d, n, m):
     """|R_32 - R_64| / R_64 at the same (rounded) particles and sample, after 50 steps
     of float32 Euler (so the particles have moved off the initial draw)."""
-    from particles.integrators import FixedStep
-    from particles.state import State
+    from particles.dynamics.integrators import FixedStep
+    from particles.model.state import State
 
     _, _, _, th32, o32 = _problem(d, n, m, np.float32, exact=kind == "exact")
     FixedStep("euler", o32, 1e-2).advance(State(th32), 50)
@@ -255,9 +256,9 @@ def call_overhead(log):
     (and outside it, where every call sets the BLAS thread limit)."""
     import timeit
 
-    from particles._threads import pool_owner
-    from particles.integrators import FixedStep
-    from particles.state import State
+    from particles._numba.threads import pool_owner
+    from particles.dynamics.integrators import FixedStep
+    from particles.model.state import State
 
     _, _, _, theta, o = _problem(2, 1000, 10, np.float64)
     integ = FixedStep("euler", o, 1e-3)
@@ -289,8 +290,8 @@ MEMORY_SCRIPT = r"""
 import json, sys, numpy as np
 sys.path.insert(0, {root!r})
 from benchmarks.suite import _problem
-from particles.integrators import FixedStep
-from particles.state import State
+from particles.dynamics.integrators import FixedStep
+from particles.model.state import State
 
 def status(key):
     with open("/proc/self/status") as fh:

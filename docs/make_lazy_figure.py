@@ -16,7 +16,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 import particles as pt  # noqa: E402
-from particles import lazy, plotting  # noqa: E402
+from particles import lazy
+from particles.viz import plotting  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

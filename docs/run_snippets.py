@@ -14,7 +14,7 @@ means for each kind of block:
   (``python -m pytest``), which is CI's first step;
 * ``toml``: preceded by ``<!-- file: NAME -->`` it is written to NAME for the commands
   below it; otherwise it is parsed and loaded as a configuration or sweep
-  (``particles.config_io``), so an option the code no longer knows fails the build;
+  (``particles.config.io``), so an option the code no longer knows fails the build;
 * ``text``, ``console`` without commands, output listings and MyST directives
   (``{toctree}``) are not code.
 
@@ -143,12 +143,12 @@ def run_page(path, log=print):
 
 
 def _load_toml(code, where):
-    from particles import config_io
+    from particles.config import io as config_io
 
     try:
         data = tomllib.loads(code)
         if "sweep" in data:
-            from particles.sweep import sweep_from_dict
+            from particles.experiments.sweep import sweep_from_dict
 
             sweep_from_dict(data)
         else:

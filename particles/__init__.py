@@ -14,10 +14,15 @@ Quick start::
 
 The public surface is re-exported here lazily: ``import particles`` loads neither
 Numba nor SciPy and compiles nothing; kernels compile on first use and are cached
-on disk.
+on disk. ``pt.Config()`` and ``pt.load(path)`` do not load Numba either. Nothing
+inside the package imports this facade; the layers below it, bottom to top, are
+``registry``/``_numba`` -> ``kernels`` -> ``config``, ``model`` -> ``oracles``, ``io``
+-> ``dynamics`` -> ``analysis`` -> ``viz`` -> ``experiments`` -> ``cli`` (see
+docs/architecture.md). ``particles.lazy`` is the public module of the lazy regime.
 """
-__version__ = "0.2.0"
+from ._version import __version__
 
+#: public name -> module that defines it (imported on first access)
 _EXPORTS = {
     # configuration
     "Config": "config", "ProblemConfig": "config", "NetworkConfig": "config",
@@ -25,21 +30,24 @@ _EXPORTS = {
     "RecordConfig": "config", "OutputConfig": "config", "ConfigError": "config",
     "load_toml": "config", "from_dict": "config", "to_dict": "config",
     # problems and initialisation
-    "Problem": "problems", "teacher_student": "problems", "dataset": "problems",
-    "random_teacher": "problems", "sample_inputs": "problems",
-    "initialize": "initial",
+    "Problem": "model.problems", "teacher_student": "model.problems",
+    "dataset": "model.problems", "random_teacher": "model.problems",
+    "sample_inputs": "model.problems", "initialize": "model.initial",
     # oracles and integrators
     "Oracle": "oracles", "exact_oracle": "oracles", "sample_oracle": "oracles",
     "online_oracle": "oracles",
-    "FixedStep": "integrators", "OdeDriver": "integrators", "State": "state",
+    "FixedStep": "dynamics.integrators", "OdeDriver": "dynamics.integrators",
+    "State": "model.state",
     # running
-    "simulate": "simulation", "Simulation": "simulation", "Result": "simulation",
-    "MemoryRecorder": "recorder", "Recorder": "recorder",
-    "ACTIVATIONS": "activations",
+    "simulate": "dynamics.simulation", "Simulation": "dynamics.simulation",
+    "Result": "dynamics.simulation",
+    "MemoryRecorder": "io.recorder", "Recorder": "io.recorder",
+    "ACTIVATIONS": "registry",
     # store
-    "load": "io", "Run": "io", "H5Writer": "io", "run": "runner", "resume": "runner",
+    "load": "io", "Run": "io", "H5Writer": "io", "run": "dynamics.runner",
+    "resume": "dynamics.runner",
     # sweeps
-    "Sweep": "sweep", "run_sweep": "sweep",
+    "Sweep": "experiments.sweep", "run_sweep": "experiments.sweep",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

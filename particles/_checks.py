@@ -1,11 +1,21 @@
 """Validators shared by the configuration and the public functions: each error names
-the field, the value and what is allowed."""
+the field, the value and what is allowed; and the two kinds of error the command line
+tells apart by where they come from (:class:`ConfigError`: bad input, exit 2;
+:class:`RunError`: a failure while a run was stepping, exit 1)."""
 import math
 import numbers
 
 
 class ConfigError(ValueError):
     """A configuration value is invalid (the message names key, value and rule)."""
+
+
+class RunError(RuntimeError):
+    """An error raised inside a run's stepping loop, after every input was accepted.
+
+    It wraps the original exception (``__cause__``), whatever its type: a ``ValueError``
+    from deep inside a step is a failed run, not bad input.
+    """
 
 
 def _fail(key, value, allowed):

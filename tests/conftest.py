@@ -11,7 +11,8 @@ sys.path.insert(0, str(pathlib.Path(__file__).parent))
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-#: per-dtype tolerance table used across the suite
+#: relative tolerance of a kernel result against its float64 NumPy twin, per state dtype
+#: (test_oracles, test_dynamics: `from conftest import RTOL`)
 RTOL = {np.float64: 1e-12, np.float32: 2e-5}
 
 

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from particles import analysis
+from particles.analysis import distances as analysis
 
 
 def test_w2_exact_equal_sizes_against_brute_force(rng):

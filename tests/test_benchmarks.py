@@ -1,11 +1,18 @@
-"""The benchmark suite's --quick modes run and produce well-formed results."""
+"""The benchmark suite's --quick modes run and produce well-formed results.
+
+Slow (minutes of timed runs): in the `slow` group, which CI runs apart
+(`python -m pytest -m slow`).
+"""
 import json
 import os
 
 import h5py
 import numpy as np
+import pytest
 
 from benchmarks import convergence, suite
+
+pytestmark = pytest.mark.slow
 
 
 def test_cost_quick(tmp_path):

@@ -163,7 +163,7 @@ def test_real_subprocess_run_with_default_and_plain_progress(tmp_path):
 
 
 def test_threads_option_and_compile_notice(small, tmp_path, capsys, monkeypatch):
-    from particles import cli_text as cli
+    from particles.cli import text as cli
 
     # a notice after 0 s shows what a slow first report prints (compilation)
     monkeypatch.setattr(cli, "COMPILE_NOTICE_AFTER", 0.0)
@@ -205,3 +205,29 @@ def test_progress_bar_on_a_terminal(small, tmp_path):
     os.close(master)
     assert proc.returncode == 0
     assert "step/s" in b"".join(chunks).decode(errors="replace")  # tqdm's rate unit
+
+
+def test_exit_status_follows_where_the_error_comes_from(tmp_path, capsys, monkeypatch):
+    """A ValueError raised while the run steps is a failed run (1), not bad input (2);
+    the same type raised by a bad config stays 2. main() restores warnings.showwarning."""
+    import warnings
+
+    from particles.dynamics.integrators import FixedStep
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(SMALL)
+    shown = warnings.showwarning
+
+    def boom(self, state, n_steps):
+        raise ValueError("deep inside a step")
+
+    monkeypatch.setattr(FixedStep, "advance", boom)
+    out = tmp_path / "r.h5"
+    assert main(["run", str(cfg), "-o", str(out), "--no-animate", "-q"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: run failed at step 0")
+    assert "ValueError: deep inside a step" in err[0]
+    assert out.exists()  # the step-0 records are kept
+    assert main(["run", str(cfg), "-o", str(tmp_path / "x.h5"), "--set", "network.m=0",
+                 "-q"]) == 2
+    assert warnings.showwarning is shown

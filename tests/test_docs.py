@@ -53,8 +53,10 @@ def test_every_public_name_has_a_docstring():
 
     missing = [n for n in particles.__all__ if n != "__version__"
                and not inspect.getdoc(getattr(particles, n))]
-    for modname in ("lazy", "sweep", "convex", "optimize", "figures", "plotting",
-                    "animation", "analysis"):
+    for modname in ("lazy", "experiments.sweep", "analysis.convex", "analysis.optimality",
+                    "analysis.distances", "analysis.lazy", "experiments.figures",
+                    "viz.plotting", "viz.animation", "model.network", "dynamics.observables",
+                    "dynamics.integrators", "oracles.base", "config.rules", "registry"):
         mod = importlib.import_module(f"particles.{modname}")
         assert inspect.getdoc(mod), f"particles.{modname} has no docstring"
         for name, obj in vars(mod).items():

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 import particles as pt
-from particles import oracles, problems
-from particles.integrators import FixedStep, OdeDriver
+from particles import oracles
+from particles.model import problems
+from particles.dynamics.integrators import FixedStep, OdeDriver
 from particles.kernels.network import forward
 
 
@@ -187,6 +188,7 @@ def test_weight_decay_shrinks_invariants():
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_compiled_steps_against_naive_twin(method, dtype, rng):
     import naive
+    from conftest import RTOL
 
     d, m = 3, 5
     X = rng.standard_normal((300, d))
@@ -200,7 +202,7 @@ def test_compiled_steps_against_naive_twin(method, dtype, rng):
     ref = naive.fixed_steps(lambda t: naive.sample_velocity(t, X.astype(dtype), y, "tanh",
                                                             True)[1].astype(dtype),
                             theta, method, dtype(dt), 20, lr, wd)
-    tol = 1e-12 if dtype == np.float64 else 1e-5
+    tol = RTOL[dtype]
     np.testing.assert_allclose(got, ref, rtol=tol, atol=tol)
     assert got.dtype == dtype
 

@@ -1,6 +1,7 @@
 """The figure machinery (one figure end to end; the others' quick modes run as a CI
 smoke step, .ci/run) and the convex baseline."""
 import json
+import math
 import sys
 
 import numpy as np
@@ -8,9 +9,9 @@ import pytest
 from PIL import Image
 
 import particles as pt
-from particles import figures
+from particles.experiments import figures
 from particles.cli import main
-from particles.convex import random_features
+from particles.analysis.convex import random_features
 
 import naive
 
@@ -54,6 +55,25 @@ def test_lazy_trajectories_end_to_end(tmp_path, capsys):
     assert main(["figure", "nope"]) == 2
 
 
+def _twin_moments(activation, A, B):
+    """E[sigma(a_i . x + b_i) sigma(a'_j . x + b'_j)], x ~ N(0, I), from the NumPy twins
+    (SciPy closed forms for relu and erf, brute-force quadrature otherwise)."""
+    d = A.shape[1] - 1
+    out = np.empty((A.shape[0], B.shape[0]))
+    for i, u in enumerate(A):
+        for j, w in enumerate(B):
+            s1, s2 = np.linalg.norm(u[:d]), np.linalg.norm(w[:d])
+            rho = float(np.clip(u[:d] @ w[:d] / (s1 * s2), -1.0, 1.0))
+            if activation == "relu" and u[d] == 0 and w[d] == 0:  # arc-cosine, order 1
+                t = math.acos(rho)
+                out[i, j] = s1 * s2 * (math.sin(t) + (math.pi - t) * rho) / (2 * math.pi)
+            elif activation == "erf":
+                out[i, j] = naive.closed_pair(activation, u[d], w[d], s1, s2, rho)[0]
+            else:
+                out[i, j] = naive.pair(activation, u[d], w[d], s1, s2, rho, nodes=400)[0]
+    return out
+
+
 @pytest.mark.parametrize("activation,bias", [("relu", False), ("erf", True),
                                              ("sigmoid", False)])
 def test_random_features_solves_the_least_squares_problem(activation, bias):
@@ -64,7 +84,15 @@ def test_random_features_solves_the_least_squares_problem(activation, bias):
     np.testing.assert_array_equal(res.theta[:, 1:], theta[:, 1:])  # hidden layer frozen
     orc = pt.exact_oracle(prob, 12, activation=activation, bias=bias, alpha=2.0)
     r, v = orc.velocity(res.theta.copy())
-    np.testing.assert_allclose(r, res.risk, rtol=1e-12)
+    # the Gram-matrix closed form, from the twins' pair moments (not the library's):
+    # min_c R = E y^2 / 2 - h^T G^+ h / 2, G_ij = E s_i s_j, h_i = E s_i y
+    hidden, teacher = theta[:, 1:], np.asarray(prob.teacher)
+    G = _twin_moments(activation, hidden, hidden)
+    h = _twin_moments(activation, hidden, teacher[:, 1:]) @ teacher[:, 0]
+    ey2 = teacher[:, 0] @ _twin_moments(activation, teacher[:, 1:], teacher[:, 1:]) @ teacher[:, 0]
+    best = 0.5 * ey2 - 0.5 * h @ np.linalg.pinv(G, rcond=1e-12) @ h
+    # the twins' moments are good to ~1e-12 (quadrature: 1e-11); G^+ amplifies that by cond(G)
+    np.testing.assert_allclose(res.risk, best, rtol=0, atol=1e-11 * np.linalg.cond(G) * ey2)
     assert np.abs(v[:, 0]).max() < 1e-10 * max(1.0, np.abs(res.theta[:, 0]).max())
     # no other output weights do better: random perturbations raise the exact risk
     for _ in range(5):
@@ -87,4 +115,4 @@ def test_random_features_refuses_bad_input():
         random_features(prob, np.zeros((4, 3)))
     with pytest.raises(ValueError, match="rcond"):
         random_features(prob, np.ones((4, 5)), rcond=2.0)
-    assert "particles.convex" in sys.modules
+    assert "particles.analysis.convex" in sys.modules

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import particles as pt
-from particles._jit import FastCall, jit, package_digest
+from particles._numba.jit import FastCall, jit, package_digest
 from particles.kernels.dispatch import register, registered
 from particles.oracles.base import Oracle
 
@@ -30,7 +30,7 @@ def _python(code):
 
 def test_cache_guard_hook():
     """Cached kernels go stale, and get other file names, when any package file changes."""
-    from particles.integrators import fixed_steps
+    from particles.dynamics.integrators import fixed_steps
 
     locator = fixed_steps._cache._impl._locator
     assert getattr(locator, "_particles_guard", False)
@@ -41,7 +41,7 @@ def test_cache_guard_hook():
 def test_thread_pool_launch_hook():
     """ensure_threads starts Numba's pool, with the short spin, before any parallel
     kernel is compiled."""
-    out = _python("import os, particles._jit as j, numba.np.ufunc.parallel as p\n"
+    out = _python("import os, particles._numba.jit as j, numba.np.ufunc.parallel as p\n"
                   "assert not p._is_initialized\n"
                   "j.ensure_threads()\n"
                   "print(p._is_initialized, os.environ['GOMP_SPINCOUNT'])")
@@ -109,7 +109,7 @@ def test_a_run_compiles_only_its_oracle():
 def test_blas_limit_covers_scipy_loaded_late():
     """SciPy's OpenBLAS loaded after the limit was installed is limited too."""
     out = _python("import sys, json\n"
-                  "from particles._threads import pool_owner\n"
+                  "from particles._numba.threads import pool_owner\n"
                   "from threadpoolctl import threadpool_info\n"
                   "assert 'scipy' not in sys.modules\n"
                   "with pool_owner():\n"
@@ -127,7 +127,7 @@ def test_a_late_scipy_user_keeps_the_limit_during_a_run():
     out = _python("import sys, json, numpy as np\n"
                   "import particles as pt\n"
                   "from threadpoolctl import threadpool_info\n"
-                  "from particles import _threads\n"
+                  "from particles._numba import threads as _threads\n"
                   "seen = []\n"
                   "rng = np.random.default_rng(0)\n"
                   "X = rng.standard_normal((300, 40)); y = np.tanh(X[:, 0])\n"
@@ -146,19 +146,23 @@ def test_a_late_scipy_user_keeps_the_limit_during_a_run():
 
 def test_available_cores_follows_affinity():
     out = _python("import os\n"
-                  "from particles._threads import available_cores\n"
+                  "from particles._numba.threads import available_cores\n"
                   "os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})\n"
                   "print(available_cores())")
     assert out.strip() == "1"
 
 
 def test_threads_option_and_default(rng):
-    from particles._threads import default_threads
+    from particles._numba.threads import default_threads
 
     small = pt.Simulation(pt.Config(network=pt.NetworkConfig(m=8)))
     assert default_threads(small.oracle) == 1
     with pytest.raises(pt.ConfigError, match=r"threads=-1 is invalid"):
         pt.Config(threads=-1)
+    import numba
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("one core: 1 and 2 threads cannot be compared")
     cfg = pt.Config(network=pt.NetworkConfig(m=8), threads=2,
                     integrator=pt.IntegratorConfig(dt=0.1, t_end=1.0))
     one = pt.simulate(cfg.replace(threads=1))

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import particles as pt
-from particles import optimize as O
+from particles.analysis import optimality as O
 from particles.cli import main
 
 

@@ -4,7 +4,7 @@ import pytest
 from PIL import Image
 
 import particles as pt
-from particles import animation, plotting
+from particles.viz import animation, plotting
 
 
 @pytest.fixture(scope="module")

@@ -231,9 +231,11 @@ def test_sigkill_then_resume_bit_for_bit(method, oracle, kills, tmp_path, rng):
         target = int(rng.integers(2, n_records - 2))
         proc = _start_run(cfg_path, out)
         seen = _wait_for_frames(proc, out, target)
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
+        assert proc.poll() is None, (f"the run ended (status {proc.returncode}) before "
+                                     f"{target} frames were seen ({seen}): nothing to kill")
+        proc.send_signal(signal.SIGKILL)
         proc.wait()
+        assert proc.returncode == -signal.SIGKILL  # the kill happened, mid-run
         with pt.load(out) as run:
             n = len(run)
             assert n >= 1

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import particles as pt
-from particles import sweep as sw
+from particles.experiments import sweep as sw
 from particles.cli import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -108,7 +108,7 @@ def _final(table):
 def test_serial_pool_and_dask_agree_bit_for_bit(tmp_path):
     # with a post-processing step (polish, certificate, convex baseline: SciPy and BLAS
     # from Python) that must not depend on the executor's threads either
-    s = small_sweep(post="particles.figures.m_convergence:post")
+    s = small_sweep(post="particles.experiments.figures.m_convergence:post")
     serial = sw.run_sweep(s, tmp_path / "serial", workers=1, progress=False)
     pool = sw.run_sweep(s, tmp_path / "pool", workers=2, progress=False)
     assert len(serial) == 8 and {r["status"] for r in serial.rows} == {"complete"}
@@ -163,9 +163,9 @@ def test_index_table_and_curves(tmp_path):
 KILLER = """
 import os, signal, sys
 sys.path.insert(0, {tests!r})
-import particles.runner as runner
+import particles.dynamics.runner as runner
 from test_sweep import small_sweep
-from particles import sweep as sw
+from particles.experiments import sweep as sw
 
 original = runner.run
 calls = []
@@ -259,7 +259,7 @@ INTERRUPTER = """
 import os, signal, sys
 sys.path.insert(0, {tests!r})
 from test_sweep import long_sweep
-from particles import sweep as sw
+from particles.experiments import sweep as sw
 
 # Ctrl-C in a terminal raises KeyboardInterrupt; a process started in the background by
 # a non-interactive shell inherits SIGINT ignored, so install Python's handler

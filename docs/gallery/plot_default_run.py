@@ -10,7 +10,7 @@ import tempfile
 import matplotlib.pyplot as plt
 
 import particles as pt
-from particles import plotting
+from particles.viz import plotting
 from particles.cli import DEFAULT_CONFIG
 
 cfg = pt.load_toml(DEFAULT_CONFIG)

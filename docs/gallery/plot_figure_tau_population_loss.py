@@ -9,7 +9,7 @@ import tempfile
 import matplotlib.image as mpimg
 import matplotlib.pyplot as plt
 
-from particles import figures
+from particles.experiments import figures
 
 out = tempfile.mkdtemp()
 data = figures.make("tau-population-loss", out, quick=True, workers=2, progress=False,

@@ -12,7 +12,8 @@ import tempfile
 import matplotlib.pyplot as plt
 
 import particles as pt
-from particles import lazy, plotting
+from particles import lazy
+from particles.viz import plotting
 
 base = pt.Config(problem=pt.ProblemConfig(d=2, inputs="sphere", m0=3,
                                           teacher_output="random_sign"),

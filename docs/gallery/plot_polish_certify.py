@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import particles as pt
-from particles.optimize import certify_file, polish_file
+from particles.analysis.optimality import certify_file, polish_file
 
 tmp = tempfile.mkdtemp()
 rows = []

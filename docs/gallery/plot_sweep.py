@@ -9,7 +9,8 @@ mean and spread of the final risk over trials.
 import tempfile
 
 import particles as pt
-from particles import plotting, sweep
+from particles.viz import plotting
+from particles.experiments import sweep
 
 base = pt.Config(network=pt.NetworkConfig(m=16),
                  init=pt.InitConfig(symmetric=True),

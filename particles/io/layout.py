@@ -8,8 +8,8 @@ import time as _time
 
 import numpy as np
 
-from .. import __version__
-from ..problems import to_attrs
+from .._version import __version__
+from ..model.problems import to_attrs
 
 H5MD_VERSION = (1, 1)
 STATE_BYTES = 8192

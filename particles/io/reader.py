@@ -226,7 +226,7 @@ class Run:
         """The stored config, problem and arrays describe one run (else NotARunError)."""
         import numpy as np
 
-        from ..problems import check_against
+        from ..model.problems import check_against
 
         try:
             check_against(self.config, self.problem())
@@ -243,7 +243,7 @@ class Run:
         Files written before the problem was stored (version 0.1) rebuild it from the
         stored teacher and the config.
         """
-        from ..problems import from_attrs
+        from ..model.problems import from_attrs
 
         par = self.f["parameters"]
         if "problem" in par.attrs:

@@ -39,7 +39,7 @@ import time as _time
 
 import numpy as np
 
-from ..recorder import Recorder
+from .recorder import Recorder
 from .layout import STATE_BYTES, _json_default, create_layout
 from .lock import WriterLock
 

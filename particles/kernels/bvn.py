@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from .._jit import inline, jit
+from .._numba.jit import inline, jit
 
 _SQRT1_2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)

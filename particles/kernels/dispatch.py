@@ -20,7 +20,7 @@ package, :func:`loop` returns an uncached twin of the loop.
 import numba
 from numba.extending import overload
 
-from .._jit import jit
+from .._numba.jit import jit
 
 _KERNELS = {}
 _TWINS = {}

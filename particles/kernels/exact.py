@@ -36,12 +36,12 @@ import math
 import numpy as np
 from numba import prange
 
-from .. import activations as act
-from .._jit import inline, jit, pjit, vjit
+from . import activations as act
+from .._numba.jit import inline, jit, pjit, vjit
 from .bvn import _W6, _W12, _W20, _X6, _X12, _X20, norm_cdf, norm_pdf
 from .pairs import erf_pair_both, leaky_pair_both, quadrature_pair_both, relu_pair_both
 from .vmath import (_MOREBITS, _P0, _P1, _P2, _P3, _P4, _Q0, _Q1, _Q2, _Q3, _Q4, _T3P8,
-                    norm_cdf_rows, vasin, vatan_nonneg, vexp)
+    norm_cdf_rows, vasin, vexp)
 from .vmath import vsin as _vsin
 
 BLOCK = 128
@@ -52,24 +52,11 @@ _INV_TWO_PI = 1.0 / _TWO_PI
 
 
 @inline
-def _pi_minus_angle(r, rho):
-    # pi - theta with theta = atan2(r, rho) in [0, pi], r >= 0
-    if rho < 0.0:
-        return vatan_nonneg(r / -rho)
-    return math.pi - vatan_nonneg(r / rho)
-
-
-@inline
 def _pair_both(code, leak, bias, rows, b1, b2, s1, s2, rho, nodes, weights, counts):
     # (A0, A11, A20_ij, A20_ji, A1_ij, A1_ji) for the pair (i, j), both orders
-    if rows == ROWS_RELU:  # relu without bias: arc-cosine
-        r = math.sqrt(max((1.0 - rho) * (1.0 + rho), 0.0))
-        pmt = _pi_minus_angle(r, rho)
-        s1 = max(s1, 1e-150)
-        s2 = max(s2, 1e-150)
-        q = r / _TWO_PI
-        return (s1 * s2 * (r + pmt * rho) / _TWO_PI, pmt / _TWO_PI, q * s2 / s1, q * s1 / s2,
-                0.0, 0.0)
+    if rows == ROWS_RELU:  # relu without bias: arc-cosine (no b-velocity, so no A1)
+        a0, a11, a20, a20r, _, _ = relu_pair_both(b1, b2, s1, s2, rho, False)
+        return a0, a11, a20, a20r, 0.0, 0.0
     if code == act.RELU:
         return relu_pair_both(b1, b2, s1, s2, rho, bias)
     if code == act.LEAKY_RELU:

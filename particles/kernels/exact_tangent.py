@@ -26,7 +26,7 @@ import math
 
 import numpy as np
 
-from .._jit import jit
+from .._numba.jit import jit
 
 #: below this sin(t) two neurons count as parallel (or antiparallel)
 PARALLEL = 1e-12

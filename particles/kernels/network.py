@@ -1,8 +1,8 @@
 """The network itself, compiled: outputs f(x) on a batch and Gaussian/sphere inputs."""
 import math
 
-from .. import activations as act
-from .._jit import jit
+from . import activations as act
+from .._numba.jit import jit
 
 
 @jit

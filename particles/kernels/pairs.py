@@ -24,8 +24,8 @@ import math
 
 import numpy as np
 
-from .. import activations as act
-from .._jit import inline, jit
+from . import activations as act
+from .._numba.jit import inline, jit
 from .bvn import bvn_cdf, bvn_upper, norm_cdf, norm_pdf
 
 _TWO_PI = 2.0 * math.pi

@@ -39,8 +39,8 @@ import math
 import numpy as np
 from numba import prange
 
-from .. import activations as act
-from .._jit import inline, jit, pjit, vinline, vjit
+from . import activations as act
+from .._numba.jit import inline, jit, pjit, vinline, vjit
 from .network import draw_inputs, forward
 
 SQUARED, LOGISTIC = 0, 1

@@ -20,8 +20,8 @@ and reduced in a fixed order, as in :mod:`particles.kernels.sampled`.
 import numpy as np
 from numba import prange
 
-from .. import activations as act
-from .._jit import jit, pjit
+from . import activations as act
+from .._numba.jit import jit, pjit
 from .network import draw_inputs, forward
 from .sampled import LOGISTIC, SERIAL_BELOW, loss_grad, loss_value
 

@@ -24,7 +24,7 @@ import numpy as np
 from numba.core import types
 from numba.extending import intrinsic
 
-from .._jit import vinline, vjit
+from .._numba.jit import vinline, vjit
 
 
 @intrinsic

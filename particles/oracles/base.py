@@ -1,11 +1,71 @@
-"""The oracle type every risk oracle returns."""
+"""The oracle contract (:class:`RiskOracle`) and the type every built-in oracle returns.
+
+Callers outside :mod:`particles.oracles` (integrators, observers, polish, certificates)
+use only what :class:`RiskOracle` lists; the ``data`` bundle is read by the compiled
+loops alone. An oracle that runs elsewhere (another backend) implements the protocol
+without subclassing :class:`Oracle`.
+"""
 from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from .._jit import FastCall
-from .._threads import pool_owner
+from .._numba.jit import FastCall
+from .._numba.threads import pool_owner
 from ..kernels.dispatch import call_velocity, loop
+
+
+@runtime_checkable
+class RiskOracle(Protocol):
+    """What callers may use of an oracle.
+
+    Attributes
+    ----------
+    kind : str
+        The registered name (:data:`particles.registry.ORACLES`).
+    model : str
+        "full" (the network) or "tangent" (its linearisation at theta0).
+    m, d : int
+        Particles and input dimension: states have shape (m, d + 2).
+    dtype : numpy.dtype
+        The state dtype.
+    alpha : float
+        The effective output scale (risk R(alpha f) / alpha^2 conventions).
+    activation : str
+    bias : bool
+    leak : float
+        The student network the oracle evaluates.
+    pairs : int
+        Work per call, (neuron, sample) or (neuron, neuron) pairs.
+    streams : dict of str to numpy.random.Generator
+        The random streams a call draws from, by name (:data:`particles.registry.STREAMS`);
+        empty when the oracle is deterministic. Runs checkpoint them.
+    """
+
+    kind: str
+    model: str
+    m: int
+    d: int
+    dtype: np.dtype
+    alpha: float
+    activation: str
+    bias: bool
+    leak: float
+    pairs: int
+    streams: dict
+
+    def velocity(self, theta, out=None):
+        """``(risk, v)`` with v_i = -m grad_{theta_i} (R / alpha^2), shape (m, d + 2)."""
+
+    def risk(self, theta):
+        """The risk R(f) at ``theta``."""
+
+    def check(self, theta, name="theta"):
+        """Raise ValueError unless ``theta`` is a state this oracle accepts."""
+
+    def sample(self):
+        """``(X, y)`` of a fixed-sample oracle, or None."""
 
 
 class Oracle:
@@ -25,7 +85,13 @@ class Oracle:
         The random stream the oracle draws from (online oracle), checkpointed by runs.
     pairs : int
         (neuron, sample) or (neuron, neuron) pairs evaluated per call: the size of the
-        work, used to choose a thread count (:func:`particles._threads.default_threads`).
+        work, used to choose a thread count (:func:`particles._numba.threads.default_threads`).
+    network : dict, optional
+        ``activation``, ``bias``, ``alpha``, ``leak`` of the student network.
+    sample : tuple of ndarray, optional
+        ``(X, y)`` of a fixed-sample oracle (returned by :meth:`sample`).
+    stream : str
+        The name of the stream ``gen`` is (default "noise", the minibatch draws).
 
     Notes
     -----
@@ -35,7 +101,15 @@ class Oracle:
     #: "full" (the network) or "tangent" (its linearisation, docs/lazy.md)
     model = "full"
 
-    def __init__(self, kind, data, m, d, dtype, gen=None, pairs=0):
+    def __init__(self, kind, data, m, d, dtype, gen=None, pairs=0, *, network=None,
+                 sample=None, stream="noise"):
+        net = {"activation": "relu", "bias": False, "alpha": 1.0, "leak": 0.01, **(network or {})}
+        self.activation = str(net["activation"])
+        self.bias = bool(net["bias"])
+        self.alpha = float(net["alpha"])
+        self.leak = float(net["leak"])
+        self._sample = sample
+        self.streams = {} if gen is None else {stream: gen}
         self.kind = kind
         self.pairs = int(pairs)
         self.data = data
@@ -81,6 +155,10 @@ class Oracle:
     def risk(self, theta):
         """Risk R(f) at ``theta`` (computes and discards the velocity)."""
         return self.velocity(theta)[0]
+
+    def sample(self):
+        """``(X, y)`` of a fixed-sample oracle ("sampled", "dataset"), else None."""
+        return self._sample
 
     def __repr__(self):
         return f"<{self.kind} oracle, m={self.m}, d={self.d}, {self.dtype}>"

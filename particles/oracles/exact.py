@@ -5,13 +5,13 @@ from collections import namedtuple
 
 import numpy as np
 
-from .._jit import jit
-from ..activations import activation_code
-from ..config import exact_rule
+from .._numba.jit import jit
+from ..registry import activation_code
+from ..config.rules import exact_rule, exact_tangent_rule
 from ..kernels import exact as _exact
 from ..kernels.dispatch import register
 from ..kernels.pairs import gaussian_rules, pair_array
-from ..state import C
+from ..model.state import C
 from .base import Oracle
 
 ExactParams = namedtuple("ExactParams", "code leak bias alpha scale teacher const nodes "
@@ -79,8 +79,9 @@ def _teacher_constant(problem, code, leak, bias, rules):
 def has_exact_tangent(problem, activation, bias):
     """Whether the exact oracle of the tangent model applies (bias-free relu student and
     teacher, squared loss)."""
-    return (has_exact(problem, activation, bias) and activation == "relu" and not bias
-            and not problem.teacher_bias)
+    return problem.teacher is not None and exact_tangent_rule(
+        problem.inputs, problem.loss, problem.teacher_activation, problem.teacher_bias,
+        activation, bias) is None
 
 
 def has_exact(problem, activation, bias):
@@ -154,7 +155,8 @@ def exact_oracle(problem, m, *, activation="relu", bias=False, alpha=1.0, leak=0
                      rbuf=np.zeros((lanes, 2, blk), dtype),
                      biases=np.zeros(m + m0), hinfo=np.zeros((5, m + m0)),
                      vbuf=np.zeros((lanes, _exact.V_ROWS if vrows else 0, blk)))
-    return Oracle("exact", ExactData(params, work), m, d, dtype, pairs=m * (m + m0))
+    return Oracle("exact", ExactData(params, work), m, d, dtype, pairs=m * (m + m0),
+                  network=dict(activation=activation, bias=bias, alpha=alpha, leak=leak))
 
 
 def build(config, problem, streams):

@@ -6,11 +6,11 @@ from collections import namedtuple
 
 import numpy as np
 
-from .._jit import jit
-from ..activations import activation_code
+from .._numba.jit import jit
+from ..registry import activation_code
 from ..kernels import sampled as _sampled
 from ..kernels.dispatch import register
-from ..problems import sample_inputs
+from ..model.problems import sample_inputs
 from .base import Oracle
 
 SampleParams = namedtuple("SampleParams", "X y code leak bias alpha loss")
@@ -111,7 +111,8 @@ def sample_oracle(X, y, m, *, activation="relu", bias=False, alpha=1.0, leak=0.0
     params = SampleParams(X=X, y=y, code=activation_code(activation), leak=float(leak),
                           bias=bool(bias), alpha=float(alpha), loss=_sampled.LOSSES[loss])
     return Oracle(kind, SampledData(params, _sample_work(m, d, dtype, X=X)), m, d, dtype,
-                  pairs=m * X.shape[0])
+                  pairs=m * X.shape[0], sample=(X, y),
+                  network=dict(activation=activation, bias=bias, alpha=alpha, leak=leak))
 
 
 def online_oracle(problem, m, gen, *, batch=100, activation="relu", bias=False, alpha=1.0,
@@ -119,7 +120,7 @@ def online_oracle(problem, m, gen, *, batch=100, activation="relu", bias=False, 
     """Fresh batch of ``batch`` inputs at every call, drawn from ``gen`` (online SGD).
 
     The generator's state advances with each call; checkpoint it with
-    :func:`particles.rng.get_state` to resume a run bit for bit.
+    :func:`particles.model.rng.get_state` to resume a run bit for bit.
 
     Parameters
     ----------
@@ -147,10 +148,10 @@ def online_oracle(problem, m, gen, *, batch=100, activation="relu", bias=False, 
                           alpha=float(alpha), loss=_sampled.LOSSES[problem.loss])
     work = _sample_work(m, problem.d, dtype, batch=batch)
     return Oracle("online", OnlineData(params, work), m, problem.d, dtype, gen=gen,
-                  pairs=m * batch)
+                  pairs=m * batch, network=dict(activation=activation, bias=bias, alpha=alpha, leak=leak))
 
 
-def _student(config):
+def student_kwargs(config):
     net = config.network
     return dict(activation=net.activation, bias=net.bias, alpha=net.effective_alpha,
                 leak=net.leak,
@@ -162,17 +163,17 @@ def build_sampled(config, problem, streams, stream_name="data", n=None):
     n = config.oracle.n if n is None else n
     X = sample_inputs(streams(stream_name), n, problem.d, problem.inputs)
     return sample_oracle(X, problem.labels(X), config.network.m, loss=problem.loss,
-                         **_student(config))
+                         **student_kwargs(config))
 
 
 def build_dataset(config, problem, streams, test=False):
     """The `dataset` oracle of a run (its test set when ``test``)."""
     X, y = (problem.X_test, problem.y_test) if test else (problem.X, problem.y)
     return sample_oracle(X, y, config.network.m, loss=problem.loss, kind="dataset",
-                         **_student(config))
+                         **student_kwargs(config))
 
 
 def build_online(config, problem, streams):
     """The `online` oracle of a run, drawing from the stream "noise"."""
     return online_oracle(problem, config.network.m, streams("noise"),
-                         batch=config.oracle.batch, **_student(config))
+                         batch=config.oracle.batch, **student_kwargs(config))

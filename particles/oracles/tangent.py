@@ -15,15 +15,17 @@ from collections import namedtuple
 
 import numpy as np
 
-from .._jit import jit
-from ..activations import activation_code
+from .._numba.jit import jit
+from ..config.rules import exact_tangent_rule
+from ..model.network import arccos1
+from ..registry import activation_code
 from ..kernels import sampled as _sampled
 from ..kernels import exact_tangent as _exact_tangent
 from ..kernels import tangent as _tangent
 from ..kernels.dispatch import register
-from ..problems import sample_inputs
+from ..model.problems import sample_inputs
 from .base import Oracle
-from .sampled import _student, block_rows, check_sample
+from .sampled import student_kwargs, block_rows, check_sample
 
 TangentParams = namedtuple("TangentParams", "X y a0t b0 c0 code leak bias alpha loss")
 OnlineTangentParams = namedtuple("OnlineTangentParams", "gen teacher tcode tbias sphere a0t b0 "
@@ -122,7 +124,8 @@ def tangent_oracle(X, y, theta0, *, activation="relu", bias=False, alpha=1.0, le
                            leak=float(leak), bias=bool(bias), alpha=float(alpha),
                            loss=_sampled.LOSSES[loss])
     orc = Oracle(kind, TangentData(params, _work(m, d, dtype)), m, d, dtype,
-                 pairs=m * X.shape[0])
+                 pairs=m * X.shape[0], sample=(X, y),
+                 network=dict(activation=activation, bias=bias, alpha=alpha, leak=leak))
     orc.model = "tangent"
     return orc
 
@@ -151,7 +154,8 @@ def online_tangent_oracle(problem, theta0, gen, *, batch=100, activation="relu",
         code=activation_code(activation), leak=float(leak), bias=bool(bias),
         alpha=float(alpha), loss=_sampled.LOSSES[problem.loss])
     orc = Oracle("online", OnlineTangentData(params, _work(m, d, dtype, batch)), m, d, dtype,
-                 gen=gen, pairs=m * batch)
+                 gen=gen, pairs=m * batch,
+                 network=dict(activation=activation, bias=bias, alpha=alpha, leak=leak))
     orc.model = "tangent"
     return orc
 
@@ -172,11 +176,6 @@ def _unit_rows(a):
     hat = np.zeros_like(a)
     hat[norms > 0] = a[norms > 0] / norms[norms > 0, None]
     return norms, hat
-
-
-def _arccos1(n1, n2, t):
-    """2 pi E relu(u.x) relu(w.x) for norms n1 (n,), n2 (k,) and angles t (n, k)."""
-    return np.outer(n1, n2) * (np.sin(t) + (np.pi - t) * np.cos(t))
 
 
 def exact_tangent_oracle(problem, theta0, *, alpha=1.0, dtype=np.float64):
@@ -204,12 +203,14 @@ def exact_tangent_oracle(problem, theta0, *, alpha=1.0, dtype=np.float64):
 
     t0 = np.asarray(theta0, dtype=np.float64)
     d = problem.d
-    if problem.teacher is None or problem.teacher_activation != "relu" or problem.teacher_bias:
-        raise ValueError("the exact tangent oracle needs a bias-free relu teacher; allowed "
-                         "otherwise: oracle.kind 'sampled', 'online' or 'dataset'")
-    if problem.loss != "squared":
-        raise ValueError(f"loss={problem.loss!r} has no exact tangent oracle; allowed: "
-                         "'squared'")
+    if problem.teacher is None or exact_tangent_rule(
+            problem.inputs, problem.loss, problem.teacher_activation, problem.teacher_bias,
+            "relu", False) is not None:
+        raise ValueError("the exact tangent oracle needs a bias-free relu teacher and the "
+                         f"squared loss (got teacher_activation="
+                         f"{problem.teacher_activation!r}, teacher_bias={problem.teacher_bias}, "
+                         f"loss={problem.loss!r}); allowed otherwise: oracle.kind 'sampled', "
+                         "'online' or 'dataset'")
     if t0.ndim != 2 or t0.shape[1] != d + 2 or t0.shape[0] < 1:
         raise ValueError(f"theta0 has shape {t0.shape}; allowed: (m, {d + 2})")
     if not np.all(np.isfinite(t0)) or np.any(t0[:, d + 1] != 0):
@@ -221,7 +222,7 @@ def exact_tangent_oracle(problem, theta0, *, alpha=1.0, dtype=np.float64):
     c0 = np.where(active, t0[:, 0], 0.0)  # a neuron with a0 = 0 has no features
     t = _angles(ahat, ahat)
     sin, cos = np.sin(t), np.cos(t)
-    K0 = _arccos1(norms, norms, t)
+    K0 = arccos1(norms, norms, t)
     W3 = c0[None, :] * (np.pi - t)
     teacher = np.asarray(problem.teacher, dtype=np.float64)
     cs, a_star = teacher[:, 0], teacher[:, 1:d + 1]
@@ -229,12 +230,12 @@ def exact_tangent_oracle(problem, theta0, *, alpha=1.0, dtype=np.float64):
     ts = _angles(ahat, s_hat)
     scale = input_scale(problem)
     # T_i = E[y relu(a0_i.x)], U_i = E[y 1(a0_i.x > 0) x]
-    T = scale * _arccos1(norms, n_star, ts) @ cs / (2 * np.pi)
+    T = scale * arccos1(norms, n_star, ts) @ cs / (2 * np.pi)
     U = scale * ((np.pi - ts) * cs) @ a_star / (2 * np.pi)
     U += scale * ahat * ((np.sin(ts) * n_star) @ cs)[:, None] / (2 * np.pi)
     U[~active] = 0.0
     tt = _angles(s_hat, s_hat)
-    const = 0.5 * scale * cs @ _arccos1(n_star, n_star, tt) @ cs / (2 * np.pi)
+    const = 0.5 * scale * cs @ arccos1(n_star, n_star, tt) @ cs / (2 * np.pi)
     f = np.dtype(dtype)
     params = ExactTangentParams(
         ahat=ahat.astype(f), a0=a0.astype(f), norms=norms, c0=c0, T=T,
@@ -245,7 +246,8 @@ def exact_tangent_oracle(problem, theta0, *, alpha=1.0, dtype=np.float64):
                             deltat=np.zeros((d, m), f), D=np.zeros((m, m), f),
                             W1=np.zeros((m, m), f), w2=np.zeros(m), P=np.zeros(m),
                             Q=np.zeros((m, d), f), tmp=np.zeros((m, d), f))
-    orc = Oracle("exact", ExactTangentData(params, work), m, d, dtype, pairs=m * m)
+    orc = Oracle("exact", ExactTangentData(params, work), m, d, dtype, pairs=m * m,
+                 network=dict(activation="relu", bias=False, alpha=alpha))
     orc.model = "tangent"
     return orc
 
@@ -264,12 +266,12 @@ def build(config, problem, streams, theta0, role="train"):
                                     dtype=np.dtype(config.dtype))
     if role == "train" and kind == "online":
         return online_tangent_oracle(problem, theta0, streams("noise"),
-                                     batch=config.oracle.batch, **_student(config))
+                                     batch=config.oracle.batch, **student_kwargs(config))
     if kind == "dataset":
         X, y = (problem.X_test, problem.y_test) if role == "test" else (problem.X, problem.y)
         return tangent_oracle(X, y, theta0, loss=problem.loss, kind="dataset",
-                              **_student(config))
+                              **student_kwargs(config))
     name, n = ("data", config.oracle.n) if role == "train" else ("monitor",
                                                                  config.oracle.n_monitor)
     X = sample_inputs(streams(name), n, problem.d, problem.inputs)
-    return tangent_oracle(X, problem.labels(X), theta0, loss=problem.loss, **_student(config))
+    return tangent_oracle(X, problem.labels(X), theta0, loss=problem.loss, **student_kwargs(config))

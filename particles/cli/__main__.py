@@ -1,0 +1,4 @@
+"""``python -m particles.cli``: the ``particles`` command."""
+from .main import entry
+
+entry()

@@ -1,0 +1,144 @@
+"""What the command line prints: the progress of a run and the summary of a run file."""
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+
+#: seconds without a first progress report after which the compile notice is printed
+COMPILE_NOTICE_AFTER = 3.0
+
+
+class _Progress:
+    """tqdm bar on a terminal, plain periodic lines otherwise.
+
+    Unless quiet, a one-line notice is printed when the first report takes more than
+    :data:`COMPILE_NOTICE_AFTER` seconds (Numba compiling the kernels of a first run).
+    """
+
+    def __init__(self, total, quiet, start=0):
+        self.quiet = quiet
+        self.bar = None
+        self.last = 0.0
+        self.t0 = time.perf_counter()
+        self.start = start
+        self.first = None
+        self.notice = None
+        if quiet:
+            return
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=start, unit="step", unit_scale=True,
+                            dynamic_ncols=True)
+        import threading
+
+        self._lock = threading.Lock()
+        self._noticed = False
+        self.notice = threading.Timer(COMPILE_NOTICE_AFTER, self._notice)
+        self.notice.daemon = True
+        self.notice.start()
+
+    def _notice(self):
+        with self._lock:
+            if not self._noticed:
+                self._noticed = True
+                _compile_notice()
+
+    def __call__(self, step, n_steps, t, risk):
+        if self.quiet:
+            return
+        if self.notice is not None:
+            self.notice.cancel()
+            self.notice = None
+            if time.perf_counter() - self.t0 >= COMPILE_NOTICE_AFTER:
+                self._notice()  # the timer was due but had not run yet
+        if self.bar is not None:
+            self.bar.total = n_steps
+            self.bar.update(step - self.bar.n)
+            self.bar.set_postfix_str(f"t={t:.4g} risk={risk:.3e}", refresh=False)
+            return
+        now = time.perf_counter()
+        if self.first is None:  # rates count from the first report (compilation excluded)
+            self.first = (step, now)
+        if now - self.last >= 5.0 or step == n_steps:
+            done, el = step - self.first[0], now - self.first[1]
+            rate = f"  {done / el:.0f} steps/s" if done > 0 and el > 0 else ""
+            print(f"step {step}/{n_steps}  t={t:.4g}  risk={risk:.4e}{rate}", flush=True)
+            self.last = now
+
+    def close(self):
+        if self.notice is not None:
+            self.notice.cancel()
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _compile_notice():
+    where = os.environ.get("NUMBA_CACHE_DIR") or "__pycache__ next to the package"
+    print(f"compiling the kernels this run needs (first run only: about 15 s on 2 cores; "
+          f"later runs load them from {where})", file=sys.stderr, flush=True)
+
+
+def summary(run):
+    """A readable multi-line summary (the ``particles info`` output)."""
+    st = run.state
+    c = run.config
+    lines = [
+        f"file        {run.path} ({os.path.getsize(run.path) / 1e6:.2f} MB)",
+        f"status      {st.get('status', 'running')}"
+        + (f" - {st['message']}" if st.get("message") else ""),
+        f"progress    step {st.get('step', 0)} of {run.n_steps}, "
+        f"t = {st.get('time', 0.0):.6g} of {run.n_steps * run.dt:.6g}",
+        f"frames      {len(run)} snapshots of m = {run.m} particles in d = {run.d}",
+        f"problem     {c.problem.kind}, {c.problem.inputs} inputs, {c.problem.loss} loss"
+        + (f", teacher m0 = {c.problem.m0}" if c.problem.kind == "teacher_student" else ""),
+        f"network     {c.network.activation}, bias={c.network.bias}, alpha={c.network.alpha:g}, "
+        f"scaling={c.network.scaling} (alpha_eff={c.network.effective_alpha:g}), "
+        f"model={c.network.model}",
+        f"init        {c.init.scheme}, tau={c.init.tau:g}, symmetric={c.init.symmetric}",
+        f"dynamics    {c.integrator.method}, dt={c.integrator.dt:g} (gradient descent on R with "
+        f"step {c.integrator.dt * c.network.m / c.network.effective_alpha ** 2:.4g}), "
+        f"oracle={c.oracle.kind}, seed={c.seed}, dtype={c.dtype}",
+    ]
+    if "risk" in run.observable_names:
+        s, t, v = run.observable("risk")
+        if len(v):
+            lines.append(f"risk        {v[0]:.4g} at t = 0 -> {v[-1]:.4g} at t = {t[-1]:.6g}")
+    if "test_risk" in run.observable_names:
+        s, t, v = run.observable("test_risk")
+        if len(v):
+            lines.append(f"test risk   {v[-1]:.4g} at t = {t[-1]:.6g}")
+    lazy = lazy_summary(run)
+    if lazy:
+        lines.append("lazy        " + lazy)
+    from ..io.annotate import read_annotation
+
+    pol = read_annotation(run.f, "polish")
+    if pol is not None:
+        lines.append(f"polish      {pol['method']}: gradient {pol['grad_norm']:.3g}, "
+                     f"risk {pol['risk']:.6g}")
+    cert = read_annotation(run.f, "certificate")
+    if cert is not None:
+        lines.append(f"certificate {cert['value']:.3g} (decrease bound "
+                     f"{cert['decrease_bound']:.3g}), Hessian {cert.get('classification')}")
+    if run.problem_origin == "python":
+        lines.append("origin      problem passed from Python (stored in the file)")
+    return "\n".join(lines)
+
+
+def lazy_summary(run):
+    """One line on how far a run moved from its start: relative distance travelled and
+    the tangent kernel's drift, at the last record ("" when nothing is recorded)."""
+    from ..analysis.distances import relative_distance
+
+    parts = []
+    moved = relative_distance(run)
+    if moved is not None and len(moved[1]):
+        parts.append(f"moved {moved[1][-1]:.3g} x |theta0|")
+    if "kernel_drift" in run.observable_names:
+        _, _, kd = run.observable("kernel_drift")
+        if len(kd):
+            parts.append(f"tangent kernel drift {kd[-1]:.3g}")
+    return ", ".join(parts)

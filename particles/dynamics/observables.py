@@ -1,0 +1,238 @@
+"""What a run records besides the particles: risk, gradient norm, distance travelled,
+conservation-law drift and test risk.
+
+Each observable is a pure function of the state (jax-md's ``quantity`` module is the
+model): :func:`objective`, :func:`grad_norm2`, :func:`distance`, :func:`invariants`
+and :func:`invariant_drift`, :func:`kernel_drift`. :class:`Observer` is the thin
+recorder over them that a run calls at every record; it fuses the three per-particle
+sums into one compiled pass (``_summaries``, checked against the functions here by the
+tests).
+
+The invariants Q_i = c_i^2/lr_c - |a_i|^2/lr_a - b_i^2/lr_b are conserved by the flow of
+a positively homogeneous activation (relu, leaky_relu) without weight decay (see
+docs/theory.md, "Invariants"); their drift measures the time-discretisation error.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .._numba.jit import FastCall, jit
+from ..registry import HOMOGENEOUS
+from ..model.state import rate_columns
+
+
+def invariants(theta, lr):
+    """Per-neuron Q_i = c^2/lr_c - |a|^2/lr_a - b^2/lr_b.
+
+    Parameters
+    ----------
+    theta : array_like, shape (m, d + 2)
+    lr : sequence of 3 floats
+        Per-layer rates (c, a, b); a zero rate (frozen layer) drops its term.
+
+    Returns
+    -------
+    ndarray, shape (m,)
+    """
+    t = np.asarray(theta, dtype=np.float64)
+    return _signed_weights(rate_columns(lr, t.shape[1] - 2)) @ (t * t).T
+
+
+def objective(risk, theta, weight_decay, alpha, mask=None):
+    """The objective the flow descends: R / alpha^2 + (lambda / 2m) sum_i |theta_i|^2.
+
+    The one formula of the regularised objective (polish and the records use it).
+
+    Parameters
+    ----------
+    risk : float
+        R(f) at ``theta``.
+    theta : ndarray, shape (m, d + 2)
+    weight_decay : float
+        lambda.
+    alpha : float
+        The effective output scale.
+    mask : ndarray of bool, shape (m, d + 2), optional
+        The trained coordinates (frozen ones carry no weight decay); all by default.
+
+    Returns
+    -------
+    float
+    """
+    m = theta.shape[0]
+    free = theta if mask is None else theta[mask]
+    return risk / alpha ** 2 + 0.5 * weight_decay / m * float(np.sum(free ** 2))
+
+
+def grad_norm2(v, theta, weight_decay=0.0):
+    """(1/m) sum_i |v_i - lambda theta_i|^2: the squared norm of the mean-field velocity.
+
+    Parameters
+    ----------
+    v : ndarray, shape (m, d + 2)
+        The oracle's velocity at ``theta``.
+    theta : ndarray, shape (m, d + 2)
+    weight_decay : float
+
+    Returns
+    -------
+    float
+    """
+    g = np.asarray(v, np.float64) - weight_decay * np.asarray(theta, np.float64)
+    return float(np.sum(g * g) / g.shape[0])
+
+
+def distance(theta, theta0):
+    """sqrt((1/m) sum_i |theta_i - theta0_i|^2): how far the particles moved."""
+    e = np.asarray(theta, np.float64) - np.asarray(theta0, np.float64)
+    return float(np.sqrt(np.sum(e * e) / e.shape[0]))
+
+
+def invariant_drift(theta, theta0, lr):
+    """max_i |Q_i(theta) - Q_i(theta0)| for the invariants of :func:`invariants`."""
+    return float(np.max(np.abs(invariants(theta, lr) - invariants(theta0, lr))))
+
+
+def kernel_drift(K, K0):
+    """||K - K0||_F / ||K0||_F: the relative move of the tangent kernel on the probes
+    (0 when both vanish, inf when only K0 does)."""
+    diff = float(np.linalg.norm(K - K0))
+    k0 = float(np.linalg.norm(K0))
+    return diff / k0 if k0 > 0 else (0.0 if diff == 0 else float("inf"))
+
+
+def _signed_weights(lrc):
+    # +1/lr_c for c, -1/lr for the other columns; 0 for frozen columns
+    w = np.zeros_like(lrc)
+    np.divide(1.0, lrc, out=w, where=lrc > 0)
+    w[1:] *= -1.0
+    return w
+
+
+@jit
+def _summaries(theta, v, theta0, q0, qw, wd, with_v, out):
+    # out = ((1/m) sum |v_i - wd theta_i|^2, sqrt((1/m) sum |theta_i - theta0_i|^2),
+    #        max_i |Q_i - Q_i(0)|), with Q_i = sum_q qw[q] theta_iq^2
+    m, k = theta.shape
+    g2 = 0.0
+    dist = 0.0
+    drift = 0.0
+    for i in range(m):
+        q = 0.0
+        for j in range(k):
+            x = theta[i, j]
+            if with_v:
+                g = v[i, j] - wd * x
+                g2 += g * g
+            e = x - theta0[i, j]
+            dist += e * e
+            q += qw[j] * x * x
+        drift = max(drift, abs(q - q0[i]))
+    out[0] = g2 / m
+    out[1] = np.sqrt(dist / m)
+    out[2] = drift
+
+
+class Observer:
+    """Computes a run's observables at a state; draws no random numbers.
+
+    Parameters
+    ----------
+    integrator : object with ``oracle`` and ``evaluate(state)``
+        The run's integrator; its oracle gives the risk unless it is stochastic.
+    test : Oracle or None
+        A deterministic second oracle (exact risk, monitor sample or test set).
+    theta0 : ndarray, shape (m, d + 2)
+        Initial particles (distance travelled and invariant drift are measured from it).
+    lr : sequence of 3 floats
+    weight_decay : float
+    activation : str
+        The student's activation (invariants are recorded for homogeneous ones).
+    kernel : callable, optional
+        ``kernel(theta) -> K``: the tangent kernel on a fixed probe set; its relative
+        drift from theta0 is recorded as "kernel_drift".
+
+    Attributes
+    ----------
+    names : list of str
+        "risk", "grad_norm2" (when a deterministic risk exists), "test_risk" (when
+        ``test`` is a second oracle), "distance", "invariant_drift" (homogeneous
+        activations), "kernel_drift" (with ``kernel``), "batch_loss" (stochastic
+        oracle: the mean of the minibatch losses of the steps since the previous record,
+        NaN at step 0).
+    """
+
+    def __init__(self, integrator, test, theta0, lr, weight_decay, activation, kernel=None):
+        self.integrator = integrator
+        train = integrator.oracle
+        # a stochastic oracle (fresh samples per call) would change the run if
+        # evaluated for a record: the deterministic test oracle reports the risk then
+        self.monitor = test if train.streams else train
+        self.test = test if test is not self.monitor else None
+        self.theta0 = np.ascontiguousarray(theta0)
+        self._qw = _signed_weights(rate_columns(lr, theta0.shape[1] - 2))
+        self._q0 = invariants(theta0, lr)
+        self._wd = float(weight_decay)
+        self.homogeneous = activation in HOMOGENEOUS
+        self._stats = np.zeros(3)
+        self._v = np.zeros_like(self.theta0)
+        self._summaries = FastCall(_summaries)
+        self._kernel = kernel
+        if kernel is not None:
+            self._k0 = kernel(self.theta0)
+        self.names = ((["risk", "grad_norm2"] if self.monitor is not None else [])
+                      + (["test_risk"] if self.test is not None else []) + ["distance"]
+                      + (["invariant_drift"] if self.homogeneous else [])
+                      + (["kernel_drift"] if kernel is not None else [])
+                      + (["batch_loss"] if train.streams else []))
+
+    def accumulate(self, state, report):
+        """Add an ``advance`` call's sums (:data:`~particles.dynamics.integrators.Report`)
+        to the window the next record reports ("batch_loss"), in ``state.records``."""
+        if report.loss_n and "batch_loss" in self.names:
+            rec = state.records
+            rec["loss_sum"] = rec.get("loss_sum", 0.0) + report.loss_sum
+            rec["loss_n"] = rec.get("loss_n", 0) + report.loss_n
+
+    def observe(self, state):
+        """Observables at ``state`` (dict name -> float).
+
+        When the risk comes from the integrator's own oracle the velocity is computed
+        by ``integrator.evaluate``, which the next step reuses.
+        """
+        theta = state.theta
+        out = {}
+        mon, stats = self.monitor, self._stats
+        if mon is not None:
+            if mon is self.integrator.oracle:
+                r, v = self.integrator.evaluate(state)
+            else:
+                r, v = mon.velocity(theta, self._v)
+            self._summaries(theta, v, self.theta0, self._q0, self._qw, self._wd, True, stats)
+            out["risk"] = r
+            out["grad_norm2"] = float(stats[0])
+        else:
+            self._summaries(theta, self._v, self.theta0, self._q0, self._qw, self._wd, False,
+                            stats)
+        if self.test is not None:
+            out["test_risk"] = self.test.risk(theta)
+        out["distance"] = float(stats[1])
+        if self.homogeneous:
+            out["invariant_drift"] = float(stats[2])
+        if self._kernel is not None:
+            out["kernel_drift"] = kernel_drift(self._kernel(theta), self._k0)
+        if "batch_loss" in self.names:
+            # the window's sums live in state.records, so checkpoints carry them; the last
+            # value is kept too, for a record repeated after a resume
+            solver = state.records
+            n = solver.get("loss_n", 0)
+            if n:
+                value = solver["loss_sum"] / n
+                solver.update(loss_sum=0.0, loss_n=0, loss_last=value,
+                              loss_last_step=state.step)  # a new window starts here
+            elif solver.get("loss_last_step") == state.step:
+                value = solver["loss_last"]
+            else:
+                value = float("nan")
+            out["batch_loss"] = value
+        return out

@@ -1,0 +1,168 @@
+"""(e) Global convergence: population loss at convergence against the number of neurons.
+
+d = 100, Gaussian inputs, the exact population risk; a teacher of m0 = 5 bias-free
+neurons (unit directions, N(0, 1) output weights), students of the same activation:
+ReLU, and erf as the closed-form stand-in for the sigmoid (the logistic function has
+no closed-form Gaussian integrals; erf is the usual substitute). Mean-field scaling,
+initial directions uniform on the sphere and c ~ N(0, 1), Euler with dt = 0.5 to
+t = 2000, then L-BFGS (particles.analysis.optimality.polish) down to the precision floor. Two
+curves per activation:
+
+* the particle gradient flow (every layer trained), polished;
+* the convex baseline: the hidden layer frozen at the same run's random initialisation
+  and the output weights solved exactly on the population risk
+  (particles.analysis.convex.random_features).
+
+The floor (band) is the largest polished risk among the runs whose mean-field
+certificate (particles.analysis.optimality.certificate) is below 1e-5: what is left there is
+optimisation error, since those runs are certified global minimisers up to it. Full:
+m from 1 to 100, 5 trials; quick: 6 values of m, 2 trials.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ...config import (Config, InitConfig, IntegratorConfig, NetworkConfig, ProblemConfig,
+                       RecordConfig)
+
+from ..sweep import Sweep
+from . import check, curve
+
+TITLE = "Global convergence: population loss against the number of neurons"
+X_LABEL = "m (neurons)"
+Y_LABEL = "population loss at convergence"
+D, M0 = 100, 5
+ACTIVATIONS = ("relu", "erf")
+CERTIFIED = 1e-5
+
+
+def settings(quick):
+    if quick:
+        return {"ms": [2, 4, 5, 10, 20, 40], "trials": 2}
+    return {"ms": [1, 2, 3, 4, 5, 6, 8, 10, 13, 16, 20, 25, 32, 40, 50, 64, 80, 100],
+            "trials": 5}
+
+
+def sweeps(quick):
+    st = settings(quick)
+    out = {}
+    for act in ACTIVATIONS:
+        base = Config(
+            problem=ProblemConfig(d=D, m0=M0, teacher_output="gaussian"),
+            network=NetworkConfig(m=1, activation=act),
+            init=InitConfig(scheme="sphere", tau=1.0),
+            integrator=IntegratorConfig(dt=0.5, t_end=2000.0),
+            record=RecordConfig(frames=2, particles="ends", kernel_probes=0))
+        out[act] = Sweep(base=base, grid={"network.m": st["ms"]}, trials=st["trials"],
+                         name=act, seed=5, seeds={"problem": "trial", "init": "point",
+                                                  "run": "point"},
+                         post="particles.experiments.figures.m_convergence:post")
+    return out
+
+
+def post(path, config):
+    """Polish, certify and solve the convex baseline for one run (in the worker)."""
+    from ...analysis.convex import random_features
+    from ...io import Run
+    from ...analysis.optimality import certify_file, polish_file
+
+    pol = polish_file(path, method="lbfgs", gtol=1e-10)
+    cert = certify_file(path, starts=256, hessian=False)
+    with Run(path) as run:
+        problem, theta0 = run.problem(), run.theta0
+    net = config.network
+    base = random_features(problem, theta0, activation=net.activation, bias=net.bias,
+                           alpha=net.effective_alpha, leak=net.leak)
+    return {"polished.risk": float(pol.risk), "polished.grad_norm": float(pol.grad_norm),
+            "certificate": float(cert["value"]), "convex.risk": float(base.risk)}
+
+
+def protocol(quick):
+    st = settings(quick)
+    return {"d": D, "m0": M0, "inputs": "gaussian", "risk": "exact population risk",
+            "activations": {"relu": "relu", "erf": "erf (stand-in for the sigmoid)"},
+            "teacher": "unit directions, N(0, 1) output weights, no bias",
+            "init": "a uniform on the unit sphere, c ~ N(0, 1)", "scaling": "mean_field",
+            "flow": "Euler dt = 0.5 to t = 2000, then L-BFGS (gtol 1e-10)",
+            "convex": "hidden layer frozen at the run's initialisation, output weights "
+                      "solved exactly", "ms": st["ms"], "trials": st["trials"],
+            "floor": f"largest polished risk among runs with certificate < {CERTIFIED:g}"}
+
+
+def curves(tables, quick):
+    out = []
+    for act in ACTIVATIONS:
+        t = tables[act]
+        flow = t.curve("network.m", "polished.risk")[0]
+        base = t.curve("network.m", "convex.risk")[0]
+        cert, risk = t.column("certificate"), t.column("polished.risk")
+        ok = np.isfinite(cert) & (cert < CERTIFIED)
+        floor = float(risk[ok].max()) if ok.any() else float("nan")
+        name = "erf (sigmoid stand-in)" if act == "erf" else act
+        out.append(curve(f"{name}: particle flow, polished", flow["x"], flow["mean"],
+                         flow["std"]))
+        out[-1].update(activation=act, kind="flow", floor=floor,
+                       certified_runs=int(ok.sum()), runs=len(t))
+        out.append(curve(f"{name}: convex baseline (random features)", base["x"],
+                         base["mean"], base["std"]))
+        out[-1].update(activation=act, kind="convex")
+    return out
+
+
+def checks(data):
+    out = []
+    for act in ACTIVATIONS:
+        flow = next(c for c in data["curves"] if c["activation"] == act and c["kind"] == "flow")
+        conv = next(c for c in data["curves"] if c["activation"] == act
+                    and c["kind"] == "convex")
+        x = np.asarray(flow["x"])
+        f, c = np.asarray(flow["mean"]), np.asarray(conv["mean"])
+        big = x >= 4 * M0
+        floor = flow["floor"]
+        out.append(check(f"{act}: the particle flow reaches the floor for m >= 4 m0",
+                         bool(np.isfinite(floor)) and bool(np.all(f[big] <= floor)),
+                         {"floor": floor, "worst": float(f[big].max())}))
+        out.append(check(f"{act}: the convex baseline stays > 1000x above the flow for m >= "
+                         "4 m0", bool(np.all(c[big] > 1e3 * f[big])),
+                         float(np.min(c[big] / f[big]))))
+        small = x < M0
+        if small.any():
+            out.append(check(f"{act}: below m0 the flow cannot reach the floor",
+                             bool(np.all(f[small] > 1e3 * floor)), float(f[small].min())))
+    return out
+
+
+def plot(data, tables, path):
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6), layout="constrained", sharey=True)
+    for ax, act in zip(axes, ACTIVATIONS):
+        for k, c in enumerate(c for c in data["curves"] if c["activation"] == act):
+            x, m, s = (np.asarray(c[key]) for key in ("x", "mean", "std"))
+            ax.plot(x, m, "o-" if c["kind"] == "flow" else "s--", ms=3, color=f"C{k}",
+                    label=c["label"])
+            lo = np.where(m - s > 0, m - s, m / 10)
+            ax.fill_between(x, lo, m + s, color=f"C{k}", alpha=0.15, lw=0)
+            if c["kind"] == "flow" and np.isfinite(c["floor"]):
+                ax.axhspan(1e-300, c["floor"], color="0.85", zorder=0,
+                           label=f"below optimisation error ({c['floor']:.1g})")
+        ax.axvline(M0, color="k", lw=0.8, ls=":", label=f"m = m0 = {M0}")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_ylim(bottom=1e-16)
+        ms = data["protocol"]["ms"]
+        ax.set_xticks(ms, [str(v) for v in ms], fontsize="x-small")
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+        ax.set_xlabel(X_LABEL)
+        ax.set_title("erf (stand-in for the sigmoid)" if act == "erf" else act)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize="x-small", loc="lower left")
+    axes[0].set_ylabel(Y_LABEL)
+    p = data["protocol"]
+    fig.suptitle(f"{TITLE} (d = {p['d']}, m0 = {p['m0']}, {p['trials']} trials"
+                 + (", quick" if data["quick"] else "") + ")")
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,718 @@
+"""Sweeps: many runs of one base configuration over parameter axes and trials, on this
+machine's cores or a Dask cluster, resumable, with one table of results.
+
+A sweep is a base :class:`~particles.Config` plus
+
+* ``grid``: dotted config keys -> lists of values (their cartesian product);
+* ``zip``: dotted keys -> lists of one common length (walked together, then crossed
+  with the grid);
+* ``trials``: independent repetitions, each with its own seeds;
+* ``seeds``: for each of ``problem`` (the teacher and the data: ``problem.seed``),
+  ``init`` (``init.seed``) and ``run`` (the run ``seed``: samples and SGD noise), one of
+  "trial" (one seed per trial, shared by every point: e.g. one teacher and one base
+  initialisation rescaled by every tau), "point" (a seed per point and trial) or
+  "fixed" (the base config's).
+
+In TOML, the base config's sections plus a ``[sweep]`` table::
+
+    [network]
+    m = 50
+    [sweep]
+    name = "tau"
+    trials = 3
+    grid = { "init.tau" = [0.1, 0.3, 1.0] }
+    [sweep.seeds]
+    init = "trial"
+
+Every run writes its own HDF5 file ``<name>-pPPP-tTT.h5`` in the output directory,
+which also gets ``sweep.json`` (the spec), ``index.h5`` (external links to the runs
+and the table), ``summary.csv`` and ``summary.json``. Run again, a sweep skips the
+complete runs, resumes the interrupted ones and retries the failed ones; results do
+not depend on the executor or its number of workers.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import itertools
+import json
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .._checks import ConfigError
+from ..config import Config
+from ..config.io import assign, from_dict, read_toml, to_dict
+
+SEED_CHOICES = ("trial", "point", "fixed")
+SEED_KEYS = ("problem", "init", "run")
+
+
+def _check_axes(name, axes):
+    if not isinstance(axes, dict):
+        raise ConfigError(f"sweep.{name} must be a table of key = [values], got {axes!r}")
+    out = {}
+    for key, values in axes.items():
+        if not isinstance(key, str) or not key:
+            raise ConfigError(f"sweep.{name} has the key {key!r}; allowed: dotted config keys "
+                              "such as 'init.tau'")
+        if not isinstance(values, (list, tuple)) or len(values) == 0:
+            raise ConfigError(f"sweep.{name}.{key}={values!r} is invalid; allowed: a "
+                              "non-empty list of values")
+        out[key] = list(values)
+    return out
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A base configuration, axes over its keys, and trials.
+
+    Attributes
+    ----------
+    base : Config
+    grid, zip : dict of str -> list
+        Dotted keys ("init.tau", "network.m", "seed") and their values.
+    trials : int
+    seed : int
+        Root of every derived seed.
+    seeds : dict
+        "problem", "init", "run" -> "trial", "point" or "fixed".
+    name : str
+        Prefix of the run files.
+    post : str or None
+        "module:function" called in the worker with (run path, config) after each run;
+        the dict it returns adds columns to the table (e.g. a polished risk).
+    """
+
+    base: Config = field(default_factory=Config)
+    grid: dict = field(default_factory=dict)
+    zip: dict = field(default_factory=dict)
+    trials: int = 1
+    seed: int = 0
+    seeds: dict = field(default_factory=lambda: {"problem": "trial", "init": "trial",
+                                                 "run": "trial"})
+    name: str = "run"
+    post: str | None = None
+
+    def __post_init__(self):
+        if not isinstance(self.base, Config):
+            raise TypeError(f"base must be a particles.Config, got {type(self.base).__name__}")
+        object.__setattr__(self, "grid", _check_axes("grid", self.grid))
+        object.__setattr__(self, "zip", _check_axes("zip", self.zip))
+        lengths = {len(v) for v in self.zip.values()}
+        if len(lengths) > 1:
+            raise ConfigError(f"sweep.zip lists have lengths {sorted(lengths)}; allowed: one "
+                              "common length")
+        both = set(self.grid) & set(self.zip)
+        if both:
+            raise ConfigError(f"sweep key {sorted(both)[0]!r} is in both grid and zip; allowed: "
+                              "one of them")
+        for key in list(self.grid) + list(self.zip):
+            if key in ("seed", "problem.seed", "init.seed"):
+                raise ConfigError(f"sweep key {key!r} is set by sweep.seeds; allowed: other "
+                                  "keys (use sweep.seeds and sweep.seed for seeds)")
+        if isinstance(self.trials, bool) or not isinstance(self.trials, int) or self.trials < 1:
+            raise ConfigError(f"sweep.trials={self.trials!r} is invalid; allowed: an integer "
+                              ">= 1")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ConfigError(f"sweep.seed={self.seed!r} is invalid; allowed: an integer >= 0")
+        seeds = {"problem": "trial", "init": "trial", "run": "trial"}
+        if not isinstance(self.seeds, dict):
+            raise ConfigError(f"sweep.seeds must be a table, got {self.seeds!r}")
+        for key, value in self.seeds.items():
+            if key not in SEED_KEYS:
+                raise ConfigError(f"sweep.seeds has the key {key!r}; allowed: "
+                                  f"{', '.join(SEED_KEYS)}")
+            if value not in SEED_CHOICES:
+                raise ConfigError(f"sweep.seeds.{key}={value!r} is invalid; allowed: "
+                                  f"{', '.join(SEED_CHOICES)}")
+            seeds[key] = value
+        object.__setattr__(self, "seeds", seeds)
+        if not isinstance(self.name, str) or not self.name or any(
+                c in self.name for c in "/\\:"):
+            raise ConfigError(f"sweep.name={self.name!r} is invalid; allowed: a file-name "
+                              "prefix without / \\ :")
+        if self.post is not None and (not isinstance(self.post, str) or ":" not in self.post):
+            raise ConfigError(f"sweep.post={self.post!r} is invalid; allowed: "
+                              "'module:function'")
+
+    @property
+    def keys(self):
+        """The swept keys, grid first."""
+        return list(self.grid) + list(self.zip)
+
+    def points(self):
+        """The parameter points: a list of {key: value} dicts (zip crossed with grid)."""
+        grid = [dict(zip(self.grid, vals)) for vals in itertools.product(*self.grid.values())]
+        n_zip = len(next(iter(self.zip.values()))) if self.zip else 1
+        zipped = [{k: v[i] for k, v in self.zip.items()} for i in range(n_zip)]
+        return [{**g, **z} for g in grid for z in zipped]
+
+    def _seed(self, kind, trial, point):
+        choice = self.seeds[kind]
+        if choice == "fixed":
+            return None
+        key = (trial,) if choice == "trial" else (trial, point)
+        entropy = [self.seed, SEED_KEYS.index(kind)]
+        return int(np.random.SeedSequence(entropy, spawn_key=key).generate_state(1)[0]
+                   % (2 ** 31))
+
+    def config(self, point, trial):
+        """The config of point index ``point`` and trial ``trial`` (validated)."""
+        return self._config(self.points()[point], point, trial)
+
+    def _config(self, params, point, trial):
+        data = to_dict(self.base)
+        for key, value in params.items():
+            assign(data, key, value, f"sweep key {key!r}")
+        run, prob, init = (self._seed(k, trial, point) for k in ("run", "problem", "init"))
+        if run is not None:
+            data["seed"] = run
+        if prob is not None:
+            data.setdefault("problem", {})["seed"] = prob
+        if init is not None:
+            data.setdefault("init", {})["seed"] = init
+        data.setdefault("output", {})["path"] = None
+        data["output"]["animate"] = False
+        try:
+            return from_dict(data)
+        except (ConfigError, ValueError, TypeError) as exc:
+            raise ConfigError(f"sweep point {params}: {exc}") from None
+
+    def configs(self):
+        """Every run's config, trial-major (list)."""
+        points = self.points()
+        return [self._config(params, p, t) for t in range(self.trials)
+                for p, params in enumerate(points)]
+
+    def tasks(self, out_dir):
+        """The runs as picklable dicts (what workers receive), trial-major; building them
+        validates every run's config."""
+        points = self.points()
+        return [{"point": p, "trial": t, "params": params, "post": self.post,
+                 "config": to_dict(self._config(params, p, t)),
+                 "path": os.path.join(out_dir, self.file_name(p, t))}
+                for t in range(self.trials) for p, params in enumerate(points)]
+
+    def file_name(self, point, trial):
+        """File name of a run: ``<name>-pPPP-tTT.h5``."""
+        return f"{self.name}-p{point:03d}-t{trial:02d}.h5"
+
+    def to_dict(self):
+        """A JSON/TOML-friendly dict (the inverse of :func:`from_dict`)."""
+        return {**to_dict(self.base), "sweep": {
+            "name": self.name, "trials": self.trials, "seed": self.seed,
+            "grid": self.grid, "zip": self.zip, "seeds": dict(self.seeds),
+            **({"post": self.post} if self.post else {})}}
+
+
+def sweep_from_dict(data):
+    """A :class:`Sweep` from nested mappings: the base config's sections plus ``sweep``."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"a sweep must be a table, got {type(data).__name__}")
+    data = dict(data)
+    spec = data.pop("sweep", None)
+    if not isinstance(spec, dict):
+        raise ConfigError("the [sweep] table is missing; allowed: a [sweep] table with grid "
+                          "and/or zip, trials, seed, seeds, name")
+    allowed = {"grid", "zip", "trials", "seed", "seeds", "name", "post"}
+    unknown = set(spec) - allowed
+    if unknown:
+        raise ConfigError(f"unknown key sweep.{sorted(unknown)[0]}; allowed: "
+                          f"{', '.join(sorted(allowed))}")
+    if not spec.get("grid") and not spec.get("zip") and spec.get("trials", 1) == 1:
+        raise ConfigError("the sweep has no axis and one trial; allowed: sweep.grid, "
+                          "sweep.zip or sweep.trials > 1")
+    return Sweep(base=from_dict(data), **spec)
+
+
+def load_sweep(path):
+    """Read a sweep TOML file."""
+    return sweep_from_dict(read_toml(path))
+
+
+# ------------------------------------------------------------------ executors
+class SerialExecutor:
+    """Runs the tasks one after the other in this process."""
+
+    workers = 1
+
+    def map_unordered(self, fn, tasks):
+        for task in tasks:
+            yield fn(task)
+
+    def stop(self):
+        pass
+
+    def close(self):
+        pass
+
+    def describe(self):
+        return "serial"
+
+
+class PoolExecutor:
+    """A local process pool (``spawn``): ``workers`` processes, results as they finish."""
+
+    def __init__(self, workers):
+        import concurrent.futures
+        import multiprocessing
+
+        self.workers = int(workers)
+        self._cf = concurrent.futures
+        main = sys.modules.get("__main__")
+        if getattr(main, "__file__", None) == "<stdin>":
+            # a script read from stdin: spawned workers would try to run "<stdin>" as
+            # the main module and die; they need nothing from it
+            del main.__file__
+        self._pool = concurrent.futures.ProcessPoolExecutor(
+            max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
+
+    def map_unordered(self, fn, tasks):
+        futures = [self._pool.submit(fn, t) for t in tasks]
+        for fut in self._cf.as_completed(futures):
+            yield fut.result()
+
+    def stop(self):
+        """Interrupt the workers (each run checkpoints and stays resumable), then close."""
+        procs = list(getattr(self._pool, "_processes", {}).values())
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for p in procs:
+            if p.is_alive():
+                try:
+                    os.kill(p.pid, signal.SIGINT)
+                except OSError:
+                    pass
+        for p in procs:
+            p.join(timeout=30)
+            if p.is_alive():
+                p.kill()
+
+    def close(self):
+        self._pool.shutdown(wait=True)
+
+    def describe(self):
+        return f"process pool, {self.workers} workers"
+
+
+class DaskExecutor:
+    """A Dask ``distributed`` client: a scheduler address, "local" for a
+    ``LocalCluster`` started (and closed) with the sweep, or a ``Client`` of the
+    caller's (left open)."""
+
+    def __init__(self, address, workers=None):
+        try:
+            from dask.distributed import Client, LocalCluster, as_completed
+        except ImportError:
+            raise ConfigError("--dask needs Dask's distributed scheduler; allowed: "
+                              "pip install 'particles[dask]'") from None
+        self._as_completed = as_completed
+        self._cluster = None
+        self._own = True
+        if isinstance(address, Client):
+            self.client, self._own = address, False
+            address = getattr(address.scheduler, "address", "client")
+        elif address == "local":
+            n = workers or 2
+            self._cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                         dashboard_address=None)
+            self.client = Client(self._cluster)
+        else:
+            self.client = Client(address)
+        self.workers = len(self.client.scheduler_info().get("workers", {})) or (workers or 1)
+        self.address = address
+
+    def map_unordered(self, fn, tasks):
+        futures = [self.client.submit(fn, t, pure=False) for t in tasks]
+        for fut in self._as_completed(futures):
+            yield fut.result()
+
+    def stop(self):
+        self.close()
+
+    def close(self):
+        if self._own:
+            self.client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+    def describe(self):
+        return f"Dask ({self.address}, {self.workers} workers)"
+
+
+def make_executor(workers=None, dask=None):
+    """Serial (``workers=1``), a local pool (default: one worker per core), or Dask
+    (``dask="local"``, a scheduler address or a ``Client``)."""
+    if dask is not None:
+        return DaskExecutor(dask, workers)
+    if workers is None:
+        from .._numba.threads import available_cores
+
+        workers = available_cores()
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ConfigError(f"workers={workers!r} is invalid; allowed: an integer >= 1")
+    return SerialExecutor() if workers == 1 else PoolExecutor(workers)
+
+
+# ------------------------------------------------------------------ one run
+def summarize_run(path):
+    """Status and per-observable final, best (minimum) and last-recorded values of a
+    run file (dict)."""
+    from ..io import Run
+
+    out = {}
+    with Run(path) as run:
+        ck = run.checkpoint()
+        out["status"] = ck.get("status", "running")
+        out["message"] = ck.get("message", "")
+        out["time"] = float(ck.get("time", 0.0))
+        for name in run.observable_names:
+            _, _, v = run.observable(name)
+            v = np.asarray(v, dtype=float)
+            finite = v[np.isfinite(v)]
+            out[f"final.{name}"] = float(v[-1]) if v.size else float("nan")
+            out[f"best.{name}"] = float(finite.min()) if finite.size else float("nan")
+    return out
+
+
+def run_task(task):
+    """Run (or resume, or skip) one sweep run; never raises for a failing run.
+
+    Returns
+    -------
+    dict
+        The task's point, trial, params and path, ``outcome`` ("ran", "resumed",
+        "skipped", "failed"), ``seconds``, ``error`` and the run's summary
+        (:func:`summarize_run`), plus the columns of ``post``.
+    """
+    from ..dynamics import runner
+    from ..io import Run
+
+    t0 = time.perf_counter()
+    out = {k: task[k] for k in ("point", "trial", "params", "path")}
+    path = task["path"]
+    try:
+        config = from_dict(task["config"])
+        outcome = "ran"
+        if os.path.exists(path):
+            with Run(path) as run:
+                status = run.checkpoint().get("status", "running")
+                if to_dict(run.config) != to_dict(config.replace(
+                        output=run.config.output, threads=run.config.threads)):
+                    raise ConfigError(f"{path!r} holds another configuration; move it away "
+                                      "or start the sweep in a new directory")
+            if status in ("complete", "stopped", "diverged"):
+                outcome = "skipped"
+            else:
+                runner.resume(path)
+                outcome = "resumed"
+        else:
+            runner.run(config, path)
+        out.update(summarize_run(path))
+        if task.get("post"):
+            import importlib
+
+            module, func = task["post"].split(":")
+            out.update(getattr(importlib.import_module(module), func)(path, config))
+        out["outcome"] = outcome
+        out["error"] = ""
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a failed run is recorded, the sweep goes on
+        out.update(outcome="failed", status="failed", error=f"{type(exc).__name__}: {exc}")
+    out["seconds"] = time.perf_counter() - t0
+    return out
+
+
+# ------------------------------------------------------------------ the sweep
+def run_sweep(sweep, out_dir, *, workers=None, dask=None, progress=None, overwrite=False):
+    """Run every point and trial of ``sweep`` into ``out_dir``.
+
+    Parameters
+    ----------
+    sweep : Sweep
+    out_dir : str
+        Created if needed. When it holds a different sweep's ``sweep.json`` the call
+        refuses (unless ``overwrite``: the spec is replaced, run files that hold another
+        configuration are then reported as failed, never overwritten).
+    workers : int, optional
+        Processes (default: the cores this process may use; 1: serial, in this
+        process). With a local pool every worker gets cores / workers threads.
+    dask : str or dask.distributed.Client, optional
+        "local" (a LocalCluster of ``workers`` processes), a scheduler address, or a
+        client of the caller's (e.g. on a dask-jobqueue cluster; it is left open).
+    progress : callable, optional
+        ``progress(done, total, result)`` after every run; default: a bar on a terminal,
+        one line per run otherwise (None output when ``progress=False``).
+
+    Returns
+    -------
+    SweepTable
+    """
+    out_dir = os.fspath(out_dir)
+    tasks = sweep.tasks(out_dir)  # every run's config is valid before anything starts
+    os.makedirs(out_dir, exist_ok=True)
+    spec_path = os.path.join(out_dir, "sweep.json")
+    spec = sweep.to_dict()
+    if os.path.exists(spec_path) and not overwrite:
+        with open(spec_path) as fh:
+            old = json.load(fh)
+        if old != json.loads(json.dumps(spec)):
+            raise ConfigError(f"{out_dir!r} holds another sweep (sweep.json differs); "
+                              "allowed: the same sweep (to resume it), a new directory, or "
+                              "overwrite=True / --overwrite")
+    _write_json(spec_path, spec)
+    executor = make_executor(workers, dask)
+    from .._numba.threads import available_cores
+
+    threads = max(1, available_cores() // executor.workers) if dask is None else 1
+    for task in tasks:
+        task["config"]["threads"] = threads
+    report = _reporter(progress, len(tasks), executor.describe())
+    results = []
+    stopped = False
+    try:
+        for res in executor.map_unordered(run_task, tasks):
+            results.append(res)
+            report(len(results), len(tasks), res)
+    except KeyboardInterrupt:
+        stopped = True
+        executor.stop()
+        raise
+    finally:
+        if hasattr(report, "close"):
+            report.close()
+        if not stopped:
+            executor.close()
+        write_index(sweep, out_dir, results)
+    return load(out_dir)
+
+
+def _reporter(progress, total, what):
+    if progress is False:
+        return lambda done, total, res: None
+    if callable(progress):
+        return progress
+    if sys.stderr.isatty():
+        try:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, unit="run", desc=f"sweep ({what})", file=sys.stderr)
+
+            def update(done, total, res):
+                bar.update(1)
+                bar.set_postfix_str(f"last: {os.path.basename(res['path'])} {res['outcome']}")
+            update.close = bar.close
+            return update
+        except ImportError:
+            pass
+
+    def line(done, total, res):
+        err = f" ({res['error']})" if res.get("error") else ""
+        print(f"[{done}/{total}] {os.path.basename(res['path'])}: {res['outcome']}, "
+              f"{res.get('status', '')}, {res['seconds']:.1f} s{err}", file=sys.stderr,
+              flush=True)
+    return line
+
+
+def _write_json(path, data):
+    from ..io.annotate import _plain
+
+    tmp = path + ".tmp"
+    with open(tmp, "w") as fh:
+        json.dump(data, fh, indent=1, default=_plain)
+    os.replace(tmp, path)
+
+
+def write_index(sweep, out_dir, results=()):
+    """Write ``index.h5``, ``summary.csv`` and ``summary.json`` for every run of the
+    sweep that has a file (``results`` of this invocation first; the others are
+    summarised from their files)."""
+    import h5py
+
+    by_key = {(r["point"], r["trial"]): r for r in results}
+    rows = []
+    points = sweep.points()
+    for t in range(sweep.trials):
+        for p in range(len(points)):
+            path = os.path.join(out_dir, sweep.file_name(p, t))
+            row = by_key.get((p, t))
+            if row is None:
+                row = {"point": p, "trial": t, "params": points[p], "path": path,
+                       "outcome": "missing", "error": "", "seconds": 0.0}
+                if os.path.exists(path):
+                    try:
+                        row.update(summarize_run(path), outcome="on disk")
+                    except Exception as exc:  # noqa: BLE001
+                        row.update(status="failed", error=f"{type(exc).__name__}: {exc}")
+                else:
+                    row["status"] = "missing"
+            rows.append(_flat(row, sweep))
+    columns = _columns(rows)
+    _write_json(os.path.join(out_dir, "summary.json"), {"columns": columns, "rows": rows})
+    tmp = os.path.join(out_dir, "summary.csv.tmp")
+    with open(tmp, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=columns)
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: r.get(k, "") for k in columns})
+    os.replace(tmp, os.path.join(out_dir, "summary.csv"))
+    tmp = os.path.join(out_dir, "index.h5.tmp")
+    with h5py.File(tmp, "w") as f:
+        f.attrs["sweep"] = json.dumps(sweep.to_dict())
+        runs = f.create_group("runs")
+        for r in rows:
+            if os.path.exists(r["path"]) and r["status"] not in ("missing",):
+                name = os.path.splitext(os.path.basename(r["path"]))[0]
+                runs[name] = h5py.ExternalLink(os.path.basename(r["path"]), "/")
+        table = f.create_group("table")
+        for c in columns:
+            vals = [r.get(c, None) for r in rows]
+            if all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
+                   for v in vals):
+                table[c] = np.asarray(vals, dtype=float)
+            else:
+                table[c] = np.asarray(["" if v is None else str(v) for v in vals],
+                                      dtype=h5py.string_dtype())
+    os.replace(tmp, os.path.join(out_dir, "index.h5"))
+    return rows
+
+
+def _flat(row, sweep):
+    out = {"point": row["point"], "trial": row["trial"]}
+    for k in sweep.keys:
+        out[k] = row["params"].get(k)
+    for k, v in row.items():
+        if k in ("params",):
+            continue
+        if k == "path":
+            v = os.fspath(v)
+        out.setdefault(k, v)
+    return out
+
+
+def _columns(rows):
+    first = ["point", "trial"]
+    seen = list(first)
+    for r in rows:
+        for k in r:
+            if k not in seen:
+                seen.append(k)
+    return seen
+
+
+# ------------------------------------------------------------------ reading
+class SweepTable:
+    """The results of a sweep directory: one row per run.
+
+    Attributes
+    ----------
+    sweep : Sweep
+    rows : list of dict
+    columns : list of str
+    directory : str
+    """
+
+    def __init__(self, sweep, rows, columns, directory):
+        self.sweep, self.rows, self.columns, self.directory = sweep, rows, columns, directory
+
+    def __len__(self):
+        return len(self.rows)
+
+    def column(self, name):
+        """One column as an array (float when every value is a number, else object)."""
+        name = self.resolve(name)
+        vals = [r.get(name) for r in self.rows]
+        try:
+            return np.asarray([np.nan if v is None or v == "" else v for v in vals],
+                              dtype=float)
+        except (TypeError, ValueError):
+            return np.asarray(vals, dtype=object)
+
+    def resolve(self, name):
+        """The column called ``name``, or the one ending in ``.name`` when that is unique
+        ("tau" -> "init.tau")."""
+        if name in self.columns:
+            return name
+        hits = [c for c in self.columns if c.endswith("." + name)]
+        if len(hits) == 1:
+            return hits[0]
+        raise KeyError(f"no column {name!r} in the sweep table; allowed: "
+                       f"{', '.join(self.columns)}")
+
+    def curve(self, x, y, by=None):
+        """Mean and standard deviation of ``y`` over trials at each value of ``x``.
+
+        Parameters
+        ----------
+        x, y : str
+            Column names (or unique suffixes).
+        by : str, optional
+            A further column: one curve per value of it.
+
+        Returns
+        -------
+        list of dict
+            ``{"label", "x", "mean", "std", "n"}`` per curve (x sorted; failed runs and
+            NaN values left out).
+        """
+        xs, ys = self.column(x), self.column(y)
+        groups = [None] if by is None else sorted(
+            set(self.column(by).tolist()),
+            key=lambda v: (0, v, "") if isinstance(v, (int, float)) else (1, 0, str(v)))
+        gcol = None if by is None else self.column(by)
+        out = []
+        for g in groups:
+            keep = np.isfinite(ys) & np.isfinite(xs)
+            if by is not None:
+                keep &= gcol == g
+            ux = np.unique(xs[keep])
+            mean = [float(np.mean(ys[keep & (xs == u)])) for u in ux]
+            std = [float(np.std(ys[keep & (xs == u)])) for u in ux]
+            n = [int(np.sum(keep & (xs == u))) for u in ux]
+            glabel = f"{g:g}" if isinstance(g, (int, float)) else str(g)
+            out.append({"label": self.resolve(y) if by is None else f"{self.resolve(by)} = {glabel}",
+                        "x": ux.tolist(), "mean": mean, "std": std, "n": n})
+        return out
+
+    def run(self, i):
+        """The run file of row ``i``, opened (a :class:`particles.io.Run`; close it)."""
+        from ..io import Run
+
+        return Run(self.rows[i]["path"])
+
+    def failed(self):
+        """Rows whose run failed (with their error)."""
+        return [r for r in self.rows if r.get("status") == "failed"]
+
+
+def load(out_dir):
+    """The table of a sweep directory (:class:`SweepTable`), from its summary.json."""
+    out_dir = os.fspath(out_dir)
+    spec_path = os.path.join(out_dir, "sweep.json")
+    summary = os.path.join(out_dir, "summary.json")
+    if not os.path.exists(spec_path):
+        raise FileNotFoundError(f"{out_dir!r} is not a sweep directory (no sweep.json)")
+    with open(spec_path) as fh:
+        sweep = sweep_from_dict(json.load(fh))
+    if not os.path.exists(summary):
+        write_index(sweep, out_dir)
+    with open(summary) as fh:
+        data = json.load(fh)
+    rows = data["rows"]
+    for r in rows:  # paths relative to the directory, wherever it was moved
+        r["path"] = os.path.join(out_dir, os.path.basename(r["path"]))
+    return SweepTable(sweep, rows, data["columns"], out_dir)
+
+
+def replace(sweep, **changes):
+    """A copy of ``sweep`` with fields changed (validated again)."""
+    return dataclasses.replace(sweep, **changes)
+
+
+__all__ = ["Sweep", "SweepTable", "load", "load_sweep", "make_executor", "run_sweep",
+           "run_task", "summarize_run", "sweep_from_dict", "write_index"]

@@ -1,0 +1,102 @@
+"""Recorders: where a run's frames, observables and checkpoints go.
+
+A recorder receives, in order: ``begin(info)`` once, then ``frame(step, time, theta)``
+and ``observables(step, time, values)`` at the scheduled steps, ``checkpoint(state)``
+after each record, and ``end(status, message)``. :class:`MemoryRecorder` keeps
+everything in memory; :class:`particles.io.H5Writer` streams the same calls into
+an HDF5 file. The simulator never knows which one it feeds. When the records are
+taken is :mod:`particles.dynamics.schedule`'s business.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+class Recorder:
+    """Base recorder: every hook does nothing."""
+
+    def begin(self, info):
+        """``info``: dict with config (dict), m, d, dtype, teacher, theta0, seed."""
+
+    def frame(self, step, time, theta):
+        """Snapshot of the particles (m, d + 2) at ``step``."""
+
+    def observables(self, step, time, values):
+        """Dict name -> float at ``step``."""
+
+    def checkpoint(self, state):
+        """Full-precision state to resume from (dict of arrays and JSON-able values)."""
+
+    def flush(self):
+        """Make everything recorded so far durable now (e.g. the step-0 records)."""
+
+    def end(self, status, message):
+        """Run finished with ``status`` ("complete", "stopped", "diverged", "interrupted")."""
+
+
+class MemoryRecorder(Recorder):
+    """Keeps frames and observables in memory (lists, turned into arrays on demand)."""
+
+    def __init__(self, keep_frames=True):
+        self.keep_frames = keep_frames
+        self.info = None
+        self.frame_steps, self.frame_times, self.frames = [], [], []
+        self.obs_steps, self.obs_times, self.obs = [], [], {}
+        self.last_checkpoint = None
+        self.status = None
+        self.message = None
+
+    def begin(self, info):
+        if self.info is None:
+            self.info = info
+
+    def frame(self, step, time, theta):
+        if not self.keep_frames:
+            return
+        self.frame_steps.append(step)
+        self.frame_times.append(time)
+        self.frames.append(np.array(theta, copy=True))
+
+    def observables(self, step, time, values):
+        self.obs_steps.append(step)
+        self.obs_times.append(time)
+        for k, v in values.items():
+            self.obs.setdefault(k, []).append(v)
+
+    def checkpoint(self, state):
+        self.last_checkpoint = state
+
+    def end(self, status, message):
+        self.status = status
+        self.message = message
+
+
+class Tee(Recorder):
+    """Forwards every call to several recorders."""
+
+    def __init__(self, *recorders):
+        self.recorders = [r for r in recorders if r is not None]
+
+    def begin(self, info):
+        for r in self.recorders:
+            r.begin(info)
+
+    def frame(self, step, time, theta):
+        for r in self.recorders:
+            r.frame(step, time, theta)
+
+    def observables(self, step, time, values):
+        for r in self.recorders:
+            r.observables(step, time, values)
+
+    def checkpoint(self, state):
+        for r in self.recorders:
+            r.checkpoint(state)
+
+    def flush(self):
+        for r in self.recorders:
+            r.flush()
+
+    def end(self, status, message):
+        for r in self.recorders:
+            r.end(status, message)
