@@ -141,6 +141,8 @@ class FastCall:
 
     def __call__(self, *args):
         if self.entry is None:
+            if not hasattr(self.dispatcher, "overloads"):  # NUMBA_DISABLE_JIT=1: Python
+                return self.dispatcher(*args)
             ensure_threads()
             result = self.dispatcher(*args)
             key = tuple(self.dispatcher.typeof_pyval(a) for a in args)

@@ -54,7 +54,7 @@ def loop(dispatcher, data):
     The cached dispatcher itself for the package's data types; for a type registered
     from elsewhere an uncached twin (same code, compiled in memory once per process).
     """
-    if is_builtin(type(data)):
+    if is_builtin(type(data)) or not hasattr(dispatcher, "py_func"):  # (JIT disabled)
         return dispatcher
     twin = _TWINS.get(dispatcher)
     if twin is None:
@@ -69,9 +69,17 @@ def registered():
 
 
 def velocity(theta, data, out):
-    """Risk at ``theta`` and the velocity into ``out`` (compiled code only)."""
-    raise TypeError("velocity() is resolved at compile time; call it from compiled code "
-                    "or use Oracle.velocity")
+    """Risk at ``theta`` and the velocity into ``out``.
+
+    Resolved at compile time inside compiled code (the overload below); called from
+    Python (and everywhere with ``NUMBA_DISABLE_JIT=1``) it dispatches on the type of
+    ``data`` here.
+    """
+    kernel = _KERNELS.get(type(data))
+    if kernel is None:
+        raise TypeError(f"no velocity is registered for {type(data).__name__}; allowed: "
+                        f"{', '.join(c.__name__ for c in _KERNELS) or 'none yet'}")
+    return kernel(theta, data, out)
 
 
 @overload(velocity)

@@ -541,6 +541,14 @@ def _rows_code(code, bias):
     return ROWS_PAIRWISE
 
 
+def takes_vector_rows(code, bias):
+    """Whether the exact kernel evaluates this activation's pairs by vectorised biased
+    rows (and needs their work buffer): the kernel's own rule, run as plain Python, so
+    that building an oracle compiles nothing."""
+    rule = getattr(_rows_code, "py_func", _rows_code)  # a plain function without the JIT
+    return rule(code, bias) in (ROWS_RELU_BIAS, ROWS_ERF_BIAS)
+
+
 @jit
 def _view(buf, rows, cols):
     # C-contiguous (rows, cols) view on the start of a flat buffer

@@ -144,8 +144,7 @@ def exact_oracle(problem, m, *, activation="relu", bias=False, alpha=1.0, leak=0
     lanes, blk = _exact.LANES, _exact.BLOCK
     # work of the vectorised biased rows, when the kernel takes them (its own rule, run
     # as plain Python: nothing compiles here)
-    vrows = _exact._rows_code.py_func(code, bias_any) in (_exact.ROWS_RELU_BIAS,
-                                                          _exact.ROWS_ERF_BIAS)
+    vrows = _exact.takes_vector_rows(code, bias_any)
     work = ExactWork(a_all=np.zeros((m + m0, d), dtype), norms=np.zeros(m + m0),
                      inv_norms=np.zeros(m + m0), ws=np.zeros(m),
                      lacc=np.zeros((lanes, 4, m)), lga=np.zeros((lanes, m, d)),
