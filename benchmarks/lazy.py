@@ -7,6 +7,9 @@ the lazy rates in alpha over several seeds.
   with --quick), relu with bias. Its arithmetic is 4 n1 n2 m (two Gram products)
   + 2 n1 n2 d + 2 (n1 + n2) m d flops; the rate is that over the median time, against
   numpy's large-matmul rate measured in the same process. Target: at least 50 %.
+* Lazy-training criterion: ``particles.lazy.criterion`` at m = 10 000 neurons, d = 100,
+  n = 1000 probes (relu and tanh; m = 2000 with --quick), wall time of one call (target:
+  seconds) with the tolerances it reached.
 * Lazy rates: the experiment of tests/test_lazy.py::test_lazy_rates_in_alpha (erf, 20
   neurons, 200 points in d = 2, symmetric initialisation, t = 1, alpha = 4 .. 64) for
   5 seeds (3 with --quick); log-log slopes of |w - w0|, |w - w_bar| and the predictor gap
@@ -70,8 +73,31 @@ def rate_slopes(seed, alphas=(4.0, 8.0, 16.0, 32.0, 64.0)):
 _T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262]
 
 
+def criterion_cost(m=10_000, d=100, n=1000, log=print):
+    import time
+
+    from particles.lazy import criterion
+
+    rng = np.random.default_rng(0)
+    theta = rng.standard_normal((m, d + 2)) / math.sqrt(d)
+    theta[:, -1] = 0.0
+    x = rng.standard_normal((n, d))
+    y = np.maximum(x[:, 0], 0.0)
+    rows = []
+    for act in ("relu", "tanh"):
+        t = time.perf_counter()
+        crit = criterion(theta, x, y, activation=act)
+        sec = time.perf_counter() - t
+        log(f"criterion {act}, m = {m}, d = {d}, n = {n}: {sec:.2f} s, kappa {crit.kappa:.4g}")
+        rows.append({"activation": act, "m": m, "d": d, "n": n, "seconds": sec,
+                     "kappa": crit.kappa, "jacobian_tol": crit.jacobian_tol,
+                     "hessian_tol": crit.hessian_tol, "hessian_spread": crit.hessian_spread})
+    return rows
+
+
 def lazy_benchmark(quick=False, log=print, out_dir=None):
     ntk = ntk_rate(*((1000, 1000, 100) if quick else (2000, 2000, 100)), log=log)
+    crit = criterion_cost(m=2000 if quick else 10_000, log=log)
     seeds = 3 if quick else 5
     slopes = np.array([rate_slopes(s) for s in range(seeds)])
     names = ("norm(w - w0)", "norm(w - w_bar)", "rms(f - f_bar)")
@@ -87,6 +113,9 @@ def lazy_benchmark(quick=False, log=print, out_dir=None):
     table = ("## Empirical tangent kernel\n\n"
              + markdown([ntk], ["n1", "n2", "m", "d", "seconds", "gflops", "matmul_gflops",
                                 "fraction_of_matmul", "met"])
+             + "\n## Lazy-training criterion kappa(w0), one call\n\n"
+             + markdown(crit, ["activation", "m", "d", "n", "seconds", "kappa", "jacobian_tol",
+                               "hessian_tol", "hessian_spread"])
              + "\n## Lazy rates in alpha (log-log slopes, 95 % confidence intervals over "
              f"{seeds} seeds)\n\n"
              + markdown(rows, ["quantity", "slope", "ci95", "expected", "per seed"])
@@ -94,6 +123,7 @@ def lazy_benchmark(quick=False, log=print, out_dir=None):
              "second-order term cancels between the two neurons of each pair; "
              "docs/lazy.md, \"Lazy rates\").\n")
     name = "lazy-quick" if quick else "lazy"
-    paths = save(name, {"machine": machine(), "ntk": ntk, "slopes": rows}, table, out_dir)
+    paths = save(name, {"machine": machine(), "ntk": ntk, "criterion": crit, "slopes": rows},
+                 table, out_dir)
     log(f"wrote {paths[0]} and {paths[1]}")
     return ntk, rows

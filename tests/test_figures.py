@@ -36,7 +36,7 @@ def test_lazy_trajectories_end_to_end(tmp_path, capsys):
     assert main(["figure", "lazy-trajectories", "--quick", "-o", str(out), "--workers",
                  "1"]) == 0
     text = capsys.readouterr().out
-    assert text.count("ok    ") == 3 and "FAILED" not in text
+    assert text.count("ok    ") == 4 and "FAILED" not in text
     data = json.loads((out / "lazy-trajectories.json").read_text())
     assert data["figure"] == "lazy-trajectories"
     assert {"x_label", "y_label", "curves", "protocol", "checks", "seconds"} <= set(data)
@@ -45,6 +45,8 @@ def test_lazy_trajectories_end_to_end(tmp_path, capsys):
     lo, hi = data["curves"]
     assert lo["tau"] == 0.1 and hi["tau"] == 2.0
     assert hi["median_turn_degrees"] < 2 < 10 < lo["median_turn_degrees"]
+    # the criterion scales like tau^-2 (2-homogeneous relu, f(theta0) = 0; the same probes)
+    np.testing.assert_allclose(lo["kappa"] / hi["kappa"], (2.0 / 0.1) ** 2, rtol=1e-9)
     assert Image.open(out / "lazy-trajectories.png").size[0] > 1000
     gif = Image.open(out / "lazy-trajectories.gif")
     assert gif.n_frames > 10 and gif.size[0] > 1.8 * gif.size[1]  # two panels side by side

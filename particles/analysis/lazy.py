@@ -368,3 +368,40 @@ def run_twin(config=None, path=None, *, theta=None, problem=None, progress=None,
     for p in (path, twin_path(path)):
         annotate(p, "twin", report, {"times": t, "gap": gap}, group="lazy")
     return full, lin, dict(report, times=t, gap=gap)
+
+
+def run_criterion(run, n=256, seed=0, **options):
+    """kappa(w0) of a run file's initial particles on ``n`` fresh probe inputs.
+
+    For files that did not record it (``record.kernel_probes = 0``, or written before
+    version 0.3) and for figures that compare runs on one probe set.
+
+    Parameters
+    ----------
+    run : particles.io.Run
+    n : int
+        Probe inputs: the first n training points of a data set, else draws from the
+        input law (``numpy.random.default_rng(seed)``), labelled by the teacher.
+    seed : int
+    **options
+        Passed to :func:`particles.model.criterion.criterion` (restarts, tol, maxiter).
+
+    Returns
+    -------
+    LazyCriterion
+    """
+    from ..model.criterion import criterion
+    from ..model.problems import sample_inputs
+
+    cfg = run.config
+    problem = run.problem()
+    if problem.X is not None:
+        x = np.ascontiguousarray(problem.X[:n], dtype=np.float64)
+        y = np.asarray(problem.y[:n], dtype=np.float64)
+    else:
+        x = sample_inputs(np.random.default_rng(seed), n, problem.d, problem.inputs)
+        y = problem.labels(x)
+    net, ic = cfg.network, cfg.integrator
+    return criterion(run.theta0, x, y, activation=net.activation, bias=net.bias,
+                     alpha=net.alpha, scaling=net.scaling, leak=net.leak,
+                     lr=(ic.lr_c, ic.lr_a, ic.lr_b), seed=seed, **options)

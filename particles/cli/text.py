@@ -110,6 +110,12 @@ def summary(run):
         s, t, v = run.observable("test_risk")
         if len(v):
             lines.append(f"test risk   {v[-1]:.4g} at t = {t[-1]:.6g}")
+    kappa = run.lazy_criterion
+    if kappa is not None:
+        lines.append(f"kappa       {kappa['kappa']:.3g} at t = 0 (lazy-training criterion on "
+                     f"{kappa['n']} probes: residual {kappa['residual']:.3g}, |Dh| "
+                     f"{kappa['jacobian_norm']:.3g}, |D2h| {kappa['hessian_norm']:.3g}; small "
+                     "means lazy)")
     lazy = lazy_summary(run)
     if lazy:
         lines.append("lazy        " + lazy)

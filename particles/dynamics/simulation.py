@@ -218,7 +218,33 @@ class Simulation:
                 "frame_steps": self.frame_steps, "obs_steps": self.obs_steps,
                 "n_steps": self.n_steps, "dt": self.dt, "problem": self.problem,
                 "problem_origin": self.problem_origin, "observables": self.observable_names,
-                "initial_state": state.checkpoint("running"), "conventions": self.conventions()}
+                "initial_state": state.checkpoint("running"), "conventions": self.conventions(),
+                "lazy_criterion": self.lazy_criterion()}
+
+    def lazy_criterion(self):
+        """kappa(w0), the lazy-training criterion, on the run's probe inputs (a dict, see
+        :func:`particles.model.criterion.criterion`; stored in the run file as the JSON
+        attribute ``/parameters/lazy_criterion``), or None with ``record.kernel_probes = 0``.
+
+        Computed once per simulation with a bounded effort (2 restarts, 20 outer
+        iterations, tolerance 1e-4: the recorded tolerances say what was reached).
+        """
+        if getattr(self, "_kappa", False) is not False:
+            return self._kappa
+        x = probe_inputs(self.config, self.problem)
+        self._kappa = None
+        if x is not None:
+            from ..model.criterion import criterion
+
+            k = x.shape[0]
+            y = self.problem.labels(x) if self.problem.teacher is not None else \
+                np.asarray(self.problem.y[:k], dtype=np.float64)
+            net, ic = self.config.network, self.config.integrator
+            self._kappa = criterion(
+                self.theta0, x, y, activation=net.activation, bias=net.bias, alpha=net.alpha,
+                scaling=net.scaling, leak=net.leak, lr=(ic.lr_c, ic.lr_a, ic.lr_b),
+                restarts=2, maxiter=20, tol=1e-4).as_dict()
+        return self._kappa
 
     def conventions(self):
         """The network, time and model conventions of this run, in words and numbers

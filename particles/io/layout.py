@@ -110,6 +110,8 @@ def create_layout(info, tmp, storage_dtype, compression):
     par.attrs["created"] = _time.strftime("%Y-%m-%dT%H:%M:%S%z")
     if info.get("conventions"):
         par.attrs["conventions"] = json.dumps(info["conventions"])
+    if info.get("lazy_criterion"):
+        par.attrs["lazy_criterion"] = json.dumps(info["lazy_criterion"], default=_json_default)
     problem = info.get("problem")
     if problem is not None:
         par.attrs["problem"] = json.dumps(to_attrs(problem, info.get("problem_origin",

@@ -151,6 +151,14 @@ class Run:
         return self.f["parameters/theta0"][...]
 
     @property
+    def lazy_criterion(self):
+        """kappa(w0) and its parts as recorded when the run started (a dict, see
+        :func:`particles.lazy.criterion`), or None (no probe inputs, or a file written
+        before version 0.3)."""
+        raw = self.f["parameters"].attrs.get("lazy_criterion")
+        return None if raw is None else json.loads(raw)
+
+    @property
     def observable_names(self):
         return list(self.f["observables"])
 

@@ -22,6 +22,8 @@ import json
 import os
 import time
 
+import numpy as np
+
 #: figure name -> module
 FIGURES = {
     "lazy-trajectories": "lazy_trajectories",
@@ -105,3 +107,69 @@ def curve(label, x, mean, std=None):
 def check(description, passed, value):
     """One qualitative check of a figure's JSON."""
     return {"check": description, "passed": bool(passed), "value": value}
+
+
+def kappa_curve(table, x, n=256):
+    """kappa(w0), the lazy-training criterion, of every run of ``table`` (one set of
+    ``n`` fresh probes), as a curve: mean and standard deviation over the trials at each
+    value of column ``x``, and the value of ``x`` where the mean crosses 1 (log-log
+    interpolation; None when it does not).
+
+    Returns
+    -------
+    dict
+        A :func:`curve` with ``crosses_one_at`` added.
+    """
+    from ...analysis.lazy import run_criterion
+
+    xs = table.column(x)
+    ks = np.full(len(table), np.nan)
+    for i, row in enumerate(table.rows):
+        if row.get("status") == "failed":
+            continue
+        with table.run(i) as run:
+            ks[i] = run_criterion(run, n=n, restarts=2).kappa
+    keep = np.isfinite(xs) & np.isfinite(ks)
+    ux = np.unique(xs[keep])
+    mean = np.array([np.mean(ks[keep & (xs == u)]) for u in ux])
+    std = np.array([np.std(ks[keep & (xs == u)]) for u in ux])
+    out = curve("kappa(w0), lazy-training criterion", ux, mean, std)
+    out["crosses_one_at"] = crossing(ux, mean, 1.0)
+    return out
+
+
+def crossing(x, y, level):
+    """The first x where y crosses ``level``, interpolated in log-log (None if never)."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    for k in range(len(x) - 1):
+        if (y[k] - level) * (y[k + 1] - level) <= 0 and y[k] != y[k + 1]:
+            lx, ly = np.log(x[k:k + 2]), np.log(np.maximum(y[k:k + 2], 1e-300))
+            t = (np.log(level) - ly[0]) / (ly[1] - ly[0])
+            return float(np.exp(lx[0] + t * (lx[1] - lx[0])))
+    return None
+
+
+def draw_kappa(ax, kappa):
+    """kappa against x on a second (log) axis of ``ax``, with the line kappa = 1."""
+    twin = ax.twinx()
+    twin.plot(kappa["x"], kappa["mean"], "^:", ms=3, color="0.35", label=kappa["label"])
+    twin.axhline(1.0, color="0.35", lw=0.6, ls="-.", label="kappa = 1")
+    twin.set_yscale("log")
+    twin.set_ylabel("kappa(w0) (lazy when small)", color="0.35")
+    twin.tick_params(axis="y", colors="0.35")
+    return twin
+
+
+def kappa_checks(first):
+    """The criterion's checks of a tau figure: kappa(w0) falls as tau grows (at h(w0) = 0
+    a 2-homogeneous network has kappa ~ tau^-2), it crosses 1 inside the tau range, and
+    the loss changes regime within a decade of tau from that crossing (a factor 100 in
+    kappa: the criterion locates the transition, its constant is not sharp)."""
+    k = np.asarray(first["kappa"]["mean"])
+    one, at = first["kappa"].get("crosses_one_at"), first.get("transition_at")
+    near = one is not None and at is not None and 0.1 <= at / one <= 10
+    return [check("kappa(w0) falls as tau grows", bool(np.all(np.diff(k) < 0)),
+                  [float(k[0]), float(k[-1])]),
+            check("the regime changes within a decade of tau from where kappa(w0) = 1",
+                  near, {"kappa_one_at_tau": one, "transition_at_tau": at,
+                         "kappa_at_transition": first.get("kappa_at_transition")})]

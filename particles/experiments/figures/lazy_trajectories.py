@@ -63,12 +63,17 @@ def _moved(path):
 
 
 def curves(tables, quick):
+    from ...analysis.lazy import run_criterion
+
     out = []
     for row in sorted(tables["tau"].rows, key=lambda r: r["init.tau"]):
         rel, ang, t, v = _moved(row["path"])
-        out.append(curve(f"test loss, tau = {row['init.tau']:g} (moved {rel:.3g} x |theta0|, "
-                         f"median turn {ang:.2g} deg)", t, v))
-        out[-1].update(tau=row["init.tau"], relative_distance=rel, median_turn_degrees=ang)
+        with Run(row["path"]) as run:
+            kappa = run_criterion(run, n=256).kappa
+        out.append(curve(f"test loss, tau = {row['init.tau']:g}, kappa(w0) = {kappa:.2g} "
+                         f"(moved {rel:.3g} x |theta0|, median turn {ang:.2g} deg)", t, v))
+        out[-1].update(tau=row["init.tau"], relative_distance=rel, median_turn_degrees=ang,
+                       kappa=kappa)
     return out
 
 
@@ -83,7 +88,9 @@ def checks(data):
                   lo["median_turn_degrees"] > 10 and lo["relative_distance"] > 1,
                   [round(lo["median_turn_degrees"], 3), round(lo["relative_distance"], 4)]),
             check("tau = 0.1 generalises better than tau = 2",
-                  lo["mean"][-1] < hi["mean"][-1], [lo["mean"][-1], hi["mean"][-1]])]
+                  lo["mean"][-1] < hi["mean"][-1], [lo["mean"][-1], hi["mean"][-1]]),
+            check("the criterion predicts it: kappa(w0) > 1 at tau = 0.1 and < 1 at tau = 2",
+                  lo["kappa"] > 1 > hi["kappa"], [lo["kappa"], hi["kappa"]])]
 
 
 def plot(data, tables, path):
@@ -104,11 +111,12 @@ def plot(data, tables, path):
         with Run(row["path"]) as run:
             plotting.plot_paths(run, ax=ax, count=100, units="neuron",
                                 title=f"tau = {tau:g}: " + ("not lazy" if tau < 1 else "lazy")
-                                + f" (moved {c['relative_distance']:.2g} x |theta0|)")
+                                + f" (kappa(w0) = {c['kappa']:.2g}; moved "
+                                f"{c['relative_distance']:.2g} x |theta0|)")
     for k, c in enumerate(data["curves"]):
         t, v = np.asarray(c["x"]), np.asarray(c["mean"])
         keep = t > 0
-        axes[2].loglog(t[keep], v[keep], color=f"C{k}", label=f"tau = {c['tau']:g}")
+        axes[2].loglog(t[keep], v[keep], color=f"C{k}", label=f"tau = {c['tau']:g}, kappa(w0) = {c['kappa']:.2g}")
     axes[2].set_xlabel(X_LABEL)
     axes[2].set_ylabel("test loss (20 points)")
     axes[2].grid(True, which="both", alpha=0.3)
