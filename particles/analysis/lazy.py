@@ -390,11 +390,28 @@ def run_criterion(run, n=256, seed=0, **options):
     -------
     LazyCriterion
     """
+    return config_criterion(run.config, run.problem(), run.theta0, n=n, seed=seed, **options)
+
+
+def config_criterion(cfg, problem, theta0, n=256, seed=0, **options):
+    """kappa(w0) of initial particles ``theta0`` of the run ``cfg`` on ``problem``, on
+    ``n`` fresh probe inputs (as :func:`run_criterion`, without a file).
+
+    Parameters
+    ----------
+    cfg : particles.Config
+    problem : particles.Problem
+    theta0 : ndarray, shape (m, d + 2)
+    n, seed, **options
+        As for :func:`run_criterion`.
+
+    Returns
+    -------
+    LazyCriterion
+    """
     from ..model.criterion import criterion
     from ..model.problems import sample_inputs
 
-    cfg = run.config
-    problem = run.problem()
     if problem.X is not None:
         x = np.ascontiguousarray(problem.X[:n], dtype=np.float64)
         y = np.asarray(problem.y[:n], dtype=np.float64)
@@ -402,6 +419,6 @@ def run_criterion(run, n=256, seed=0, **options):
         x = sample_inputs(np.random.default_rng(seed), n, problem.d, problem.inputs)
         y = problem.labels(x)
     net, ic = cfg.network, cfg.integrator
-    return criterion(run.theta0, x, y, activation=net.activation, bias=net.bias,
+    return criterion(theta0, x, y, activation=net.activation, bias=net.bias,
                      alpha=net.alpha, scaling=net.scaling, leak=net.leak,
                      lr=(ic.lr_c, ic.lr_a, ic.lr_b), seed=seed, **options)

@@ -233,6 +233,9 @@ class Simulation:
             return self._kappa
         x = probe_inputs(self.config, self.problem)
         self._kappa = None
+        ic = self.config.integrator
+        if ic.lr_c == ic.lr_a == (ic.lr_b if self.config.network.bias else 0.0) == 0:
+            x = None  # nothing trains: no regime to predict
         if x is not None:
             from ..model.criterion import criterion
 

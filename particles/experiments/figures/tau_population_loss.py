@@ -119,7 +119,7 @@ def plot(data, tables, path):
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.5, 4.5), layout="constrained")
+    fig, ax = plt.subplots(figsize=(6.5, 5.0), layout="constrained")
     for k, c in enumerate(data["curves"]):
         x, m, s = (np.asarray(c[key]) for key in ("x", "mean", "std"))
         ax.plot(x, m, "o-" if k == 0 else "s--", ms=3, color=f"C{k}", label=c["label"])
@@ -138,6 +138,6 @@ def plot(data, tables, path):
         twin = draw_kappa(ax, kappa)
         h2, l2 = twin.get_legend_handles_labels()
         handles, labels = handles + h2, labels + l2
-    ax.legend(handles, labels, fontsize="small")
+    fig.legend(handles, labels, fontsize="small", loc="outside lower center", ncols=2)
     fig.savefig(path, dpi=100)
     plt.close(fig)
