@@ -9,20 +9,14 @@ compiled integrator loops are specialised on that type (see
 
 Adding an oracle is one module (its data type, its compiled velocity registered with
 :func:`particles.kernels.dispatch.register`, a factory and a ``build(config, problem,
-streams)`` function) and one line in :data:`KINDS`. Importing this package is cheap:
-the oracle modules (and Numba) load when an oracle is built.
+streams)`` function) and one line in :data:`particles.registry.ORACLES`. Importing this
+package is cheap: the oracle modules (and Numba) load when an oracle is built.
 """
 from __future__ import annotations
 
 import importlib
 
-#: oracle kind -> "module:builder"; ``builder(config, problem, streams) -> Oracle``
-KINDS = {
-    "exact": "exact:build",
-    "sampled": "sampled:build_sampled",
-    "online": "sampled:build_online",
-    "dataset": "sampled:build_dataset",
-}
+from ..registry import ORACLES as KINDS  # kind -> "module:builder" (one table, in the registry)
 
 _PUBLIC = {"Oracle": "base", "exact_oracle": "exact", "has_exact": "exact",
            "sample_oracle": "sampled", "online_oracle": "sampled"}
