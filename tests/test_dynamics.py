@@ -219,6 +219,13 @@ def test_observables_kernel_against_naive(rng):
     ref = naive.summaries(theta, v, sim.theta0, (2.0, 1.0, 1.0), 0.1)
     np.testing.assert_allclose([obs["grad_norm2"], obs["distance"], obs["invariant_drift"]],
                                ref, rtol=1e-12)
+    # the Observer's fused pass equals the pure observables it stands for
+    from particles.dynamics import observables as ob
+
+    lr = (2.0, 1.0, 1.0)
+    np.testing.assert_allclose([obs["grad_norm2"], obs["distance"], obs["invariant_drift"]],
+                               [ob.grad_norm2(v, theta, 0.1), ob.distance(theta, sim.theta0),
+                                ob.invariant_drift(theta, sim.theta0, lr)], rtol=1e-12)
 
 
 @pytest.mark.parametrize("scaling,s_of_m", [("mean_field", lambda m: 1 / m),

@@ -23,7 +23,7 @@ import os
 import numpy as np
 
 from ..model.network import (KERNEL_ACTIVATIONS, _effective_alpha, _features,  # noqa: F401
-                             _gauss_pair, _inputs, _rates, empirical_ntk, flow_kernel)
+                             _inputs, _rates, gauss_pair, empirical_ntk, flow_kernel)
 
 def expected_ntk(x1, x2=None, *, m, activation="relu", bias=False, alpha=1.0,
                  scaling="mean_field", leak=0.01, tau=1.0, tau_c=None, tau_a=None, tau_b=None,
@@ -69,7 +69,7 @@ def expected_ntk(x1, x2=None, *, m, activation="relu", bias=False, alpha=1.0,
     dot = x1 @ x2.T
     s11 = ta * ta * np.sum(x1 * x1, axis=1)[:, None] + tb2
     s22 = ta * ta * np.sum(x2 * x2, axis=1)[None, :] + tb2
-    e_ss, e_dd = _gauss_pair(activation, s11, s22, ta * ta * dot + tb2, leak)
+    e_ss, e_dd = gauss_pair(activation, s11, s22, ta * ta * dot + tb2, leak)
     ae = _effective_alpha(alpha, scaling, m)
     return (ae * ae / m) * (lc * e_ss + tc * tc * e_dd * (la * dot + (lb if bias else 0.0)))
 
@@ -133,9 +133,9 @@ def infinite_kernels(x1, x2=None, *, activation="relu", depth=1, w_std=1.0, b_st
     v2 = w2 * np.sum(x2 * x2, axis=1) / d + b2
     ntk = nngp.copy()
     for _ in range(depth):
-        e_ss, e_dd = _gauss_pair(activation, v1[:, None], v2[None, :], nngp, leak)
-        d1 = _gauss_pair(activation, v1, v1, v1, leak)[0]
-        d2 = _gauss_pair(activation, v2, v2, v2, leak)[0]
+        e_ss, e_dd = gauss_pair(activation, v1[:, None], v2[None, :], nngp, leak)
+        d1 = gauss_pair(activation, v1, v1, v1, leak)[0]
+        d2 = gauss_pair(activation, v2, v2, v2, leak)[0]
         nngp = w2 * e_ss + b2
         ntk = nngp + w2 * e_dd * ntk
         v1, v2 = w2 * d1 + b2, w2 * d2 + b2

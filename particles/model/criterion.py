@@ -235,7 +235,7 @@ def _hessian_norm(x, c, G, G2, s, rates, bias, piecewise, restarts, tol, maxiter
         V = rng.standard_normal((m, 1 + Xt.shape[1]))
         if r == 0:  # the first start: each block's coupling optimum (the sigma'' = 0 case)
             V[:, 0] = 1.0
-            V[:, 1:] = _block_sigma_max(Xt, G, tol, 10, seed, vectors=True).T
+            V[:, 1:] = _block_power(Xt, G, 10, seed, tol * 1e-2)[0].T
         V /= np.linalg.norm(V, axis=1)[:, None]
         prev = 0.0
         for _ in range(maxiter):
@@ -264,27 +264,31 @@ def _hessian_norm(x, c, G, G2, s, rates, bias, piecewise, restarts, tol, maxiter
     return top / math.sqrt(n), float(tols[k]), float(spread)
 
 
-def _block_sigma_max(Xt, G, tol, maxiter, seed, vectors=False):
-    """max_i sigma_max(diag(G[:, i]) Xt): power iteration on every Xt^T D_i^2 Xt at
-    once, then an exact SVD of the 8 best candidates; returns (value, last change), or
-    with ``vectors`` the iterated right singular vectors (p, m) after ``maxiter`` steps."""
-    n, p = Xt.shape
-    m = G.shape[1]
+def _block_power(Xt, G, steps, seed, tol=0.0):
+    """Power iteration on every Xt^T D_i^2 Xt at once (D_i = diag(G[:, i])), from a
+    seeded random start: the iterated vectors (p, m), their last growth factors (m,)
+    (-> sigma_max(D_i Xt)^2) and the relative change of the largest at the last step;
+    stops early once that change is below ``tol``."""
     G2 = G * G
-    W = np.random.default_rng(seed).standard_normal((p, m))
+    W = np.random.default_rng(seed).standard_normal((Xt.shape[1], G.shape[1]))
     W /= np.linalg.norm(W, axis=0)
-    prev, change = 0.0, 1.0
-    for _ in range(maxiter if vectors else max(maxiter, 30)):
+    lam, prev, change = np.zeros(G.shape[1]), 0.0, 1.0
+    for _ in range(steps):
         W = Xt.T @ (G2 * (Xt @ W))
         lam = np.linalg.norm(W, axis=0)
         W /= np.where(lam > 0, lam, 1.0)
         top = float(lam.max())
         change = abs(top - prev) / top if top > 0 else 0.0
-        if change <= tol * 1e-2:
+        if change <= tol:
             break
         prev = top
-    if vectors:
-        return W
+    return W, lam, change
+
+
+def _block_sigma_max(Xt, G, tol, maxiter, seed):
+    """max_i sigma_max(diag(G[:, i]) Xt): :func:`_block_power`, then an exact SVD of the
+    8 best candidates; returns (value, last change)."""
+    _, lam, change = _block_power(Xt, G, max(maxiter, 30), seed, tol * 1e-2)
     cand = np.argsort(lam)[::-1][:8]
     exact = max(float(np.linalg.svd(G[:, i:i + 1] * Xt, compute_uv=False)[0]) for i in cand)
     return exact, change

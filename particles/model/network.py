@@ -226,5 +226,3 @@ def arccos1(n1, n2, t):
     """
     return np.outer(n1, n2) * (np.sin(t) + (np.pi - t) * np.cos(t))
 
-
-_gauss_pair = gauss_pair  # the name analysis.lazy and the tests knew

@@ -138,6 +138,17 @@ def kappa_curve(table, x, n=256):
     return out
 
 
+def add_kappa(first, table, level):
+    """Add to a tau figure's first curve ``first`` its kappa(tau) curve (``kappa``), where
+    that curve's mean crosses ``level`` (``transition_at``: the change of regime) and
+    kappa there (``kappa_at_transition``, log-log interpolation)."""
+    first["kappa"] = kappa = kappa_curve(table, "init.tau")
+    at = first["transition_at"] = crossing(first["x"], first["mean"], level)
+    first["kappa_at_transition"] = None if at is None else float(np.exp(np.interp(
+        np.log(at), np.log(kappa["x"]), np.log(kappa["mean"]))))
+    return first
+
+
 def crossing(x, y, level):
     """The first x where y crosses ``level``, interpolated in log-log (None if never)."""
     x, y = np.asarray(x, float), np.asarray(y, float)
@@ -150,14 +161,17 @@ def crossing(x, y, level):
 
 
 def draw_kappa(ax, kappa):
-    """kappa against x on a second (log) axis of ``ax``, with the line kappa = 1."""
+    """kappa against x on a second (log) axis of ``ax``, with the line kappa = 1; returns
+    the legend entries of both axes (handles, labels)."""
     twin = ax.twinx()
     twin.plot(kappa["x"], kappa["mean"], "^:", ms=3, color="0.35", label=kappa["label"])
     twin.axhline(1.0, color="0.35", lw=0.6, ls="-.", label="kappa = 1")
     twin.set_yscale("log")
     twin.set_ylabel("kappa(w0) (lazy when small)", color="0.35")
     twin.tick_params(axis="y", colors="0.35")
-    return twin
+    handles, labels = ax.get_legend_handles_labels()
+    h2, l2 = twin.get_legend_handles_labels()
+    return handles + h2, labels + l2
 
 
 def kappa_checks(first):

@@ -24,7 +24,7 @@ from ...config import (Config, InitConfig, IntegratorConfig, NetworkConfig, Orac
                        ProblemConfig, RecordConfig)
 
 from ..sweep import Sweep
-from . import check, crossing, curve, draw_kappa, kappa_checks, kappa_curve
+from . import add_kappa, check, curve, draw_kappa, kappa_checks
 
 TITLE = "Online SGD: loss at convergence against the initial scale"
 X_LABEL = "tau (initial scale)"
@@ -87,20 +87,11 @@ def curves(tables, quick):
                  np.asarray(pop["mean"]) / max(pop["mean"]),
                  np.asarray(pop["std"]) / max(pop["mean"]))]
     out[0]["largest_mean"] = top
-    out[0]["kappa"] = kappa = kappa_curve(table, "init.tau")
     # where the regime changes: the loss half-way (geometrically) from its smallest value
     y = np.asarray(out[0]["mean"])
-    out[0]["transition_at"] = crossing(out[0]["x"], y, float(np.sqrt(max(y.min(), 1e-300)
-                                                                     * y.max())))
-    out[0]["kappa_at_transition"] = _at(kappa, out[0]["transition_at"])
+    add_kappa(out[0], table, float(np.sqrt(max(y.min(), 1e-300) * y.max())))
     return out
 
-
-def _at(c, x):
-    """c's mean interpolated at x (log-log), or None."""
-    if x is None:
-        return None
-    return float(np.exp(np.interp(np.log(x), np.log(c["x"]), np.log(c["mean"]))))
 
 
 def checks(data):
@@ -132,12 +123,7 @@ def plot(data, tables, path):
     ax.set_title(f"{TITLE}\nd = {p['d']}, m = {p['m']}, batch {p['batch']}, {p['trials']} "
                  "trials" + (" (quick)" if data["quick"] else ""), fontsize="medium")
     ax.grid(True, which="both", alpha=0.3)
-    kappa = data["curves"][0].get("kappa")
-    handles, labels = ax.get_legend_handles_labels()
-    if kappa is not None:
-        twin = draw_kappa(ax, kappa)
-        h2, l2 = twin.get_legend_handles_labels()
-        handles, labels = handles + h2, labels + l2
+    handles, labels = draw_kappa(ax, data["curves"][0]["kappa"])
     fig.legend(handles, labels, fontsize="small", loc="outside lower center", ncols=2)
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -15,7 +15,7 @@ from ...config import (Config, InitConfig, IntegratorConfig, NetworkConfig, Orac
                        ProblemConfig, RecordConfig)
 
 from ..sweep import Sweep
-from . import check, crossing, curve, draw_kappa, kappa_checks, kappa_curve
+from . import add_kappa, check, curve, draw_kappa, kappa_checks
 
 TITLE = "Over-parameterised: test loss against the initial scale"
 X_LABEL = "tau (initial scale)"
@@ -73,20 +73,12 @@ def curves(tables, quick):
     out = [curve("final test loss", final["x"], final["mean"], final["std"]),
            curve("best test loss", best["x"], best["mean"], best["std"])]
     out[0]["zero_predictor_loss"] = zero
-    out[0]["kappa"] = kappa = kappa_curve(table, "init.tau")
     # where the regime changes: the final test loss half-way (geometrically) between its
     # smallest value and the plateau
     y = np.asarray(final["mean"])
-    out[0]["transition_at"] = crossing(final["x"], y, float(np.sqrt(y.min() * y[-1])))
-    out[0]["kappa_at_transition"] = _at(kappa, out[0]["transition_at"])
+    add_kappa(out[0], table, float(np.sqrt(y.min() * y[-1])))
     return out
 
-
-def _at(c, x):
-    """c's mean interpolated at x (log-log), or None."""
-    if x is None:
-        return None
-    return float(np.exp(np.interp(np.log(x), np.log(c["x"]), np.log(c["mean"]))))
 
 
 def checks(data):
@@ -122,12 +114,7 @@ def plot(data, tables, path):
                  f"{p['trials']} trials" + (" (quick)" if data["quick"] else ""),
                  fontsize="medium")
     ax.grid(True, which="both", alpha=0.3)
-    kappa = data["curves"][0].get("kappa")
-    handles, labels = ax.get_legend_handles_labels()
-    if kappa is not None:
-        twin = draw_kappa(ax, kappa)
-        h2, l2 = twin.get_legend_handles_labels()
-        handles, labels = handles + h2, labels + l2
+    handles, labels = draw_kappa(ax, data["curves"][0]["kappa"])
     ax.legend(handles, labels, fontsize="small")
     fig.savefig(path, dpi=100)
     plt.close(fig)
