@@ -37,7 +37,9 @@ _EXPORTS = {
     "Oracle": "oracles", "exact_oracle": "oracles", "sample_oracle": "oracles",
     "online_oracle": "oracles",
     "FixedStep": "dynamics.integrators", "OdeDriver": "dynamics.integrators",
-    "State": "model.state",
+    "State": "model.state", "temperature_at": "dynamics.integrators",
+    # observables of the Langevin dynamics
+    "entropy": "dynamics.observables", "free_energy": "dynamics.observables",
     # running
     "simulate": "dynamics.simulation", "Simulation": "dynamics.simulation",
     "Result": "dynamics.simulation",

@@ -31,9 +31,13 @@ LOSSES = ("squared", "logistic")
 
 #: stream name -> spawn key of ``SeedSequence(seed, spawn_key=(key,))``. Keys are fixed
 #: forever (run files store stream states by name): add a name, never renumber one.
-#: "noise" holds the online oracle's minibatch draws.
+#: "noise" holds the online oracle's minibatch draws, "diffusion" the Brownian
+#: increments of a run at a temperature > 0 (mean-field Langevin dynamics).
 STREAMS = {"teacher": 0, "data": 1, "init": 2, "noise": 3, "monitor": 4, "test": 5,
-           "probe": 6}
+           "probe": 6, "diffusion": 7}
+
+#: temperature schedules T(t) of the Langevin dynamics: name -> formula in words
+TEMPERATURE_SCHEDULES = {"constant": "T(t) = T", "log": "T(t) = T / log(e + t)"}
 
 #: oracle kind -> "module:builder" (module under particles.oracles);
 #: ``builder(config, problem, streams) -> Oracle``

@@ -333,3 +333,24 @@ def exact_tangent_relu(theta, theta0, teacher, alpha=1.0, scale=1.0):
     v[:, 0] = -P / alpha
     v[:, 1:d + 1] = -c0[:, None] * Q / alpha
     return risk, v
+
+
+def euler_maruyama(velocity, theta, dt, nsteps, gen, temperature, columns, lr=(1.0, 1.0, 1.0),
+                   wd=0.0, schedule="constant", step0=0):
+    """Euler-Maruyama for the mean-field Langevin dynamics, in plain NumPy:
+    theta <- theta + dt V(theta) + sqrt(2 T(t_k) lr dt) xi on the trained ``columns``,
+    with xi drawn from ``gen`` one at a time, particle by particle, column by column."""
+    theta = theta.copy()
+    d = theta.shape[1] - 2
+    scale = np.array([lr[0]] + [lr[1]] * d + [lr[2]], dtype=np.float64)
+    cols = np.flatnonzero(columns)
+    for k in range(nsteps):
+        t = (step0 + k) * dt
+        temp = temperature if schedule == "constant" else temperature / np.log(np.e + t)
+        v = scale * (velocity(theta) - wd * theta)
+        xi = np.zeros_like(theta, dtype=np.float64)
+        for i in range(theta.shape[0]):
+            for q in cols:
+                xi[i, q] = gen.standard_normal()
+        theta = theta + dt * v + np.sqrt(2 * temp * scale * dt) * xi
+    return theta

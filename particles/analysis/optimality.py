@@ -32,7 +32,7 @@ import numpy as np
 from .._numba.threads import pool_owner
 from ..registry import HOMOGENEOUS, activation_code
 from ..dynamics.observables import objective
-from ..model.state import A, B, C
+from ..model.state import trained_columns
 
 
 def _serial_blas(func):
@@ -76,13 +76,7 @@ class Objective:
         m, k = self.theta.shape
         d = k - 2
         self.m, self.d = m, d
-        mask = np.zeros((m, k), bool)
-        if lr[0] > 0:
-            mask[:, C] = True
-        if lr[1] > 0:
-            mask[:, A(d)] = True
-        if lr[2] > 0 and bias:
-            mask[:, B(d)] = True
+        mask = np.repeat(trained_columns(lr, d, bias)[None, :], m, axis=0)
         if not mask.any():
             raise ValueError("every layer is frozen (lr = 0 for c, a and b); nothing to polish")
         self.mask = mask

@@ -19,7 +19,7 @@ from typing import Optional, Tuple
 
 from .._checks import (ConfigError, _check_bool, _check_choice, _check_float,  # noqa: F401
                       _check_int, _fail)
-from ..registry import ACTIVATIONS, FIXED_METHODS, LOSSES
+from ..registry import ACTIVATIONS, FIXED_METHODS, LOSSES, TEMPERATURE_SCHEDULES
 from ..registry import METHODS as _METHODS
 from ..registry import ORACLES as _ORACLE_KINDS
 from .rules import exact_rule, exact_tangent_rule
@@ -30,6 +30,8 @@ INIT_SCHEMES = ("gaussian", "sphere", "array")
 ORACLES = tuple(_ORACLE_KINDS)
 METHODS = tuple(_METHODS)
 ODE_METHODS = tuple(m for m in METHODS if m not in FIXED_METHODS)
+#: the methods that integrate a temperature > 0 (Euler-Maruyama)
+NOISY_METHODS = ("euler", "sgd")
 SCHEDULES = ("log", "every", "times")
 DTYPES = ("float64", "float32")
 SCALINGS = ("mean_field", "ntk", "standard")
@@ -294,6 +296,13 @@ class IntegratorConfig(_Section):
         Stop once the mean squared velocity (1/m) sum |v_i|^2 is <= this value.
     chunk : int
         Most steps run in one compiled call between progress updates.
+    temperature : float
+        T >= 0 of the mean-field Langevin dynamics (docs/langevin.md): every step adds
+        sqrt(2 T dt lr) times a standard normal to each trained coordinate, drawn from
+        the run's stream "diffusion". 0 (default) is the noiseless flow. Needs a method
+        with a fixed step and no error control: "euler" or "sgd" (Euler-Maruyama).
+    temperature_schedule : {"constant", "log"}
+        T(t) = temperature, or temperature / log(e + t) (annealing).
     """
 
     method: str = "euler"
@@ -308,6 +317,8 @@ class IntegratorConfig(_Section):
     stop_risk: Optional[float] = None
     stop_grad: Optional[float] = None
     chunk: int = 1000
+    temperature: float = 0.0
+    temperature_schedule: str = "constant"
 
     def __post_init__(self):
         _check_choice("integrator.method", self.method, METHODS)
@@ -328,6 +339,21 @@ class IntegratorConfig(_Section):
                                                         getattr(self, name), 0.0,
                                                         allow_none=True))
         _check_int("integrator.chunk", self.chunk, 1)
+        object.__setattr__(self, "temperature",
+                           _check_float("integrator.temperature", self.temperature, 0.0))
+        _check_choice("integrator.temperature_schedule", self.temperature_schedule,
+                      TEMPERATURE_SCHEDULES)
+        if self.temperature > 0 and self.method not in NOISY_METHODS:
+            _fail("integrator.temperature", self.temperature,
+                  f"0 with integrator.method = {self.method!r}; a temperature > 0 needs "
+                  "'euler' or 'sgd' (Euler-Maruyama): "
+                  + ("Heun's second order does not carry over to the noise"
+                     if self.method == "heun" else
+                     "an accuracy-controlled method estimates a deterministic error, "
+                     "which a Brownian path does not have"))
+        if self.temperature_schedule != "constant" and self.temperature == 0:
+            _fail("integrator.temperature_schedule", self.temperature_schedule,
+                  "'constant' with integrator.temperature = 0 (nothing to anneal)")
         if self.method in FIXED_METHODS and self.dt > self.t_end:
             _fail("integrator.dt", self.dt, f"a step <= t_end = {self.t_end}")
 

@@ -21,6 +21,11 @@ Fixed step (compiled, many steps per call, no allocation per step):
 * ``heun``: theta <- theta + dt/2 (V(theta) + V(theta + dt V(theta))) (second order);
 * ``sgd``: Euler on the online oracle (a fresh batch per step).
 
+At a temperature T > 0 (``euler`` and ``sgd``) a step is Euler-Maruyama for the
+mean-field Langevin dynamics, theta <- theta + dt V(theta) + sqrt(2 T(t) lr dt) xi, with
+standard normals xi drawn inside the compiled loop from the stream "diffusion"
+(weak order 1; docs/langevin.md).
+
 V is the oracle's velocity times the per-layer learning-rate multipliers, minus
 weight decay: V_i = lr * (v_i - lambda theta_i).
 
@@ -41,7 +46,7 @@ import numpy as np
 from .._numba.jit import FastCall, jit
 from .._numba.threads import pool_owner
 from ..kernels.dispatch import loop, velocity
-from ..model.state import rate_columns
+from ..model.state import rate_columns, trained_columns
 
 class Integrator(Protocol):
     """What the simulation uses of an integrator (see the module docstring)."""
@@ -57,6 +62,9 @@ class Integrator(Protocol):
 
     def streams(self):
         """Names of the random streams :meth:`advance` draws from."""
+
+    def generators(self):  # the state's streams; integrators without one use the oracle's
+        """Those streams by name (name -> ``numpy.random.Generator``)."""
 
 
 RUNNING, STOPPED_RISK, STOPPED_GRAD, DIVERGED = 0, 1, 2, 3
@@ -96,8 +104,8 @@ def _check_stop(risk, g2, stop_risk, stop_grad):
 
 @jit
 def fixed_steps(theta, data, v, v2, tmp, lrc, wd, dt, nsteps, heun, stop_risk, stop_grad,
-                reuse, risk_in, stats):
-    """Advance ``theta`` in place by up to ``nsteps`` Euler or Heun steps.
+                reuse, risk_in, stats, gen, noise_sd, temp, log_schedule, step0, clock):
+    """Advance ``theta`` in place by up to ``nsteps`` Euler, Heun or Euler-Maruyama steps.
 
     Parameters
     ----------
@@ -123,6 +131,25 @@ def fixed_steps(theta, data, v, v2, tmp, lrc, wd, dt, nsteps, heun, stop_risk, s
     stats : ndarray, shape (5,), float64
         Receives (steps done, risk before the last step, its grad norm^2, status, sum of
         the risks at which the steps were taken).
+    gen : numpy.random.Generator
+        The stream "diffusion" (drawn from only when ``temp > 0``).
+    noise_sd : ndarray, shape (d + 2,), float64
+        sqrt(2 lr) for every column that moves, 0 for frozen ones.
+    temp : float
+        Temperature T >= 0; 0 is the noiseless flow (the same arithmetic as without
+        noise, bit for bit).
+    log_schedule : bool
+        T(t) = temp / log(e + t) instead of the constant temp.
+    step0 : int
+        Step count of ``theta`` (the time of step k is (step0 + k) * clock).
+    clock : float
+        The step in float64 (times are step * clock whatever the dtype).
+
+    Notes
+    -----
+    With ``temp > 0`` a step is theta <- theta + dt V(theta) + sqrt(T(t_k) dt) noise_sd xi
+    with xi standard normals drawn in row-major order (particle by particle, column by
+    column, frozen columns skipped), so the draws do not depend on the thread count.
     """
     risk = np.nan
     g2 = np.nan
@@ -153,6 +180,18 @@ def fixed_steps(theta, data, v, v2, tmp, lrc, wd, dt, nsteps, heun, stop_risk, s
             for i in range(m):
                 for q in range(c):
                     theta[i, q] += half * (v[i, q] + v2[i, q])
+        elif temp > 0:
+            t_k = temp
+            if log_schedule:
+                t_k = temp / math.log(math.e + (step0 + k) * clock)
+            s = math.sqrt(t_k * clock)
+            for i in range(m):
+                for q in range(c):
+                    sd = noise_sd[q]
+                    if sd > 0:
+                        theta[i, q] += dt * v[i, q] + s * sd * gen.standard_normal()
+                    else:
+                        theta[i, q] += dt * v[i, q]
         else:
             for i in range(m):
                 for q in range(c):
@@ -163,6 +202,45 @@ def fixed_steps(theta, data, v, v2, tmp, lrc, wd, dt, nsteps, heun, stop_risk, s
     stats[2] = g2
     stats[3] = status
     stats[4] = rsum
+
+
+def temperature_at(t, temperature, schedule="constant"):
+    """T(t) of a temperature schedule (:data:`particles.registry.TEMPERATURE_SCHEDULES`).
+
+    Parameters
+    ----------
+    t : float or ndarray
+        Mean-field time(s), >= 0.
+    temperature : float
+        T >= 0 (the value at t = 0).
+    schedule : {"constant", "log"}
+        T, or T / log(e + t) (the annealing of Chizat 2022).
+
+    Returns
+    -------
+    float or ndarray
+    """
+    if schedule == "constant":
+        return temperature + 0.0 * np.asarray(t, dtype=np.float64) if np.ndim(t) else \
+            float(temperature)
+    if schedule == "log":
+        return temperature / np.log(np.e + np.asarray(t, dtype=np.float64)) if np.ndim(t) \
+            else float(temperature / math.log(math.e + t))
+    raise ValueError(f"temperature_schedule={schedule!r} is invalid; allowed: "
+                     "'constant', 'log'")
+
+
+def noise_columns(lr, d, bias):
+    """sqrt(2 lr) of every column that moves, 0 for frozen ones, shape (d + 2,).
+
+    A column moves when its layer's rate is > 0; the bias column also needs a model
+    with biases (an untrained bias stays at 0).
+    """
+    return np.sqrt(2.0 * rate_columns(lr, d) * trained_columns(lr, d, bias))
+
+
+#: the generator handed to the compiled loop of a noiseless run (never drawn from)
+_NO_DIFFUSION = np.random.Generator(np.random.PCG64(0))
 
 
 def _check_dt(dt):
@@ -198,17 +276,42 @@ class FixedStep:
     weight_decay : float
     stop_risk, stop_grad : float or None
         Stop when the risk, or (1/m) sum |v_i|^2, is at or below this value.
+    temperature : float
+        T >= 0 of the mean-field Langevin dynamics (Euler-Maruyama; "euler" and "sgd"
+        only). 0: the noiseless flow.
+    temperature_schedule : {"constant", "log"}
+        See :func:`temperature_at`.
+    diffusion : numpy.random.Generator, optional
+        The stream of the Brownian increments (needed when ``temperature > 0``; a run
+        uses its stream "diffusion"). Its state advances with each noisy step.
     """
 
     #: ``advance`` may be called for any part of a record interval
     whole_intervals = False
 
     def __init__(self, method, oracle, dt, lr=(1.0, 1.0, 1.0), weight_decay=0.0,
-                 stop_risk=None, stop_grad=None):
+                 stop_risk=None, stop_grad=None, temperature=0.0,
+                 temperature_schedule="constant", diffusion=None):
         if method not in ("euler", "heun", "sgd"):
             raise ValueError(f"method={method!r} is not a fixed-step method; allowed: "
                              "'euler', 'heun', 'sgd'")
         _check_dt(dt)
+        temperature_at(0.0, 0.0, temperature_schedule)  # checks the name
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float, np.number)) \
+                or not (math.isfinite(temperature) and temperature >= 0):
+            raise ValueError(f"temperature={temperature!r} is invalid; allowed: a finite "
+                             "number >= 0")
+        if temperature > 0 and method == "heun":
+            raise ValueError(f"temperature={temperature!r} is invalid with method='heun'; "
+                             "allowed: 0 (a temperature > 0 needs 'euler' or 'sgd')")
+        if temperature > 0 and not isinstance(diffusion, np.random.Generator):
+            raise ValueError(f"diffusion={diffusion!r} is invalid with temperature > 0; "
+                             "allowed: a numpy.random.Generator (the Brownian increments' "
+                             "stream)")
+        self.temperature = float(temperature)
+        self.temperature_schedule = temperature_schedule
+        self.diffusion = diffusion if self.temperature > 0 else None
+        self.noise_sd = noise_columns(lr, oracle.d, getattr(oracle, "bias", True))
         self.method = method
         self.oracle = oracle
         self.dt = oracle.dtype.type(dt)
@@ -243,7 +346,9 @@ class FixedStep:
         with pool_owner():
             self._steps(state.theta, o.data, self.v, self.v2, self.tmp, self.lrc, self.wd,
                         self.dt, int(n_steps), self.method == "heun", self.stop_risk,
-                        self.stop_grad, reuse, fresh[2] if reuse else 0.0, self.stats)
+                        self.stop_grad, reuse, fresh[2] if reuse else 0.0, self.stats,
+                        self.diffusion or _NO_DIFFUSION, self.noise_sd, self.temperature,
+                        self.temperature_schedule == "log", int(state.step), self._clock)
         s = self.stats
         state.step += int(s[0])
         state.time = state.step * self._clock
@@ -251,9 +356,17 @@ class FixedStep:
             return Report(int(s[0]), float(s[1]), float(s[2]), int(s[3]), float(s[4]), int(s[0]))
         return Report(int(s[0]), float(s[1]), float(s[2]), int(s[3]))
 
+    def generators(self):
+        """The random streams ``advance`` draws from: name -> Generator (its oracle's,
+        and "diffusion" at a temperature > 0)."""
+        gens = dict(self.oracle.streams)
+        if self.diffusion is not None:
+            gens["diffusion"] = self.diffusion
+        return gens
+
     def streams(self):
-        """Names of the random streams ``advance`` draws from (its oracle's)."""
-        return tuple(self.oracle.streams)
+        """Names of the random streams ``advance`` draws from."""
+        return tuple(self.generators())
 
 
 class OdeDriver:
@@ -316,9 +429,13 @@ class OdeDriver:
         """Risk and raw oracle velocity at ``state.theta`` (the state does not move)."""
         return self.oracle.velocity(state.theta, self._v)
 
+    def generators(self):
+        """The random streams ``advance`` draws from (none: ODE methods refuse
+        stochastic oracles and temperatures > 0)."""
+        return {}
+
     def streams(self):
-        """Names of the random streams ``advance`` draws from (none: ODE methods refuse
-        stochastic oracles)."""
+        """Names of the random streams ``advance`` draws from (none)."""
         return ()
 
     def advance(self, state, n_steps):
@@ -361,9 +478,15 @@ class OdeDriver:
 
 def fixed_step(config, oracle):
     """The :class:`FixedStep` integrator of a run (registered in
-    :data:`particles.registry.METHODS`)."""
+    :data:`particles.registry.METHODS`); at a temperature > 0 it draws from the run's
+    stream "diffusion"."""
+    from ..model.rng import stream
+
     ic = config.integrator
-    return FixedStep(ic.method, oracle, ic.dt, **_common(ic))
+    noisy = ic.temperature > 0
+    return FixedStep(ic.method, oracle, ic.dt, **_common(ic), temperature=ic.temperature,
+                     temperature_schedule=ic.temperature_schedule,
+                     diffusion=stream(config.seed, "diffusion") if noisy else None)
 
 
 def ode_driver(config, oracle):

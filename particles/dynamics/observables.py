@@ -1,9 +1,10 @@
 """What a run records besides the particles: risk, gradient norm, distance travelled,
-conservation-law drift and test risk.
+conservation-law drift, test risk, and at a temperature > 0 the entropy and free energy.
 
 Each observable is a pure function of the state (jax-md's ``quantity`` module is the
 model): :func:`objective`, :func:`grad_norm2`, :func:`distance`, :func:`invariants`
-and :func:`invariant_drift`, :func:`kernel_drift`. :class:`Observer` is the thin
+and :func:`invariant_drift`, :func:`kernel_drift`, :func:`entropy` and
+:func:`free_energy`. :class:`Observer` is the thin
 recorder over them that a run calls at every record; it fuses the three per-particle
 sums into one compiled pass (``_summaries``, checked against the functions here by the
 tests).
@@ -14,11 +15,14 @@ docs/theory.md, "Invariants"); their drift measures the time-discretisation erro
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .._numba.jit import FastCall, jit
 from ..registry import HOMOGENEOUS
-from ..model.state import rate_columns
+from ..model.state import rate_columns, trained_columns
+from .integrators import temperature_at
 
 
 def invariants(theta, lr):
@@ -62,6 +66,66 @@ def objective(risk, theta, weight_decay, alpha, mask=None):
     m = theta.shape[0]
     free = theta if mask is None else theta[mask]
     return risk / alpha ** 2 + 0.5 * weight_decay / m * float(np.sum(free ** 2))
+
+
+def entropy(theta, columns=None, k=3):
+    """Kozachenko-Leonenko estimate of the differential entropy -int mu log mu of the
+    particle cloud, treated as m draws from a density.
+
+    H = psi(m) - psi(k) + log V_D + (D / m) sum_i log eps_i, with eps_i the Euclidean
+    distance from particle i to its k-th nearest neighbour (SciPy's ``cKDTree``), D the
+    number of columns used and V_D the volume of the unit ball of R^D.
+
+    Parameters
+    ----------
+    theta : array_like, shape (m, d + 2)
+    columns : array_like of bool, shape (d + 2,), optional
+        The coordinates the density lives on (the trained ones: a frozen column is a
+        Dirac, whose entropy is -inf); all by default.
+    k : int
+        The neighbour used (>= 1; larger k: less variance, a little more bias).
+
+    Returns
+    -------
+    float
+        The estimate; -inf when k + 1 particles coincide (an atom), NaN when
+        m <= k.
+
+    Notes
+    -----
+    The estimator is consistent (m -> inf) for any density with a finite entropy, and
+    asymptotically unbiased; at finite m its bias decays like m^(-1/D) up to logarithms
+    for smooth densities (slower the higher D), and its standard deviation like
+    m^(-1/2). At D = 3 and m = 1000 the bias on a standard Gaussian is about 0.02 nats
+    (tests/test_langevin.py measures it). Its cost is a k-d tree query, O(m log m) in
+    low D and up to O(m^2 D) in high D.
+    """
+    import scipy.spatial
+    import scipy.special
+
+    t = np.asarray(theta, dtype=np.float64)
+    if columns is not None:
+        t = t[:, np.asarray(columns, dtype=bool)]
+    m, D = t.shape
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k={k!r} is invalid; allowed: an integer >= 1")
+    if D == 0:
+        raise ValueError("columns selects no coordinate; allowed: at least one column")
+    if m <= k:
+        return float("nan")
+    eps = scipy.spatial.cKDTree(t).query(t, k=k + 1)[0][:, k]
+    if np.any(eps == 0):
+        return float("-inf")
+    log_vd = 0.5 * D * math.log(math.pi) - math.lgamma(0.5 * D + 1)
+    return float(scipy.special.digamma(m) - scipy.special.digamma(k) + log_vd
+                 + D * np.mean(np.log(eps)))
+
+
+def free_energy(objective_value, entropy_value, temperature):
+    """F_T = G - T H: the objective G (see :func:`objective`) minus the temperature
+    times the entropy (F_T = G + T int mu log mu, the functional the Langevin
+    dynamics descends)."""
+    return objective_value - temperature * entropy_value
 
 
 def grad_norm2(v, theta, weight_decay=0.0):
@@ -151,6 +215,14 @@ class Observer:
     kernel : callable, optional
         ``kernel(theta) -> K``: the tangent kernel on a fixed probe set; its relative
         drift from theta0 is recorded as "kernel_drift".
+    temperature : float
+        T >= 0 (its schedule is ``temperature_schedule``); T > 0 records the entropy and
+        the free energy.
+    temperature_schedule : {"constant", "log"}
+    alpha : float
+        The effective output scale (the objective is R / alpha^2 + weight decay).
+    bias : bool
+        Whether the model has biases (which columns are trained).
 
     Attributes
     ----------
@@ -159,10 +231,13 @@ class Observer:
         ``test`` is a second oracle), "distance", "invariant_drift" (homogeneous
         activations), "kernel_drift" (with ``kernel``), "batch_loss" (stochastic
         oracle: the mean of the minibatch losses of the steps since the previous record,
-        NaN at step 0).
+        NaN at step 0), "objective" (with weight decay or a temperature, and a
+        deterministic risk), "entropy" (temperature > 0) and "free_energy"
+        (temperature > 0 and a deterministic risk).
     """
 
-    def __init__(self, integrator, test, theta0, lr, weight_decay, activation, kernel=None):
+    def __init__(self, integrator, test, theta0, lr, weight_decay, activation, kernel=None,
+                 temperature=0.0, temperature_schedule="constant", alpha=1.0, bias=True):
         self.integrator = integrator
         train = integrator.oracle
         # a stochastic oracle (fresh samples per call) would change the run if
@@ -180,11 +255,22 @@ class Observer:
         self._kernel = kernel
         if kernel is not None:
             self._k0 = kernel(self.theta0)
+        self.temperature = float(temperature)
+        self.temperature_schedule = temperature_schedule
+        self._alpha = float(alpha)
+        d = theta0.shape[1] - 2
+        self._columns = trained_columns(lr, d, bias)
+        self._mask = np.repeat(self._columns[None, :], theta0.shape[0], axis=0)
+        noisy = self.temperature > 0
+        energy = self.monitor is not None and (noisy or self._wd > 0)
         self.names = ((["risk", "grad_norm2"] if self.monitor is not None else [])
                       + (["test_risk"] if self.test is not None else []) + ["distance"]
                       + (["invariant_drift"] if self.homogeneous else [])
                       + (["kernel_drift"] if kernel is not None else [])
-                      + (["batch_loss"] if train.streams else []))
+                      + (["batch_loss"] if train.streams else [])
+                      + (["objective"] if energy else [])
+                      + (["entropy"] if noisy else [])
+                      + (["free_energy"] if noisy and energy else []))
 
     def accumulate(self, state, report):
         """Add an ``advance`` call's sums (:data:`~particles.dynamics.integrators.Report`)
@@ -221,6 +307,13 @@ class Observer:
             out["invariant_drift"] = float(stats[2])
         if self._kernel is not None:
             out["kernel_drift"] = kernel_drift(self._kernel(theta), self._k0)
+        if "objective" in self.names:
+            out["objective"] = objective(out["risk"], theta, self._wd, self._alpha, self._mask)
+        if "entropy" in self.names:
+            out["entropy"] = entropy(theta, self._columns)
+            if "free_energy" in self.names:
+                temp = temperature_at(state.time, self.temperature, self.temperature_schedule)
+                out["free_energy"] = free_energy(out["objective"], out["entropy"], temp)
         if "batch_loss" in self.names:
             # the window's sums live in state.records, so checkpoints carry them; the last
             # value is kept too, for a record repeated after a resume

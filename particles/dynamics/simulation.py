@@ -178,7 +178,9 @@ class Simulation:
                 return empirical_ntk(theta, probes, activation=net.activation, bias=net.bias,
                                      alpha=net.effective_alpha, leak=net.leak)
         self.observer = Observer(self.integrator, self.test, self.theta0, lr, ic.weight_decay,
-                                 net.activation, kernel=kernel)
+                                 net.activation, kernel=kernel, temperature=ic.temperature,
+                                 temperature_schedule=ic.temperature_schedule,
+                                 alpha=net.effective_alpha, bias=net.bias)
         self.n_steps = ic.n_steps
         self.dt = ic.dt
         self.frame_steps, self.obs_steps = schedule_steps(config.record, self.n_steps, ic.dt)
@@ -207,7 +209,9 @@ class Simulation:
 
     def new_state(self):
         """The initial state (a copy of theta0, step 0, the run's random streams)."""
-        streams = {name: self.oracle.streams[name] for name in self.integrator.streams()}
+        gens = getattr(self.integrator, "generators", None)
+        streams = gens() if gens is not None else \
+            {name: self.oracle.streams[name] for name in self.integrator.streams()}
         return State(self.theta0.copy(), 0, 0.0, streams)
 
     def info(self, state):

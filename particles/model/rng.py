@@ -6,7 +6,7 @@ not depend on which other streams a run happens to use.
 """
 import numpy as np
 
-STREAMS = {"teacher": 0, "data": 1, "init": 2, "noise": 3, "monitor": 4, "test": 5, "probe": 6}
+from ..registry import STREAMS
 
 
 def stream(seed, name):
@@ -18,7 +18,8 @@ def stream(seed, name):
         The run seed (>= 0).
     name : str
         One of ``teacher``, ``data``, ``init``, ``noise`` (online batches),
-        ``monitor``, ``test``, ``probe`` (the kernel-drift probe inputs).
+        ``monitor``, ``test``, ``probe`` (the kernel-drift probe inputs),
+        ``diffusion`` (the Brownian increments of a run at a temperature > 0).
     """
     if name not in STREAMS:
         raise ValueError(f"stream name {name!r} is unknown; allowed: {', '.join(STREAMS)}")

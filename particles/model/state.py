@@ -38,6 +38,15 @@ def rate_columns(lr, d):
     return np.array([lr[layer_of_column(q, d)] for q in range(d + 2)], dtype=np.float64)
 
 
+def trained_columns(lr, d, bias):
+    """Which columns move, shape (d + 2,), bool: a layer with rate > 0, and the bias
+    column only for a model with biases (an untrained bias stays at 0)."""
+    cols = rate_columns(lr, d) > 0
+    if not bias:
+        cols[d + 1] = False
+    return cols
+
+
 #: accumulators that files of version 0.2 stored among the solver's data
 _RECORD_KEYS = ("loss_sum", "loss_n", "loss_last", "loss_last_step")
 
