@@ -105,6 +105,51 @@ def plot_invariants(runs, ax=None):
     return fig
 
 
+def plot_free_energy(runs, axes=None):
+    """Free energy F_T = G - T H, the objective G and the entropy H against time, for
+    runs of the mean-field Langevin dynamics (``integrator.temperature > 0``).
+
+    Parameters
+    ----------
+    runs : path, Run, or a list of them
+        Several runs (e.g. one per temperature) are overlaid.
+    axes : sequence of 2 matplotlib Axes, optional
+        Left: F_T (solid) and G (dashed); right: the entropy estimate H.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    runs = runs if isinstance(runs, (list, tuple)) else [runs]
+    if axes is None:
+        fig, axes = _axes(None, ncols=2, figsize=(10, 4.2))
+    else:
+        fig = axes[0].figure
+    for k, r in enumerate(runs):
+        r = _open(r)
+        if "free_energy" not in r.observable_names:
+            raise ValueError(f"{r.path!r} has no free_energy record; allowed: a run with "
+                             "integrator.temperature > 0 and a deterministic risk (not the "
+                             "online oracle with oracle.n_monitor = 0)")
+        ic = r.config.integrator
+        label = (f"T={ic.temperature:g}" + (" / log(e + t)" if ic.temperature_schedule == "log"
+                                            else "") + f", {run_label(r)}")
+        _, t, F = r.observable("free_energy")
+        _, _, G = r.observable("objective")
+        _, _, H = r.observable("entropy")
+        axes[0].plot(t, F, color=f"C{k}", label=label)
+        axes[0].plot(t, G, color=f"C{k}", ls="--", lw=1)
+        axes[1].plot(t, H, color=f"C{k}")
+    axes[0].set_xlabel("time t (mean-field units)")
+    axes[0].set_ylabel(r"free energy $F_T = G - T H$ (solid), objective $G$ (dashed)")
+    axes[0].legend(fontsize="small")
+    axes[1].set_xlabel("time t (mean-field units)")
+    axes[1].set_ylabel("entropy H of the particles (Kozachenko-Leonenko, nats)")
+    for ax in axes:
+        ax.grid(True, alpha=0.3)
+    return fig
+
+
 #: how particles are scaled against the teacher's neurons in the 2-D views
 UNITS = ("teacher", "neuron", "raw")
 _UNIT_LABELS = {"teacher": r"$\frac{\alpha_{eff}}{m_0}|c_i|\, a_i$ (teacher units)",
@@ -406,6 +451,8 @@ def plot_files(paths, kind="risk", units="teacher"):
             return plot_invariants(runs)
         if kind == "lazy":
             return plot_lazy(runs)
+        if kind == "free-energy":
+            return plot_free_energy(runs)
         if len(runs) > 1:
             raise ValueError(f"--kind {kind} takes one file; got {len(runs)}")
         if len(runs[0]) < 1:
@@ -415,7 +462,7 @@ def plot_files(paths, kind="risk", units="teacher"):
         if kind == "histograms":
             return plot_histograms(runs[0])
         raise ValueError(f"kind={kind!r} is unknown; allowed: risk, paths, histograms, "
-                         "invariants, lazy")
+                         "invariants, lazy, free-energy")
     finally:
         for r in runs:
             r.close()

@@ -31,6 +31,7 @@ FIGURES = {
     "tau-population-loss": "tau_population_loss",
     "m-convergence": "m_convergence",
     "m-scaling": "m_scaling",
+    "langevin": "langevin",
 }
 
 
