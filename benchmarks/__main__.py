@@ -1,4 +1,4 @@
-"""python -m benchmarks {cost,convergence,startup,store,polish,lazy} [--quick]"""
+"""python -m benchmarks {cost,convergence,startup,store,polish,lazy,langevin} [--quick]"""
 import argparse
 import sys
 
@@ -8,7 +8,8 @@ def main(argv=None):
                                  description="particles benchmarks: cost per step against "
                                  "the BLAS ceiling and peers; convergence as m grows.")
     ap.add_argument("what", nargs="?", default="cost",
-                    choices=["cost", "convergence", "startup", "store", "polish", "lazy"])
+                    choices=["cost", "convergence", "startup", "store", "polish", "lazy",
+                             "langevin"])
     ap.add_argument("--quick", action="store_true",
                     help="a small grid that finishes in a few minutes on 2 cores")
     ap.add_argument("--out", help="output directory (default: benchmarks/results)")
@@ -29,6 +30,10 @@ def main(argv=None):
         from .lazy import lazy_benchmark
 
         lazy_benchmark(quick=args.quick, out_dir=args.out)
+    elif args.what == "langevin":
+        from .langevin import langevin_benchmark
+
+        langevin_benchmark(quick=args.quick, out_dir=args.out)
     elif args.what == "startup":
         from .startup import startup
 

@@ -283,3 +283,55 @@ def test_fixed_step_refuses_noise_without_stream():
         FixedStep("euler", o, 0.1, temperature=-0.1)
     with pytest.raises(ValueError, match="heun"):
         FixedStep("heun", o, 0.1, temperature=0.1, diffusion=np.random.default_rng(0))
+
+
+# -- views and the figure's numbers -------------------------------------------------------
+
+def test_plot_free_energy_and_info(tmp_path, capsys):
+    from particles.cli import main
+
+    noisy, quiet = tmp_path / "noisy.h5", tmp_path / "quiet.h5"
+    pt.run(_cfg(m=24, t_end=1.0, temperature=0.01, schedule="log"), noisy)
+    pt.run(_cfg(m=24, t_end=1.0, temperature=0.0), quiet)
+    png = tmp_path / "fe.png"
+    assert main(["plot", str(noisy), "--kind", "free-energy", "-o", str(png)]) == 0
+    assert png.stat().st_size > 10_000
+    assert main(["info", str(noisy)]) == 0
+    assert "langevin    temperature 0.01 / log(e + t), weight decay 0.1; free energy" in \
+        capsys.readouterr().out
+    assert main(["plot", str(quiet), "--kind", "free-energy", "-o", str(png)]) == 2
+    assert "has no free_energy record" in capsys.readouterr().err
+
+
+def test_fit_rate_recovers_an_exponential(rng):
+    from particles.experiments.figures.langevin import fit_rate
+
+    t = np.linspace(0, 40, 81)
+    F = 0.5 + 2.0 * np.exp(-0.3 * t) + 1e-4 * rng.standard_normal(t.size)
+    fit = fit_rate(t, F, t0=5.0)
+    np.testing.assert_allclose(fit["rate"], 0.3, atol=5 * fit["rate_stderr"] + 1e-3)
+    np.testing.assert_allclose(fit["F_inf"], 0.5, atol=1e-3)
+    assert fit["r2"] > 0.999
+    assert math.isnan(fit_rate(t[:3], F[:3])["rate"])  # too few points: no fit
+
+
+def test_langevin_checks_fail_on_the_wrong_shape():
+    from particles.experiments.figures import langevin
+
+    fit = {"rate": 0.2, "rate_stderr": 0.01, "r2": 0.99, "F_inf": 0.0, "A": 1.0, "t0": 5.0}
+    fe = [{"panel": "free_energy", "temperature": T, "mean": [1.0, 0.5], "fit": dict(fit)}
+          for T in (0.0, 0.01, 0.1)]
+    risk = {"panel": "risk", "x": [0.01, 0.1], "mean": [2e-3, 3e-3],
+            "noiseless": {"mean": 1e-3}}
+    fd = {"panel": "chaos", "fit": {"slope": -0.5, "slope_high": -0.3}}
+    gap = {"panel": "chaos", "fit": {"slope": -1.0}}
+    good = {"curves": fe + [risk, fd, gap]}
+    assert all(c["passed"] for c in langevin.checks(good))
+    bad_risk = dict(risk, mean=[3e-3, 2e-3])
+    bad_fd = dict(fd, fit={"slope": 0.1, "slope_high": 0.3})
+    rising = [dict(c, mean=[0.5, 1.0]) for c in fe]
+    for curves, which in ((fe + [bad_risk, fd, gap], "has a price"),
+                          (fe + [risk, bad_fd, gap], "propagation of chaos"),
+                          (rising + [risk, fd, gap], "free energy falls")):
+        failed = [c["check"] for c in langevin.checks({"curves": curves}) if not c["passed"]]
+        assert len(failed) == 1 and which in failed[0]

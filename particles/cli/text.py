@@ -110,6 +110,18 @@ def summary(run):
         s, t, v = run.observable("test_risk")
         if len(v):
             lines.append(f"test risk   {v[-1]:.4g} at t = {t[-1]:.6g}")
+    ic = c.integrator
+    if ic.temperature > 0:
+        line = (f"langevin    temperature {ic.temperature:g}"
+                + (" / log(e + t)" if ic.temperature_schedule == "log" else "")
+                + f", weight decay {ic.weight_decay:g}")
+        if "free_energy" in run.observable_names:
+            s, t, v = run.observable("free_energy")
+            _, _, h = run.observable("entropy")
+            if len(v):
+                line += (f"; free energy {v[0]:.4g} at t = 0 -> {v[-1]:.4g} at t = "
+                         f"{t[-1]:.6g} (entropy {h[-1]:.3g} nats)")
+        lines.append(line)
     kappa = run.lazy_criterion
     if kappa is not None:
         lines.append(f"kappa       {kappa['kappa']:.3g} at t = 0 (lazy-training criterion on "

@@ -141,10 +141,12 @@ def plot_free_energy(runs, axes=None):
         axes[0].plot(t, G, color=f"C{k}", ls="--", lw=1)
         axes[1].plot(t, H, color=f"C{k}")
     axes[0].set_xlabel("time t (mean-field units)")
-    axes[0].set_ylabel(r"free energy $F_T = G - T H$ (solid), objective $G$ (dashed)")
+    axes[0].set_ylabel(r"$F_T = G - T H$ (solid), $G$ (dashed)")
+    axes[0].set_title("free energy and objective", fontsize="medium")
     axes[0].legend(fontsize="small")
     axes[1].set_xlabel("time t (mean-field units)")
-    axes[1].set_ylabel("entropy H of the particles (Kozachenko-Leonenko, nats)")
+    axes[1].set_ylabel("entropy H (nats)")
+    axes[1].set_title("entropy of the particles (Kozachenko-Leonenko)", fontsize="medium")
     for ax in axes:
         ax.grid(True, alpha=0.3)
     return fig

@@ -223,9 +223,11 @@ def plot(data, tables, path):
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.2), layout="constrained")
     ax = axes[0]
+    low = np.inf
     for k, c in enumerate(c for c in data["curves"] if c["panel"] == "free_energy"):
         t, m = np.asarray(c["x"]), np.asarray(c["mean"])
         fit = c["fit"]
@@ -233,11 +235,14 @@ def plot(data, tables, path):
             continue
         gap = m - fit["F_inf"]
         keep = gap > 0
+        low = min(low, float(np.min(gap[keep]))) if keep.any() else low
         ax.semilogy(t[keep], gap[keep], "o-", ms=2, lw=1, color=f"C{k}",
                     label=f"{c['label']}: rate {fit['rate']:.3g} +- {fit['rate_stderr']:.2g}")
         tf = t[t >= fit["t0"]]
         ax.semilogy(tf, fit["A"] * np.exp(-fit["rate"] * (tf - fit["t0"])), ls=":",
                     color="k", lw=0.8)
+    if np.isfinite(low):
+        ax.set_ylim(bottom=0.3 * low)
     ax.set_xlabel("time t (mean-field units)")
     ax.set_ylabel(r"$F_T(t) - F_\infty$  ($F_T = G - T\,H$; $F_\infty$ fitted)")
     ax.set_title(f"(i) free energy; dotted: exponential fits on t >= {T_FIT:g}",
@@ -271,6 +276,9 @@ def plot(data, tables, path):
                        label="two reference runs apart")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ms = data["protocol"]["ms"]
+    ax.set_xticks(ms, [str(m) for m in ms])
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("m (particles)")
     ax.set_ylabel("distance to the reference")
     ax.set_title(f"(iii) propagation of chaos, T = {TEMP_CHAOS:g}", fontsize="medium")
