@@ -60,3 +60,14 @@ def test_lazy_quick(tmp_path):
     slopes = {r["quantity"]: r["slope"] for r in rows}
     np.testing.assert_allclose(slopes["norm(w - w0)"], -1.0, atol=0.15)
     assert json.loads((tmp_path / "lazy-quick.json").read_text())["slopes"]
+
+
+def test_langevin_quick(tmp_path):
+    from benchmarks import langevin
+
+    rows = langevin.langevin_benchmark(quick=True, out_dir=str(tmp_path), log=lambda *a: None)
+    assert [r["case"] for r in rows] == [c["case"] for c in langevin.CASES]
+    for r in rows:
+        assert r["noiseless s/step"] > 0 and r["noisy s/step"] > 0 and r["ratio"] > 0
+    data = json.loads((tmp_path / "langevin-quick.json").read_text())
+    assert len(data["rows"]) == len(rows) and (tmp_path / "langevin-quick.md").stat().st_size
