@@ -64,7 +64,10 @@ def _bad_configs():
               ("exact with logistic", "problem", "loss", "logistic"),
               ("odd m with symmetric", "init", "symmetric", True),
               ("dt above t_end", "integrator", "dt", 5.0),
-              ("times not increasing", "record", "times", [2.0, 1.0])]
+              ("times not increasing", "record", "times", [2.0, 1.0]),
+              ("temperature with rk45", "integrator", "temperature", 0.1),
+              ("temperature with heun", "integrator", "temperature", 0.1),
+              ("log schedule at T = 0", "integrator", "temperature_schedule", "log")]
     out = []
     for label, section, key, bad in cases:
         data = {k: (dict(v) if isinstance(v, dict) else v) for k, v in base.items()}
@@ -76,6 +79,8 @@ def _bad_configs():
                 data["network"]["m"] = 7
             if label == "times not increasing":
                 data["record"]["schedule"] = "times"
+            if label.startswith("temperature with "):
+                data["integrator"]["method"] = label.split()[-1]
         out.append((label, data))
     return out
 

@@ -19,9 +19,10 @@ import naive
 
 
 def _cfg(m=16, t_end=0.5, dt=0.05, temperature=0.01, wd=0.1, schedule="constant", seed=3,
-         method="euler", oracle=None, bias=False, lr=(1.0, 1.0, 1.0), **kw):
+         method="euler", oracle=None, bias=False, lr=(1.0, 1.0, 1.0), problem=None, **kw):
     oracle = oracle or pt.OracleConfig()
-    return pt.Config(problem=pt.ProblemConfig(d=2, m0=2), network=pt.NetworkConfig(m=m, bias=bias),
+    problem = problem or pt.ProblemConfig(d=2, m0=2)
+    return pt.Config(problem=problem, network=pt.NetworkConfig(m=m, bias=bias),
                      oracle=oracle,
                      integrator=pt.IntegratorConfig(
                          method=method, dt=dt, t_end=t_end, temperature=temperature,
@@ -335,3 +336,27 @@ def test_langevin_checks_fail_on_the_wrong_shape():
                           (rising + [risk, fd, gap], "free energy falls")):
         failed = [c["check"] for c in langevin.checks({"curves": curves}) if not c["passed"]]
         assert len(failed) == 1 and which in failed[0]
+
+
+@pytest.mark.parametrize("case", ["sampled", "dataset", "tangent", "float32"])
+def test_every_oracle_and_dtype_runs_noisy(case):
+    """A temperature > 0 works with every deterministic oracle, the tangent model and
+    float32; the records hold a finite free energy."""
+    kw = {}
+    oracle = pt.OracleConfig(kind="sampled", n=200)
+    problem = None
+    if case == "dataset":
+        rng = np.random.default_rng(0)
+        X = rng.standard_normal((50, 2))
+        problem = pt.dataset(X, np.maximum(X[:, 0], 0))
+        oracle = pt.OracleConfig(kind="dataset")
+        kw["problem"] = pt.ProblemConfig(kind="dataset")
+    cfg = _cfg(m=20, oracle=oracle, temperature=0.01, bias=True,
+               dtype="float32" if case == "float32" else "float64", **kw)
+    if case == "tangent":
+        cfg = cfg.replace(network=cfg.network.replace(model="tangent"))
+    res = pt.simulate(cfg, problem=problem)
+    assert res.status == "complete"
+    assert res.theta.dtype == (np.float32 if case == "float32" else np.float64)
+    assert np.all(np.isfinite(res.observables["free_energy"]))
+    assert not np.array_equal(res.theta[:, 3], res.theta0[:, 3])  # the bias diffuses
