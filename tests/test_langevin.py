@@ -203,7 +203,7 @@ def test_entropy_of_gaussian_cloud(D, k, rng):
     exact = 0.5 * D * math.log(2 * math.pi * math.e) + 0.5 * np.linalg.slogdet(S)[1]
     est = np.array([entropy(rng.standard_normal((2000, D)) @ A.T, k=k) for _ in range(40)])
     se = est.std(ddof=1) / math.sqrt(est.size)
-    bias_bound = 0.03 * D  # measured bias at m = 2000: < 0.01 per dimension
+    bias_bound = 0.03 * D  # measured at m = 2000: -0.027 (D = 3), -0.078 (D = 5)
     np.testing.assert_allclose(est.mean(), exact, rtol=0, atol=4 * se + bias_bound)
     assert est.std() < 0.2  # a usable estimate from one cloud
 

@@ -96,8 +96,9 @@ def entropy(theta, columns=None, k=3):
     The estimator is consistent (m -> inf) for any density with a finite entropy, and
     asymptotically unbiased; at finite m its bias decays like m^(-1/D) up to logarithms
     for smooth densities (slower the higher D), and its standard deviation like
-    m^(-1/2). At D = 3 and m = 1000 the bias on a standard Gaussian is about 0.02 nats
-    (tests/test_langevin.py measures it). Its cost is a k-d tree query, O(m log m) in
+    m^(-1/2). On standard Gaussian clouds of m = 1000 points (k = 3, 60 clouds) the
+    bias measured -0.04 nats in D = 3, -0.06 in D = 5 and +0.11 in D = 10, against a
+    standard deviation of 0.05 to 0.07 for one cloud. Its cost is a k-d tree query, O(m log m) in
     low D and up to O(m^2 D) in high D.
     """
     import scipy.spatial

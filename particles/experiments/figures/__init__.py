@@ -161,6 +161,24 @@ def crossing(x, y, level):
     return None
 
 
+def draw_fitted(ax, c, color=None):
+    """One curve of a log-log figure on ``ax``: its positive means with error bars, its
+    fitted power law (``c["fit"]`` from :func:`particles.analysis.distances.fit_loglog`,
+    labelled with the slope and its 95 % interval) and its ``reference_floor`` line, when
+    the curve has them."""
+    x, m, s = (np.asarray(c[k]) for k in ("x", "mean", "std"))
+    keep = m > 0
+    ax.errorbar(x[keep], m[keep], yerr=s[keep], fmt="o", ms=3, color=color, label=c["label"])
+    fit = c.get("fit")
+    if fit:
+        ax.plot(x, np.exp(fit["intercept"]) * x ** fit["slope"], "-", color=color, lw=0.8,
+                label=f"slope {fit['slope']:.2f} [{fit['slope_low']:.2f}, "
+                      f"{fit['slope_high']:.2f}]")
+    if "reference_floor" in c:
+        ax.axhline(c["reference_floor"], color="0.5", ls=":", lw=0.8,
+                   label="two reference runs apart")
+
+
 def draw_kappa(ax, kappa):
     """kappa against x on a second (log) axis of ``ax``, with the line kappa = 1; returns
     the legend entries of both axes (handles, labels)."""

@@ -27,7 +27,7 @@ import numpy as np
 from ...config import (Config, InitConfig, IntegratorConfig, NetworkConfig, ProblemConfig,
                        RecordConfig)
 from ..sweep import Sweep
-from . import check, curve
+from . import check, curve, draw_fitted
 
 TITLE = "Mean-field Langevin dynamics: free energy, price of the entropy, chaos"
 X_LABEL = "time t / temperature T / m"
@@ -262,18 +262,7 @@ def plot(data, tables, path):
 
     ax = axes[2]
     for k, c in enumerate(c for c in data["curves"] if c["panel"] == "chaos"):
-        x, m, s = (np.asarray(c[key]) for key in ("x", "mean", "std"))
-        keep = m > 0
-        ax.errorbar(x[keep], m[keep], yerr=s[keep], fmt="o", ms=3, color=f"C{k}",
-                    label=c["label"])
-        fit = c.get("fit")
-        if fit:
-            ax.plot(x, np.exp(fit["intercept"]) * x ** fit["slope"], "-", color=f"C{k}",
-                    lw=0.8, label=f"slope {fit['slope']:.2f} [{fit['slope_low']:.2f}, "
-                                  f"{fit['slope_high']:.2f}]")
-        if "reference_floor" in c:
-            ax.axhline(c["reference_floor"], color="0.5", ls=":", lw=0.8,
-                       label="two reference runs apart")
+        draw_fitted(ax, c, color=f"C{k}")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ms = data["protocol"]["ms"]

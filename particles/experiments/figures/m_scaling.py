@@ -24,7 +24,7 @@ from ...config import (Config, InitConfig, IntegratorConfig, NetworkConfig, Prob
                        RecordConfig)
 
 from ..sweep import Sweep
-from . import check, curve
+from . import check, curve, draw_fitted
 
 TITLE = "Approaching the mean-field limit as m grows"
 X_LABEL = "m (particles)"
@@ -138,17 +138,7 @@ def plot(data, tables, path):
 
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.9), layout="constrained")
     for ax, c in zip(axes, data["curves"]):
-        x, m, s = (np.asarray(c[k]) for k in ("x", "mean", "std"))
-        keep = m > 0
-        ax.errorbar(x[keep], m[keep], yerr=s[keep], fmt="o", ms=3, label=c["label"])
-        fit = c.get("fit")
-        if fit:
-            ax.plot(x, np.exp(fit["intercept"]) * x ** fit["slope"], "-",
-                    label=f"slope {fit['slope']:.2f} [{fit['slope_low']:.2f}, "
-                          f"{fit['slope_high']:.2f}]")
-        if "reference_floor" in c:
-            ax.axhline(c["reference_floor"], color="0.5", ls=":", lw=0.8,
-                       label="two reference runs apart")
+        draw_fitted(ax, c)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel(X_LABEL)
