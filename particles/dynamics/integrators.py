@@ -311,13 +311,13 @@ class FixedStep:
         self.temperature = float(temperature)
         self.temperature_schedule = temperature_schedule
         self.diffusion = diffusion if self.temperature > 0 else None
-        self.noise_sd = noise_columns(lr, oracle.d, getattr(oracle, "bias", True))
         self.method = method
         self.oracle = oracle
         self.dt = oracle.dtype.type(dt)
         self._clock = float(dt)  # times are step * dt in float64, whatever the dtype
         self.lrc, self.wd, self.stop_risk, self.stop_grad = _rates(
             lr, weight_decay, stop_risk, stop_grad, oracle.d, oracle.dtype)
+        self.noise_sd = noise_columns(lr, oracle.d, getattr(oracle, "bias", True))
         shape = (oracle.m, oracle.d + 2)
         self.v = np.zeros(shape, oracle.dtype)
         self.v2 = np.zeros(shape, oracle.dtype)
