@@ -500,3 +500,100 @@ def test_a_kill_that_damaged_records_restarts_from_the_initial_state(tmp_path):
         np.testing.assert_array_equal(run.steps, ref.frame_steps)
         for name in ref.observables:
             np.testing.assert_array_equal(run.observable(name)[2], ref.observables[name])
+
+
+# -- a checkpoint is complete and consistent, or refused; refusing changes nothing -------
+
+def _interrupted_run(path, cfg):
+    calls = []
+    pt.run(cfg, path, interrupted=lambda: calls.append(1) or len(calls) > 3)
+
+
+def _edit_state(path, mutate):
+    import json
+
+    with h5py.File(path, "r+") as f:
+        ck = f["parameters/checkpoint"]
+        slot = int(ck["active"][()])
+        state = json.loads(ck["state"][slot].decode())
+        mutate(state)
+        ck["state"][slot] = np.bytes_(json.dumps(state).encode())
+
+
+def _digest(path):
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
+SGD = dict(oracle=pt.OracleConfig(kind="online", batch=8, n_monitor=100),
+           integrator=pt.IntegratorConfig(method="sgd", dt=0.01, t_end=2.0))
+
+
+@pytest.mark.parametrize("case,mutate,match", [
+    ("stream null", lambda s: s["streams"].update(noise=None),
+     "lacks the state of the random stream 'noise'"),
+    ("stream empty", lambda s: s["streams"].update(noise={}),
+     "state of the random stream 'noise' is malformed"),
+    ("stream state garbled", lambda s: s["streams"]["noise"]["state"].update(state="x"),
+     "state of the random stream 'noise' is malformed"),
+    ("time text", lambda s: s.update(time="abc"), r"time='abc' is invalid"),
+    ("time nan", lambda s: s.update(time=float("nan")), r"time=nan is invalid"),
+    ("time off its step", lambda s: s.update(time=s["time"] + 1.0), "the time of its step"),
+])
+def test_resume_refuses_an_incomplete_checkpoint_and_changes_nothing(case, mutate, match,
+                                                                    tmp_path, capsys):
+    """Each of these resumed before (a stream drawn afresh: exit 0, a silently different
+    run) or failed after rewriting the input; now: exit 2, one line, the file as it was."""
+    from particles.cli import main
+
+    out = tmp_path / "r.h5"
+    _interrupted_run(out, _cfg().replace(**SGD))
+    _edit_state(out, mutate)
+    before = _digest(out)
+    assert main(["resume", str(out), "-q"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and match in err[0] or pytest.fail(str(err))
+    assert _digest(out) == before
+    assert sorted(os.listdir(tmp_path)) == ["r.h5"]
+
+
+def test_non_finite_checkpoint_is_refused_by_resume_and_polish(tmp_path, capsys):
+    from particles.cli import main
+
+    out = tmp_path / "n.h5"
+    _interrupted_run(out, _cfg())
+    with h5py.File(out, "r+") as f:
+        ck = f["parameters/checkpoint"]
+        slot = int(ck["active"][()])
+        theta = ck["theta"][slot]
+        theta[0, 0] = np.nan
+        ck["theta"][slot] = theta
+    before = _digest(out)
+    for argv in (["resume", str(out), "-q"], ["polish", str(out)], ["certify", str(out)]):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert "particles hold NaN or Inf" in err, (argv, err)
+        assert _digest(out) == before
+
+
+def test_info_check_reads_the_spare_checkpoint_slot(tmp_path, capsys):
+    """A flipped byte in the spare slot (where the next checkpoint goes): info --check
+    says so, polish refuses to write into the file, resume rewrites and repairs it."""
+    from particles.cli import main
+
+    out = tmp_path / "s.h5"
+    pt.run(_cfg(t_end=0.5), out)
+    with h5py.File(out, "r") as f:
+        spare = 1 - int(f["parameters/checkpoint/active"][()])
+        off = f["parameters/checkpoint/theta"].id.get_chunk_info_by_coord((spare, 0, 0)).byte_offset
+    with open(out, "r+b") as fh:
+        fh.seek(off + 5)
+        b = fh.read(1)
+        fh.seek(off + 5)
+        fh.write(bytes([b[0] ^ 0xFF]))
+    assert main(["info", str(out), "--check"]) == 2
+    assert f"the spare checkpoint slot ({spare}) cannot be read" in capsys.readouterr().err
+    before = _digest(out)
+    assert main(["polish", str(out)]) == 2
+    assert _digest(out) == before
+    assert main(["resume", str(out), "--t-end", "1", "-q"]) == 0
+    assert main(["info", str(out), "--check"]) == 0

@@ -112,7 +112,7 @@ def resume(path, *, t_end=None, progress=None, keep=False, interrupted=None, sal
                         t_end)
     try:
         with Run(path, allow_truncated=salvage) as old:
-            old.check()  # every record it will copy reads back intact
+            old.check(spare=False)  # every record it will copy reads back intact
             ck = old.checkpoint()
             status = ck.get("status", "running")
             target = t_end if t_end is not None else ck.get("t_end")

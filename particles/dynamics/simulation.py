@@ -25,7 +25,7 @@ from ..io.recorder import MemoryRecorder, Tee
 from .schedule import extend_schedule, schedule_steps
 from .resources import check_memory, check_steps
 from ..model.rng import stream
-from ..model.state import State
+from ..model.state import State, check_checkpoint
 
 #: a run whose risk exceeds BLOWUP * (1 + initial risk) is declared diverged
 BLOWUP = 1e8
@@ -143,15 +143,17 @@ class Simulation:
         sim.problem_origin = run.problem_origin
         run.check_consistency()  # a tampered file fails here
         sim._wire(run.config, run.problem(), run.theta0)
-        if not restart and run.state.get("step", 0) > 0:
-            stored = set(run.state.get("streams") or {})
-            if "rng_state" in run.state:  # files of version 0.1
-                stored.add("noise")
-            for name in sim.integrator.streams():
-                if name not in stored:
-                    raise ValueError(f"{run.path!r}: the checkpoint lacks the state of the "
-                                     f"random stream {name!r} that the run draws from; "
-                                     "resuming would not continue the same run")
+        if not restart:  # a checkpoint to continue from: complete and consistent, or refused
+            ck = dict(run.checkpoint())
+            streams = dict(ck.get("streams") or {})
+            if "rng_state" in ck:  # files of version 0.1
+                streams.setdefault("noise", ck["rng_state"])
+            ck["streams"] = streams
+            try:
+                check_checkpoint(ck, streams=sim.integrator.streams() if ck.get("step") else (),
+                                 dt=sim.dt, shape=sim.theta0.shape)
+            except ValueError as exc:
+                raise ValueError(f"{run.path!r}: {exc}") from None
         return sim
 
     def _wire(self, config, problem, theta):

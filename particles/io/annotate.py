@@ -8,6 +8,7 @@ import numpy as np
 
 from .lock import WriterLock
 from .reader import Run
+from .verify import check_slots
 
 
 def annotate(path, name, attrs, arrays=None, group="optimality"):
@@ -30,8 +31,8 @@ def annotate(path, name, attrs, arrays=None, group="optimality"):
 
     path = os.fspath(path)
     with WriterLock(path):
-        with Run(path):
-            pass  # the file is intact before it is changed
+        with Run(path) as run:  # the file is intact before it is changed
+            check_slots(run.f, path)
         with h5py.File(path, "r+", libver="latest", locking=False) as f:
             parent = f.require_group(group)
             if name in parent:

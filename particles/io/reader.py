@@ -213,8 +213,15 @@ class Run:
             return None
         return {k: v[...] for k, v in self.f["parameters/data"].items()}
 
-    def check(self):
+    def check(self, spare=True):
         """Read every record and the checkpoint once, verifying their checksums.
+
+        Parameters
+        ----------
+        spare : bool
+            Also read the spare checkpoint slot (where the next checkpoint goes;
+            ``particles info --check`` reads it, a resume that rewrites the file does
+            not need it).
 
         Returns
         -------
@@ -226,7 +233,7 @@ class Run:
         NotARunError
             When anything cannot be read back intact.
         """
-        counts = check_all(self.f, self.path)
+        counts = check_all(self.f, self.path, spare=spare)
         self.check_consistency()
         return counts
 

@@ -301,8 +301,9 @@ def _check_records(f, path):
     return state
 
 
-def check_all(f, path):
-    """Read every record, the checkpoint and the problem data once (checksums verified).
+def check_all(f, path, spare=True):
+    """Read every record, the checkpoint and the problem data once (checksums verified);
+    with ``spare``, the spare checkpoint slot too (:func:`check_slots`).
 
     Returns
     -------
@@ -323,7 +324,7 @@ def check_all(f, path):
         counts["checksummed"] += bool(ds.fletcher32)
         try:
             if name.startswith("parameters/checkpoint/") and ds.ndim >= 1:
-                ds[active]  # the inactive slot may be half written (that is its purpose)
+                ds[active]  # the spare slot is read by check_slots, with its own message
             elif ds.ndim >= 2 and ds.shape[0] > 1:
                 for i in range(ds.shape[0]):  # one record at a time: bounded memory
                     row = ds[i]
@@ -336,6 +337,31 @@ def check_all(f, path):
         except OSError as exc:
             raise NotARunError(f"{path!r} is damaged: {name} cannot be read "
                                f"({str(exc).splitlines()[0][:120]})") from None
+    check_slots(f, path, spare)
     counts["frames"] = f["particles/neurons/position/step"].shape[0]
     counts["observables"] = len(f["observables"])
     return counts
+
+
+def check_slots(f, path, spare=True):
+    """Read both checkpoint slots back (checksums verified); NotARunError naming the
+    slot when one cannot be read.
+
+    The spare slot is where the next checkpoint goes: a file whose spare slot is damaged
+    (a flipped byte, a cut write) would fail the next write into it, so commands that
+    write into a run file refuse it first (``particles resume`` rewrites the file whole
+    and repairs it).
+    """
+    ck = f["parameters/checkpoint"]
+    active = int(ck["active"][()])
+    for slot in (active, 1 - active) if spare else (active,):
+        which = "active" if slot == active else "spare"
+        try:
+            ck["theta"][slot]
+            ck["state"][slot]
+        except OSError as exc:
+            raise NotARunError(f"{path!r} is damaged: the {which} checkpoint slot ({slot}) "
+                               f"cannot be read ({str(exc).splitlines()[0][:120]}); "
+                               + ("`particles resume` rewrites the file and repairs it"
+                                  if which == "spare" else "`particles resume --salvage` "
+                                  "may recover the records")) from None

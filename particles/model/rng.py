@@ -42,3 +42,20 @@ def set_state(gen, state):
         "state": {"state": int(state["state"]["state"]), "inc": int(state["state"]["inc"])},
         "has_uint32": int(state["has_uint32"]), "uinteger": int(state["uinteger"]),
     }
+
+
+def check_state(state):
+    """Raise ValueError unless ``state`` has the form :func:`get_state` writes (a PCG64
+    state with integer ``state``, ``inc``, ``has_uint32`` and ``uinteger``)."""
+    try:
+        ok = (isinstance(state, dict) and state["bit_generator"] == "PCG64"
+              and all(isinstance(state["state"][k], int) and not isinstance(
+                  state["state"][k], bool) and state["state"][k] >= 0
+                      for k in ("state", "inc"))
+              and state["has_uint32"] in (0, 1) and isinstance(state["uinteger"], int))
+    except (KeyError, TypeError):
+        ok = False
+    if not ok:
+        raise ValueError(f"random stream state {state!r} is malformed; allowed: the PCG64 "
+                         "state that particles writes (bit_generator, state, inc, "
+                         "has_uint32, uinteger)")

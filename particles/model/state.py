@@ -47,6 +47,68 @@ def trained_columns(lr, d, bias):
     return cols
 
 
+def check_checkpoint(checkpoint, *, streams=(), dt=None, shape=None):
+    """Raise ValueError unless a stored checkpoint is complete and consistent.
+
+    Parameters
+    ----------
+    checkpoint : dict
+        As :meth:`State.checkpoint` writes it (``theta`` included).
+    streams : sequence of str
+        The random streams the run draws from: each needs a well-formed state.
+    dt : float, optional
+        The run's step: the checkpoint's time must be ``step * dt``.
+    shape : tuple, optional
+        The particles' shape (m, d + 2).
+
+    Notes
+    -----
+    Checked: a step that is an integer >= 0; a finite time equal to step x dt (to
+    1e-9 relative); finite particles of the run's shape; the state of every stream the
+    run draws from. A resumed run would otherwise continue from a state that is not the
+    run's (silently, for a stream drawn afresh).
+    """
+    import math
+
+    from .rng import check_state
+
+    step = checkpoint.get("step")
+    if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
+        raise ValueError(f"the checkpoint's step={step!r} is invalid; allowed: an integer "
+                         ">= 0")
+    time = checkpoint.get("time")
+    if isinstance(time, bool) or not isinstance(time, (int, float, np.number)) \
+            or not math.isfinite(time):
+        raise ValueError(f"the checkpoint's time={time!r} is invalid; allowed: a finite "
+                         "number")
+    if dt is not None and abs(time - step * dt) > 1e-9 * max(1.0, abs(time)):
+        raise ValueError(f"the checkpoint's time={time!r} is invalid: its step {step} x dt "
+                         f"{dt:g} = {step * dt:.12g}; allowed: the time of its step")
+    theta = checkpoint.get("theta")
+    if theta is not None:
+        theta = np.asarray(theta)
+        if shape is not None and theta.shape != tuple(shape):
+            raise ValueError(f"the checkpoint's particles have shape {theta.shape}; allowed: "
+                             f"{tuple(shape)}")
+        if not np.all(np.isfinite(theta)):
+            raise ValueError(f"the checkpoint's particles hold NaN or Inf at step {step}; "
+                             "allowed: finite particles (the run diverged or the file is "
+                             "damaged)")
+    stored = checkpoint.get("streams") or {}
+    for name in streams:
+        st = stored.get(name) if isinstance(stored, dict) else None
+        if st is None:
+            raise ValueError(f"the checkpoint lacks the state of the random stream {name!r} "
+                             "that the run draws from; resuming would not continue the same "
+                             "run")
+        try:
+            check_state(st)
+        except ValueError as exc:
+            raise ValueError(f"the checkpoint's state of the random stream {name!r} is "
+                             f"malformed ({exc}); resuming would not continue the same "
+                             "run") from None
+
+
 #: accumulators that files of version 0.2 stored among the solver's data
 _RECORD_KEYS = ("loss_sum", "loss_n", "loss_last", "loss_last_step")
 
