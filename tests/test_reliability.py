@@ -597,3 +597,40 @@ def test_info_check_reads_the_spare_checkpoint_slot(tmp_path, capsys):
     assert _digest(out) == before
     assert main(["resume", str(out), "--t-end", "1", "-q"]) == 0
     assert main(["info", str(out), "--check"]) == 0
+
+
+FORCED_CREATION_FAILURE = r"""
+import sys
+sys.path.insert(0, {here!r})
+from particles.io.writer import H5Writer
+H5Writer._creation_bytes = lambda self, info: 0  # the space estimate misses: a write fails
+from particles.cli import main
+sys.exit(main(["run", "-o", {out!r}, "--no-animate", "-q", "--set", "network.m=2000",
+               "--set", "record.schedule=every", "--set", "record.every=1",
+               "--set", "integrator.t_end=2"]))
+"""
+
+
+@pytest.mark.parametrize("forced", [False, True])
+def test_file_size_limit_at_creation_leaves_nothing(forced, tmp_path):
+    """Creating the run file under a 100 KB limit segfaulted (exit 139) and left
+    OUT.h5.tmp and OUT.h5.lock. Now the space is checked before the file is created
+    (exit 1, one line); when a write fails anyway (the estimate forced to 0) HDF5 is
+    never called again, the temporary file and the lock are removed, exit 1."""
+    out = tmp_path / "x.h5"
+    if forced:
+        argv = [sys.executable, "-c", FORCED_CREATION_FAILURE.format(here=HERE, out=str(out))]
+    else:
+        argv = [sys.executable, "-m", "particles.cli", "run", "-o", str(out), "--no-animate",
+                "-q", "--set", "network.m=2000", "--set", "record.schedule=every",
+                "--set", "record.every=1", "--set", "integrator.t_end=2"]
+    proc = subprocess.run(argv, env=ENV, capture_output=True, text=True,
+                          preexec_fn=_limited(100 * 1024), timeout=300, cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    if forced:
+        assert last.startswith("error: writing") and "nothing was kept" in last
+    else:
+        assert len(proc.stderr.strip().splitlines()) == 1
+        assert "no space left to create" in last and "nothing was written" in last
+    assert os.listdir(tmp_path) == []

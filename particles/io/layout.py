@@ -40,7 +40,7 @@ def _json_default(obj):
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
-def create_layout(info, tmp, storage_dtype, compression):
+def create_layout(info, tmp, storage_dtype, compression, opened=None):
     """Create the run file ``tmp`` with every group, dataset and attribute of a run.
 
     Parameters
@@ -53,6 +53,9 @@ def create_layout(info, tmp, storage_dtype, compression):
         Precision of the stored frames.
     compression : str or None
         HDF5 filter of the frames.
+    opened : list, optional
+        Receives the new ``h5py.File`` as soon as it exists (so that a caller can keep
+        its handles alive when a write into it fails half way).
 
     Returns
     -------
@@ -66,6 +69,8 @@ def create_layout(info, tmp, storage_dtype, compression):
     # grew and moved) is never reused, so a kill cannot leave the on-disk metadata
     # pointing at a place that now holds something else
     f = h5py.File(tmp, "w", libver="latest", fs_strategy="none")
+    if opened is not None:
+        opened.append(f)
     h5 = f.create_group("h5md")
     h5.attrs["version"] = np.array(H5MD_VERSION, dtype=np.int32)
     h5.create_group("author").attrs["name"] = _user()

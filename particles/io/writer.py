@@ -47,6 +47,8 @@ from .lock import WriterLock
 MAX_PENDING_BYTES = 64 * 2 ** 20
 #: room kept free for HDF5's own metadata when a flush checks the space it needs
 SPACE_MARGIN = 2 ** 18
+#: bytes of HDF5 structure a new run file needs besides its arrays (31 KB measured)
+CREATION_MARGIN = 2 ** 15
 
 
 class StoreWriteError(OSError):
@@ -117,6 +119,7 @@ class H5Writer(Recorder):
         self.f = None
         self._state = {}
         self._obs = {}
+        self._pos = None
         self._source = resume_from
         self._step = 0
         self.failed = None
@@ -133,25 +136,59 @@ class H5Writer(Recorder):
             return
         self._guard(self._begin, info)
 
+    def _creation_bytes(self, info):
+        """Bytes the new file needs before its first record, over-estimated: theta0,
+        two checkpoint slots and their states, the problem's arrays, and HDF5's
+        structure (measured: 31 KB plus 104 bytes per particle in d = 2)."""
+        m, k = info["m"], info["d"] + 2
+        problem = info.get("problem")
+        data = sum(int(np.asarray(a).nbytes) for a in (
+            getattr(problem, name, None) for name in ("X", "y", "X_test", "y_test",
+                                                      "teacher")) if a is not None)
+        return 4 * m * k * 8 + data + STATE_BYTES * 2 + CREATION_MARGIN
+
     def _begin(self, info):
         tmp = self.path + ".tmp"
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        need, free = self._creation_bytes(info), self._space_left(tmp)
+        if free < need:  # refused before a byte is written: nothing to clean up
+            self.lock.release()
+            self.failed = StoreWriteError(
+                f"no space left to create {self.path!r} ({free / 1e6:.3g} MB free or allowed, "
+                f"{need / 1e6:.3g} MB needed before the first record); nothing was written")
+            raise self.failed
         f = None
+        opened = []
         try:
-            f = create_layout(info, tmp, self.storage_dtype, self.compression)
-            theta = None
-            if self._source is not None:
-                theta = self._copy_records(f, *self._source)
-            self._state = dict(info.get("initial_state") or {})
-            self._state.pop("theta", None)
-            self._state.setdefault("status", "running")
-            f.flush()
-            self._commit(f, theta)
-            f.close()
+            with _DestructorFailures() as failed:
+                # a write can fail where h5py reports it only from a destructor (a handle
+                # dropped inside create_layout); HDF5 then crashes at its next call, so
+                # every step checks for such a failure before the next one starts
+                f = create_layout(info, tmp, self.storage_dtype, self.compression, opened)
+                failed.check()
+                theta = None
+                if self._source is not None:
+                    theta = self._copy_records(f, *self._source)
+                    failed.check()
+                self._state = dict(info.get("initial_state") or {})
+                self._state.pop("theta", None)
+                self._state.setdefault("status", "running")
+                f.flush()
+                failed.check()
+                self._commit(f, theta)
+                failed.check()
+                f.close()
+                failed.check()
             f = None
             os.replace(tmp, self.path)
-        except BaseException:
-            _close_quietly(f)
+        except BaseException as exc:
+            if isinstance(exc, (OSError, RuntimeError)) and opened:
+                # a write failed: HDF5 cannot release this file (closing it, or letting
+                # its handles go, crashes the process); keep the handles, drop the file
+                _UNRELEASABLE.append((tuple(opened), exc))  # exc: the handles in its frames
+                _silence_h5py_destructors()
+            else:
+                _close_quietly(f if f is not None else (opened[0] if opened else None))
             if os.path.exists(tmp):
                 os.remove(tmp)
             raise
@@ -202,7 +239,7 @@ class H5Writer(Recorder):
         try:
             return fn(*args)
         except (OSError, RuntimeError) as exc:
-            if isinstance(exc, (FileExistsError, IsADirectoryError)):
+            if isinstance(exc, (FileExistsError, IsADirectoryError, StoreWriteError)):
                 raise
             self._abandon()
             t = self._state.get("time")
@@ -214,16 +251,17 @@ class H5Writer(Recorder):
             self.failed.clean = False
             raise self.failed from None
 
-    def _space_left(self):
-        """Bytes this file may still grow by: free space on its file system, capped by
-        the process's file-size limit."""
+    def _space_left(self, path=None):
+        """Bytes the file ``path`` (default: this run file) may still grow by: free space
+        on its file system, capped by the process's file-size limit."""
         import resource
 
-        st = os.statvfs(os.path.dirname(os.path.abspath(self.path)))
+        path = self.path if path is None else path
+        st = os.statvfs(os.path.dirname(os.path.abspath(path)))
         free = st.f_bavail * st.f_frsize
         soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
         if soft != resource.RLIM_INFINITY:
-            free = min(free, soft - os.path.getsize(self.path))
+            free = min(free, soft - (os.path.getsize(path) if os.path.exists(path) else 0))
         return free
 
     def _reserve(self, n_frames, n_obs, checkpoint):
@@ -391,6 +429,39 @@ def _copy_upto(src, dst, upto_step):
         dst[key].resize(k, axis=0)
         if k:
             dst[key][:k] = src[key][:k]
+
+
+class _DestructorFailures:
+    """Collects the HDF5 write failures that h5py reports only from destructors (as
+    "unraisable" exceptions) while the block runs; :meth:`check` raises the first as an
+    OSError."""
+
+    def __enter__(self):
+        import sys
+
+        self.errors = []
+        self._previous = sys.unraisablehook
+
+        def hook(unraisable):
+            if "h5py._objects.ObjectID" in repr(unraisable.object):
+                self.errors.append(unraisable.exc_value)
+            else:
+                self._previous(unraisable)
+
+        sys.unraisablehook = hook
+        return self
+
+    def check(self):
+        if self.errors:
+            raise OSError(str(self.errors[0]))
+
+    def __exit__(self, kind, value, tb):
+        import sys
+
+        sys.unraisablehook = self._previous
+        if self.errors or (kind is not None and issubclass(kind, (OSError, RuntimeError))):
+            _silence_h5py_destructors()  # the handles that fail to release from now on
+        return False
 
 
 def _silence_h5py_destructors():
