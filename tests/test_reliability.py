@@ -2,6 +2,7 @@
 with a clear error (exit 2 for bad input, 1 for a failed run), never a hang, a crash
 or lost data, and leaves nothing behind."""
 import hashlib
+import re
 import os
 import resource
 import shutil
@@ -634,3 +635,148 @@ def test_file_size_limit_at_creation_leaves_nothing(forced, tmp_path):
         assert len(proc.stderr.strip().splitlines()) == 1
         assert "no space left to create" in last and "nothing was written" in last
     assert os.listdir(tmp_path) == []
+
+
+# -- sizes from the numbers, bad paths before any write, one line for bad input ------------
+
+def _sweep(**kw):
+    from particles.experiments.sweep import Sweep
+
+    base = pt.Config(network=pt.NetworkConfig(m=4),
+                     integrator=pt.IntegratorConfig(dt=0.05, t_end=0.1),
+                     record=pt.RecordConfig(kernel_probes=0))
+    return Sweep(base=base, **kw)
+
+
+@pytest.mark.parametrize("kw,key", [
+    (dict(trials=10 ** 9), "sweep.trials"),
+    (dict(grid={"init.tau": [0.1] * 1000, "network.m": [4] * 1000}), "sweep.grid"),
+    (dict(grid={f"init.tau_{c}": [0.1] * 1000 for c in "cab"} | {"init.tau": [1.0] * 1000}),
+     "sweep.grid"),
+])
+def test_sweep_size_is_refused_from_the_numbers(kw, key):
+    """10^9 trials or a 10^6 / 10^12-point grid: refused at once (before, every run's
+    config was built first: a minute, or a MemoryError)."""
+    with pytest.raises(pt.ConfigError, match=rf"{key} makes .* runs .*at most 100000"):
+        _sweep(**kw)
+
+
+def test_sweep_bad_post_fails_before_any_run(tmp_path):
+    from particles.experiments.sweep import run_sweep
+
+    out = tmp_path / "sw"
+    with pytest.raises(pt.ConfigError, match="sweep.post='no_such_module:f' cannot be loaded"):
+        run_sweep(_sweep(trials=2, post="no_such_module:f"), out, workers=1, progress=False)
+    assert not out.exists()
+
+
+def test_sweep_unreachable_dask_leaves_no_file(tmp_path):
+    dask = pytest.importorskip("dask")
+    from particles.experiments.sweep import run_sweep
+
+    out = tmp_path / "sw"
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        with pytest.raises(Exception):
+            run_sweep(_sweep(trials=2), out, dask="tcp://127.0.0.1:9", progress=False)
+    assert not out.exists()
+
+
+def test_second_sweep_into_the_same_directory_is_refused(tmp_path):
+    """A second sweep while one runs in the directory: refused (exit 2 from the CLI),
+    and the first's runs are not marked failed."""
+    from particles.experiments.sweep import run_sweep
+    from particles.io.lock import WriterLock
+
+    out = tmp_path / "sw"
+    first = run_sweep(_sweep(trials=2), out, workers=1, progress=False)
+    assert all(r["status"] == "complete" for r in first.rows)
+    summary = (out / "summary.csv").read_text()
+    with WriterLock(str(out / "sweep")):  # as a sweep running in another process holds it
+        with pytest.raises(FileExistsError, match="being written by"):
+            run_sweep(_sweep(trials=2), out, workers=1, progress=False)
+    assert (out / "summary.csv").read_text() == summary
+
+
+def test_failed_commands_change_no_file(tmp_path, capsys):
+    from particles.cli import main
+
+    run = tmp_path / "r.h5"
+    pt.run(_cfg(t_end=0.3), run)
+    before = _digest(run)
+    bad = str(tmp_path / "missing" / "x.h5")
+    assert main(["certify", str(run), "--grow", bad]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["resume", str(run), "--salvage", "-o", bad]) == 2
+    assert _digest(run) == before
+    assert sorted(os.listdir(tmp_path)) == ["r.h5"]  # no lock left behind
+    for argv in (["run", "-o", "", "--no-animate"], ["figure", "langevin", "-o", ""]):
+        assert main(argv) == 2
+        assert "-o/--output='' is empty" in capsys.readouterr().err
+    assert main(["animate", str(run), "--size", "inf"]) == 2
+    assert "--size=inf is invalid" in capsys.readouterr().err
+    assert main(["certify", str(run), "--starts", str(10 ** 12)]) == 2
+    assert "--starts=1000000000000 is invalid" in capsys.readouterr().err
+    assert _digest(run) == before and sorted(os.listdir(tmp_path)) == ["r.h5"]
+
+
+@pytest.mark.parametrize("kv,match", [
+    ("network.alpha=1e308", r"network.alpha=1e\+308 is invalid"),
+    ("network.alpha=1e-200", r"network.alpha=1e-200 is invalid"),
+    ("init.tau=1e300", r"init.tau=1e\+300 is invalid"),
+    ("problem.m0=1000000000", r"problem.m0 = 1000000000"),
+])
+def test_huge_values_are_bad_input_in_one_line(kv, match, tmp_path, capsys):
+    """Before: warnings, then a failed run (exit 1: OverflowError, RecursionError) or a
+    MemoryError; now exit 2 and one line naming the key."""
+    from particles.cli import main
+
+    assert main(["run", "-o", str(tmp_path / "h.h5"), "--no-animate", "-q", "--set", kv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and re.search(match, err[0]), err
+    assert os.listdir(tmp_path) == []
+
+
+def test_interrupt_while_starting_exits_130_without_traceback(monkeypatch, capsys):
+    import importlib
+
+    cli = importlib.import_module("particles.cli.main")
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_build_parser", interrupted)
+    assert cli.main(["info", "x.h5"]) == 130
+    assert capsys.readouterr().err == ""
+
+
+def test_bad_data_files_get_one_line_naming_the_key(tmp_path, capsys):
+    """Raw NumPy, zip and codec messages (or tracebacks) became one line naming the key."""
+    from particles.cli import main
+
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "arr.npy", rng.standard_normal((4, 3)))
+    np.savez(tmp_path / "data.npz", X=rng.standard_normal((10, 2)), y=rng.standard_normal(10))
+    good = (tmp_path / "data.npz").read_bytes()
+    (tmp_path / "cut.npz").write_bytes(good[: len(good) // 2])
+    (tmp_path / "noise.npz").write_bytes(rng.bytes(500))
+    (tmp_path / "empty.npy").write_bytes(b"")
+    (tmp_path / "bin.toml").write_bytes(b"seed = 1\n\xff\xfe\x00garbage")
+    cases = [
+        (["--set", "problem.kind=dataset", "--set", "oracle.kind=dataset", "--set",
+          f"problem.data={tmp_path / 'arr.npy'}"], "problem.data="),
+        (["--set", "problem.kind=dataset", "--set", "oracle.kind=dataset", "--set",
+          f"problem.data={tmp_path / 'cut.npz'}"], "problem.data="),
+        (["--set", "problem.kind=dataset", "--set", "oracle.kind=dataset", "--set",
+          f"problem.data={tmp_path / 'noise.npz'}"], "problem.data="),
+        (["--set", "init.scheme=array", "--set", f"init.path={tmp_path / 'data.npz'}"],
+         "init.path="),
+        (["--set", "init.scheme=array", "--set", f"init.path={tmp_path / 'empty.npy'}"],
+         "init.path="),
+    ]
+    for extra, key in cases:
+        assert main(["run", "-o", str(tmp_path / "o.h5"), "--no-animate", "-q"] + extra) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and key in err[0], (extra, err)
+    assert main(["run", str(tmp_path / "bin.toml"), "-o", str(tmp_path / "o.h5")]) == 2
+    assert "is not UTF-8 text" in capsys.readouterr().err
+    assert not (tmp_path / "o.h5").exists()

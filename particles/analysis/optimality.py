@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -511,6 +512,18 @@ def certificate(theta, make_oracle, *, bias=False, second_moment, starts=512, se
     m, k = theta.shape
     d = k - 2
     dim = d + 1 if bias else d
+    if isinstance(starts, bool) or not isinstance(starts, (int, np.integer)) or starts < 1:
+        raise ValueError(f"starts={starts!r} is invalid; allowed: an integer >= 1")
+    # the scan holds the directions and one probe neuron per direction next to the m
+    # particles: its arrays are checked against the memory before they are allocated
+    from ..dynamics.resources import available_bytes
+
+    need = 8 * starts * (2 * dim + 3 * (k + m)) * 4
+    avail = available_bytes()
+    if avail is not None and need > avail:
+        raise ValueError(f"starts={starts} needs about {need / 2 ** 30:.3g} GiB for the "
+                         f"scan; {avail / 2 ** 30:.3g} GiB is available: allowed: fewer "
+                         f"starts (at most about {int(starts * avail / need)})")
     rng = np.random.default_rng(seed)
     U = rng.standard_normal((starts, dim))
     U /= np.linalg.norm(U, axis=1, keepdims=True)
@@ -644,6 +657,13 @@ def certify_file(path, *, starts=512, seed=0, hessian=True, grow_into=None, t_en
     """
     from ..io.annotate import annotate
 
+    if grow_into is not None:  # a bad destination fails before anything is written
+        from ..dynamics.runner import check_new_file
+
+        if os.path.exists(grow_into):
+            raise FileExistsError(f"output file {os.fspath(grow_into)!r} exists; choose "
+                                  "another path")
+        check_new_file(os.fspath(grow_into))
     sim, theta, state = _run_state(path)
     parts = for_simulation(sim)
     cert = certificate(theta, parts["make_oracle"], bias=parts["bias"],

@@ -363,8 +363,9 @@ def cmd_certify(args):
 
     from ..analysis.optimality import certify_file
 
-    if args.starts < 1:
-        raise UsageError(f"--starts={args.starts} is invalid; allowed: an integer >= 1")
+    if not 1 <= args.starts <= 10 ** 7:
+        raise UsageError(f"--starts={args.starts} is invalid; allowed: an integer from 1 "
+                         "to 10^7")
     if args.grow:
         if os.path.exists(args.grow):
             raise UsageError(f"output file {args.grow!r} exists; choose another path")
@@ -404,8 +405,13 @@ def _check_t_end(t_end):
 
 def _check_dpi(dpi, size=5.0):
     # a figure of size x size inches must stay a sane bitmap (at most 16k pixels a side)
-    if not 10 <= dpi <= 2000 or dpi * size > 16384:
+    if not (math.isfinite(dpi) and 10 <= dpi <= 2000):
         raise UsageError(f"--dpi={dpi} is invalid; allowed: 10 to 2000")
+    if not (math.isfinite(size) and 0.5 <= size <= 100):
+        raise UsageError(f"--size={size} is invalid; allowed: 0.5 to 100 (inches)")
+    if dpi * size > 16384:
+        raise UsageError(f"--dpi={dpi} with --size={size} makes a {dpi * size:.0f}-pixel "
+                         "side; allowed: at most 16384 pixels (lower --dpi or --size)")
 
 
 def cmd_plot(args):
@@ -504,6 +510,8 @@ def main(argv=None):
     shown, warnings.showwarning = warnings.showwarning, one_line
     try:
         return _main(argv)
+    except KeyboardInterrupt:  # Ctrl-C while starting up (imports, parser): no traceback
+        return 130
     finally:
         warnings.showwarning = shown  # in-process callers get theirs back
 
@@ -525,6 +533,11 @@ def _main(argv):
         if not args.command:
             parser.print_help()
             return 2
+        for key in ("output", "grow"):  # an empty path is a mistake, not "the default"
+            if getattr(args, key, None) == "":
+                flag = "-o/--output" if key == "output" else "--grow"
+                raise UsageError(f"{flag}='' is empty; allowed: a path (or leave the option "
+                                 "out for the default)")
         return COMMANDS[args.command](args)
     except (UsageError, ConfigError, NotARunError, FileNotFoundError, FileExistsError,
             IsADirectoryError, ValueError, TypeError) as exc:

@@ -71,6 +71,9 @@ def read_toml(path) -> dict:
             data = tomllib.load(fh)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path!r} is not valid TOML: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"config file {path!r} is not UTF-8 text (byte {exc.start}); "
+                              "allowed: a TOML file") from None
         except RecursionError:
             raise ConfigError(f"config file {path!r} nests too deeply; allowed: the sections "
                               "and keys of docs/config.md") from None

@@ -30,6 +30,10 @@ INIT_SCHEMES = ("gaussian", "sphere", "array")
 ORACLES = tuple(_ORACLE_KINDS)
 METHODS = tuple(_METHODS)
 ODE_METHODS = tuple(m for m in METHODS if m not in FIXED_METHODS)
+#: the largest output scale alpha (and the smallest, 1 / MAX_SCALE): alpha^2 stays finite
+MAX_SCALE = 1e100
+#: the largest initial scale: the risk grows like tau^4 and must stay finite
+MAX_TAU = 1e50
 #: the methods that integrate a temperature > 0 (Euler-Maruyama)
 NOISY_METHODS = ("euler", "sgd")
 SCHEDULES = ("log", "every", "times")
@@ -163,7 +167,10 @@ class NetworkConfig(_Section):
         _check_choice("network.activation", self.activation, tuple(ACTIVATIONS))
         _check_bool("network.bias", self.bias)
         object.__setattr__(self, "alpha", _check_float("network.alpha", self.alpha, 0.0,
-                                                       lo_open=True))
+                                                       MAX_SCALE, lo_open=True))
+        if self.alpha < 1 / MAX_SCALE:  # the objective R / alpha^2 must stay finite
+            _fail("network.alpha", self.alpha, f"a number in [{1 / MAX_SCALE:g}, "
+                  f"{MAX_SCALE:g}] (alpha^2 must neither overflow nor vanish)")
         object.__setattr__(self, "leak", _check_float("network.leak", self.leak, 0.0, 0.999))
         _check_choice("network.scaling", self.scaling, SCALINGS)
         _check_choice("network.model", self.model, MODELS)
@@ -216,10 +223,10 @@ class InitConfig(_Section):
     def __post_init__(self):
         _check_choice("init.scheme", self.scheme, INIT_SCHEMES)
         _check_choice("init.c_law", self.c_law, ("gaussian", "abs_gaussian", "uniform"))
-        object.__setattr__(self, "tau", _check_float("init.tau", self.tau, 0.0))
+        object.__setattr__(self, "tau", _check_float("init.tau", self.tau, 0.0, MAX_TAU))
         for name in ("tau_c", "tau_a", "tau_b"):
             object.__setattr__(self, name, _check_float(f"init.{name}", getattr(self, name),
-                                                        0.0, allow_none=True))
+                                                        0.0, MAX_TAU, allow_none=True))
         _check_bool("init.symmetric", self.symmetric)
         if self.path is not None and not isinstance(self.path, str):
             raise TypeError(f"init.path must be a string, got {self.path!r}")

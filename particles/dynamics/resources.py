@@ -61,6 +61,8 @@ def estimate_bytes(config, d, n_data=0, keep_frames=False):
     lanes = 4
     total = 10 * m * k * item  # theta, theta0, velocities, Heun buffers, checkpoints
     m0 = config.problem.m0
+    if config.problem.kind == "teacher_student":
+        total += 2 * m0 * k * 8  # the teacher and its copies
     if oc.kind == "exact":
         total += (m + m0) * d * item + lanes * m * (d + 4) * 8 + lanes * 128 * (128 + d) * item
     rows = {"sampled": oc.n, "online": oc.batch, "dataset": n_data}.get(oc.kind, 0)
@@ -93,8 +95,11 @@ def check_memory(config, d, n_data=0, keep_frames=False):
     need = estimate_bytes(config, d, n_data, keep_frames)
     avail = available_bytes()
     if avail is not None and need > avail:
-        raise ConfigError(f"the run needs about {need / 2 ** 30:.3g} GiB (m = "
-                          f"{config.network.m}, d = {d}, oracle {config.oracle.kind}); "
-                          f"{avail / 2 ** 30:.3g} GiB is available: lower network.m, the "
-                          "sample size or record.frames")
+        teacher = (f", problem.m0 = {config.problem.m0}"
+                   if config.problem.kind == "teacher_student" else "")
+        raise ConfigError(f"the run needs about {need / 2 ** 30:.3g} GiB (network.m = "
+                          f"{config.network.m}, problem.d = {d}{teacher}, oracle "
+                          f"{config.oracle.kind}); {avail / 2 ** 30:.3g} GiB is available: "
+                          "lower network.m, problem.m0, problem.d, the sample size or "
+                          "record.frames")
     return need

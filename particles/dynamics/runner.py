@@ -99,8 +99,14 @@ def resume(path, *, t_end=None, progress=None, keep=False, interrupted=None, sal
     if t_end is not None and not (isinstance(t_end, (int, float)) and math.isfinite(t_end)
                                   and t_end > 0):
         raise ValueError(f"t_end={t_end!r} is invalid; allowed: a finite number > 0")
+    if output != path:
+        check_new_file(output)
     lock = WriterLock(path).acquire()  # no other process may write it meanwhile
-    out_lock = WriterLock(output).acquire() if output != path else lock
+    try:
+        out_lock = WriterLock(output).acquire() if output != path else lock
+    except BaseException:
+        lock.release()
+        raise
     try:
         restart = _killed_and_damaged(path, salvage)
     except BaseException:
@@ -158,6 +164,18 @@ def resume(path, *, t_end=None, progress=None, keep=False, interrupted=None, sal
                        keep=keep, interrupted=interrupted, rerecord=missing)
     finally:
         writer.close()
+
+
+def check_new_file(path):
+    """Raise before any work when ``path`` cannot be created: its directory is missing or
+    not writable, or the path is a directory."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"output {path!r} is a directory; allowed: a file path")
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"output directory {directory!r} of {path!r} does not exist")
+    if not os.access(directory, os.W_OK):
+        raise PermissionError(f"output directory {directory!r} of {path!r} is not writable")
 
 
 def _killed_and_damaged(path, salvage):

@@ -125,6 +125,8 @@ class Simulation:
         check_steps(config.integrator.n_steps)
         if problem is None:
             self.problem_origin = "config"
+            if config.problem.kind == "teacher_student":  # sizes from the numbers, first
+                check_memory(config, config.problem.d, 0)
             problem = problems.from_config(config.problem, config.network, config.seed)
         else:
             self.problem_origin = "python"

@@ -49,6 +49,9 @@ from ..config import Config
 from ..config.io import assign, from_dict, read_toml, to_dict
 
 SEED_CHOICES = ("trial", "point", "fixed")
+#: the most runs one sweep may hold (each writes a file; checked from the numbers,
+#: before any run's config is built)
+MAX_RUNS = 100_000
 SEED_KEYS = ("problem", "init", "run")
 
 
@@ -120,6 +123,16 @@ class Sweep:
                               ">= 1")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ConfigError(f"sweep.seed={self.seed!r} is invalid; allowed: an integer >= 0")
+        n_points = 1
+        for values in self.grid.values():
+            n_points *= len(values)
+        n_points *= len(next(iter(self.zip.values()))) if self.zip else 1
+        if n_points * self.trials > MAX_RUNS:
+            key = "sweep.trials" if self.trials > MAX_RUNS or n_points <= MAX_RUNS // 10 \
+                else "sweep.grid"
+            raise ConfigError(f"{key} makes {n_points * self.trials:.3g} runs ({n_points} "
+                              f"points x {self.trials} trials); allowed: at most {MAX_RUNS} "
+                              "runs in one sweep")
         seeds = {"problem": "trial", "init": "trial", "run": "trial"}
         if not isinstance(self.seeds, dict):
             raise ConfigError(f"sweep.seeds must be a table, got {self.seeds!r}")
@@ -414,10 +427,7 @@ def run_task(task):
             runner.run(config, path)
         out.update(summarize_run(path))
         if task.get("post"):
-            import importlib
-
-            module, func = task["post"].split(":")
-            out.update(getattr(importlib.import_module(module), func)(path, config))
+            out.update(resolve_post(task["post"])(path, config))
         out["outcome"] = outcome
         out["error"] = ""
     except KeyboardInterrupt:
@@ -453,9 +463,11 @@ def run_sweep(sweep, out_dir, *, workers=None, dask=None, progress=None, overwri
     -------
     SweepTable
     """
+    from ..io.lock import WriterLock
+
     out_dir = os.fspath(out_dir)
     tasks = sweep.tasks(out_dir)  # every run's config is valid before anything starts
-    os.makedirs(out_dir, exist_ok=True)
+    resolve_post(sweep.post)  # a bad post-processing function fails now, not at the end
     spec_path = os.path.join(out_dir, "sweep.json")
     spec = sweep.to_dict()
     if os.path.exists(spec_path) and not overwrite:
@@ -465,8 +477,27 @@ def run_sweep(sweep, out_dir, *, workers=None, dask=None, progress=None, overwri
             raise ConfigError(f"{out_dir!r} holds another sweep (sweep.json differs); "
                               "allowed: the same sweep (to resume it), a new directory, or "
                               "overwrite=True / --overwrite")
-    _write_json(spec_path, spec)
-    executor = make_executor(workers, dask)
+    executor = make_executor(workers, dask)  # an unreachable cluster fails before any file
+    try:
+        made = not os.path.isdir(out_dir)
+        os.makedirs(out_dir, exist_ok=True)
+        try:  # one sweep at a time in a directory (a second would fight over its runs)
+            lock = WriterLock(os.path.join(out_dir, "sweep")).acquire()
+        except BaseException:
+            if made:
+                os.rmdir(out_dir)
+            raise
+    except BaseException:
+        executor.close()
+        raise
+    try:
+        _write_json(spec_path, spec)
+        return _execute(sweep, out_dir, tasks, executor, dask, progress)
+    finally:
+        lock.release()
+
+
+def _execute(sweep, out_dir, tasks, executor, dask, progress):
     from .._numba.threads import available_cores
 
     threads = max(1, available_cores() // executor.workers) if dask is None else 1
@@ -490,6 +521,26 @@ def run_sweep(sweep, out_dir, *, workers=None, dask=None, progress=None, overwri
             executor.close()
         write_index(sweep, out_dir, results)
     return load(out_dir)
+
+
+def resolve_post(post):
+    """The function that ``sweep.post`` (``"module:function"``) names; ConfigError naming
+    the key when it cannot be imported or is not callable. None for None."""
+    if post is None:
+        return None
+    import importlib
+
+    module, func = post.split(":", 1)
+    try:
+        fn = getattr(importlib.import_module(module), func)
+    except Exception as exc:  # noqa: BLE001 - any import failure is the user's module's
+        raise ConfigError(f"sweep.post={post!r} cannot be loaded ({type(exc).__name__}: "
+                          f"{exc}); allowed: 'module:function' importable here and on the "
+                          "workers") from None
+    if not callable(fn):
+        raise ConfigError(f"sweep.post={post!r} is not callable; allowed: a function "
+                          "run_path -> dict")
+    return fn
 
 
 def _reporter(progress, total, what):

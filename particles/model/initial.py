@@ -103,8 +103,15 @@ def from_config(ic, network, d, rng, dtype, theta=None):
                                  f"with an ({network.m}, {d + 2}) array")
             try:
                 theta = np.load(ic.path, allow_pickle=False)
-            except (ValueError, OSError) as exc:
-                raise ValueError(f"init.path={ic.path!r} is not a .npy array ({exc})") from None
+            except (ValueError, OSError, EOFError) as exc:
+                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise ValueError(f"init.path={ic.path!r} is not a .npy array ({reason}); "
+                                 f"allowed: a .npy file with an ({network.m}, {d + 2}) "
+                                 "array") from None
+            if not isinstance(theta, np.ndarray):  # an .npz archive
+                theta.close()
+                raise ValueError(f"init.path={ic.path!r} is an .npz archive; allowed: a .npy "
+                                 f"file with an ({network.m}, {d + 2}) array")
         return check_theta(theta, network.m, d, network.bias, dtype)
     tc, ta, tb = ic.scales
     return initialize(rng, network.m, d, scheme=ic.scheme, tau=ic.tau, tau_c=tc, tau_a=ta,

@@ -239,12 +239,28 @@ def from_config(pc, network, seed):
         if not os.path.isfile(path):
             raise ConfigError(f"problem.data={path!r} does not exist; allowed: an .npz "
                               "file with arrays X, y (and optionally X_test, y_test)")
-        with np.load(path) as f:
+        import zipfile
+
+        allowed = "allowed: an .npz file with arrays X, y (and optionally X_test, y_test)"
+        try:
+            f = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ConfigError(f"problem.data={path!r} cannot be read ({reason}); "
+                              f"{allowed}") from None
+        if not isinstance(f, np.lib.npyio.NpzFile):  # a .npy array
+            raise ConfigError(f"problem.data={path!r} is a .npy array; {allowed}")
+        with f:
             keys = set(f.files)
             if not {"X", "y"} <= keys:
                 raise ConfigError(f"problem.data={path!r} lacks arrays X and y "
                                   f"(has {sorted(keys)})")
-            arrays = {k: f[k] for k in ("X", "y", "X_test", "y_test") if k in keys}
+            try:
+                arrays = {k: f[k] for k in ("X", "y", "X_test", "y_test") if k in keys}
+            except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise ConfigError(f"problem.data={path!r} cannot be read ({reason}); "
+                                  f"{allowed}") from None
         prob = dataset(arrays["X"], arrays["y"], arrays.get("X_test"), arrays.get("y_test"),
                        loss=pc.loss)
         if prob.d != pc.d:
