@@ -394,7 +394,7 @@ from test_reliability import _cfg
 
 cfg = _cfg(t_end=20.0).replace(network=pt.NetworkConfig(m=64))
 pt.simulate(cfg.replace(integrator=cfg.integrator.replace(t_end=0.02)))  # warm the cache
-writer.H5Writer._space_left = lambda self: 1 << 60  # the space check is fooled
+writer.H5Writer._space_left = lambda self, path=None: 1 << 60  # the space check is fooled
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 resource.setrlimit(resource.RLIMIT_FSIZE, (400_000, 400_000))
 from particles.cli import main
@@ -780,3 +780,38 @@ def test_bad_data_files_get_one_line_naming_the_key(tmp_path, capsys):
     assert main(["run", str(tmp_path / "bin.toml"), "-o", str(tmp_path / "o.h5")]) == 2
     assert "is not UTF-8 text" in capsys.readouterr().err
     assert not (tmp_path / "o.h5").exists()
+
+
+@pytest.mark.parametrize("fraction", [0.35, 0.6, 0.85, 0.99])
+def test_file_size_limit_at_any_point_is_resumable(fraction, tmp_path):
+    """Fault injection: the run's own final size S measured, then the run repeated under
+    a file-size limit of fraction x S (the first flushes, mid-run, the last records, the
+    final write): exit 1 with one line, no stray file, and a resume (no limit) reaches
+    the uninterrupted run's final state bit for bit with every record."""
+    cfg = _cfg(t_end=3.0).replace(network=pt.NetworkConfig(m=64))
+    cfg_path = _toml(cfg, tmp_path / "c.toml")
+    ref = pt.simulate(cfg)
+    full = tmp_path / "full.h5"
+    pt.run(cfg, full)
+    size = os.path.getsize(full)
+    os.remove(full)
+    out = tmp_path / "cut.h5"
+    proc = subprocess.run([sys.executable, "-m", "particles.cli", "run", cfg_path, "-o", out,
+                           "--no-animate", "-q"], env=ENV, capture_output=True, text=True,
+                          preexec_fn=_limited(int(fraction * size)), timeout=300)
+    if proc.returncode == 0:  # the limit was not reached (HDF5 wrote less this time)
+        assert os.path.getsize(out) <= fraction * size
+    else:
+        assert proc.returncode == 1, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and "no space left" in lines[0], lines
+    assert sorted(os.listdir(tmp_path)) == ["c.toml", "cut.h5"]
+    res = pt.resume(out)
+    if res is not None:
+        np.testing.assert_array_equal(res.theta, ref.theta)
+    with pt.load(out) as run:
+        assert run.complete
+        np.testing.assert_array_equal(run.frame(-1), ref.theta)
+        np.testing.assert_array_equal(run.steps, ref.frame_steps)
+        for name in ref.observables:
+            np.testing.assert_array_equal(run.observable(name)[2], ref.observables[name])
