@@ -82,12 +82,13 @@ def estimate_bytes(config, d, n_data=0, keep_frames=False):
     return int(total)
 
 
-def check_steps(n_steps, what="the run"):
-    """Refuse more than :data:`MAX_STEPS` steps."""
+def check_steps(n_steps, what="integrator.t_end / integrator.dt"):
+    """Refuse more than :data:`MAX_STEPS` steps (``what`` names the keys behind them)."""
     if not (isinstance(n_steps, (int, float)) and math.isfinite(n_steps)
             and n_steps <= MAX_STEPS):
-        raise ConfigError(f"{what} has {n_steps:.3g} steps; allowed: at most {MAX_STEPS:.0e} "
-                          "(a larger dt or a smaller t_end)")
+        raise ConfigError(f"{what} makes {n_steps:.3g} steps; allowed: at most "
+                          f"{MAX_STEPS:.0e} (a larger integrator.dt or a smaller "
+                          "integrator.t_end)")
 
 
 def check_memory(config, d, n_data=0, keep_frames=False):

@@ -132,7 +132,7 @@ def resume(path, *, t_end=None, progress=None, keep=False, interrupted=None, sal
                                  "would diverge again: start a new run with a smaller dt")
             sim = Simulation.from_run(old)
             if target is not None:
-                check_steps(target / old.dt, f"t_end = {target:g}")
+                check_steps(target / old.dt, f"t_end = {target:g} / integrator.dt")
             sim.schedule(n_target)  # fails here, before the file is touched
             state = {k: v for k, v in ck.items() if k not in ("theta", "message")}
             state["status"] = "running"
