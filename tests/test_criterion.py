@@ -148,3 +148,44 @@ def test_a_run_records_kappa_and_info_prints_it(tmp_path, capsys):
     pt.run(cfg.replace(record=pt.RecordConfig(kernel_probes=0)), str(quiet))
     with pt.load(str(quiet)) as run:
         assert run.lazy_criterion is None
+
+
+def test_blocks_of_wide_probes_are_solved_in_the_row_space(rng):
+    """With more input columns than probes (d = 10^6 made a (d + 2)^2 block before: a
+    MemoryError in every run's start), the block is solved in the probes' row space:
+    the same value as the dense block, and sigma_max from the small Gram matrix."""
+    from particles.model import criterion as cr
+
+    n, p = 6, 40
+    Xt = rng.standard_normal((n, p))
+    g1, g2 = rng.standard_normal(n), rng.standard_normal(n)
+    v = rng.standard_normal(p + 1)
+    reduced = cr._one_block(Xt, g1, g2, 0.7, 0.3, 1.2, v, 1e-12, 400)[0]
+    full = _dense_one_block(Xt, g1, g2, 0.7, 0.3, 1.2, v, 400)
+    np.testing.assert_allclose(reduced, full, rtol=1e-8)
+    A = rng.standard_normal((5, 300))
+    np.testing.assert_allclose(cr._sigma_max(A), np.linalg.svd(A, compute_uv=False)[0],
+                               rtol=1e-10)
+    np.testing.assert_allclose(cr._sigma_max(A.T), np.linalg.svd(A, compute_uv=False)[0],
+                               rtol=1e-10)
+
+
+def _dense_one_block(Xt, g1, g2, c, s, rc, v, maxiter):
+    # the block of size (p + 1) solved densely, as before the reduction
+    p = Xt.shape[1]
+    v = v / np.linalg.norm(v)
+    value = 0.0
+    for _ in range(maxiter):
+        dz = Xt @ v[1:]
+        q = s * (2.0 * g1 * dz * rc * v[0] + g2 * dz * dz * c)
+        g = q / np.linalg.norm(q)
+        B = np.zeros((p + 1, p + 1))
+        B[0, 1:] = B[1:, 0] = s * rc * ((g * g1) @ Xt)
+        B[1:, 1:] = s * c * (Xt.T * (g * g2)) @ Xt
+        lam, U = np.linalg.eigh(B)
+        j = int(np.argmax(np.abs(lam)))
+        new, v = abs(float(lam[j])), U[:, j]
+        if abs(new - value) <= 1e-13 * new:
+            return new
+        value = new
+    return value

@@ -290,8 +290,15 @@ def _block_sigma_max(Xt, G, tol, maxiter, seed):
     8 best candidates; returns (value, last change)."""
     _, lam, change = _block_power(Xt, G, max(maxiter, 30), seed, tol * 1e-2)
     cand = np.argsort(lam)[::-1][:8]
-    exact = max(float(np.linalg.svd(G[:, i:i + 1] * Xt, compute_uv=False)[0]) for i in cand)
+    exact = max(_sigma_max(G[:, i:i + 1] * Xt) for i in cand)
     return exact, change
+
+
+def _sigma_max(A):
+    """The largest singular value of A (n x p), through the smaller of A A^T and A^T A
+    (a wide A of d = 10^6 columns costs one n x n Gram matrix, not an SVD of A)."""
+    gram = A @ A.T if A.shape[0] <= A.shape[1] else A.T @ A
+    return math.sqrt(max(float(np.linalg.eigvalsh(gram)[-1]), 0.0))
 
 
 def _one_block(Xt, g1, g2, c, s, rc, v, tol, maxiter):
@@ -299,6 +306,16 @@ def _one_block(Xt, g1, g2, c, s, rc, v, tol, maxiter):
     exact eigenvectors of the (p + 1) x (p + 1) block); returns (value, last change)."""
     p = Xt.shape[1]
     v = v / np.linalg.norm(v)
+    # B(g) lives on e_0 and the row space of Xt (rank <= n): with more columns than
+    # probes, work in an orthonormal basis R of that row space, (p, r) with r <= n, so
+    # the block is (r + 1) x (r + 1) whatever d is (exact: B vanishes elsewhere)
+    if p > Xt.shape[0] + 1:
+        R, _ = np.linalg.qr(Xt.T)  # (p, r)
+        Xr = Xt @ R  # (n, r)
+        v = np.concatenate([v[:1], R.T @ v[1:]])
+        v /= np.linalg.norm(v)
+        value, change = _one_block(Xr, g1, g2, c, s, rc, v, tol, maxiter)
+        return value, change
     value, change = 0.0, 1.0
     for _ in range(maxiter):
         dz = Xt @ v[1:]
