@@ -672,7 +672,8 @@ def test_sweep_bad_post_fails_before_any_run(tmp_path):
 
 def test_sweep_unreachable_dask_leaves_no_file(tmp_path):
     dask = pytest.importorskip("dask")
-    from particles.experiments.sweep import run_sweep
+    pytest.importorskip("dask.distributed")  # its defaults are in dask.config before the
+    from particles.experiments.sweep import run_sweep  # override below (which undoes only it)
 
     out = tmp_path / "sw"
     with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
