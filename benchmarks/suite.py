@@ -264,8 +264,7 @@ def call_overhead(log):
     integ = FixedStep("euler", o, 1e-3)
     st = State(theta)
     integ.advance(st, 1)
-    args = (st.theta, o.data, integ.v, integ.v2, integ.tmp, integ.lrc, integ.wd, integ.dt, 0,
-            False, integ.stop_risk, integ.stop_grad, False, 0.0, integ.stats)
+    args = integ.call_args(st, 0)
     entry = integ._steps.entry
 
     def best(fn):

@@ -344,17 +344,22 @@ class FixedStep:
         reuse = fresh is not None and fresh[0] is state.theta and fresh[1] == state.step
         self._fresh = None
         with pool_owner():
-            self._steps(state.theta, o.data, self.v, self.v2, self.tmp, self.lrc, self.wd,
-                        self.dt, int(n_steps), self.method == "heun", self.stop_risk,
-                        self.stop_grad, reuse, fresh[2] if reuse else 0.0, self.stats,
-                        self.diffusion or _NO_DIFFUSION, self.noise_sd, self.temperature,
-                        self.temperature_schedule == "log", int(state.step), self._clock)
+            self._steps(*self.call_args(state, n_steps, reuse, fresh[2] if reuse else 0.0))
         s = self.stats
         state.step += int(s[0])
         state.time = state.step * self._clock
         if o.streams:  # the minibatch losses of this call, for the records
             return Report(int(s[0]), float(s[1]), float(s[2]), int(s[3]), float(s[4]), int(s[0]))
         return Report(int(s[0]), float(s[1]), float(s[2]), int(s[3]))
+
+    def call_args(self, state, n_steps, reuse=False, risk_in=0.0):
+        """The arguments of the compiled loop :func:`fixed_steps` for ``n_steps`` steps
+        from ``state`` (what :meth:`advance` passes; benchmarks time the bare call)."""
+        return (state.theta, self.oracle.data, self.v, self.v2, self.tmp, self.lrc, self.wd,
+                self.dt, int(n_steps), self.method == "heun", self.stop_risk, self.stop_grad,
+                reuse, risk_in, self.stats, self.diffusion or _NO_DIFFUSION, self.noise_sd,
+                self.temperature, self.temperature_schedule == "log", int(state.step),
+                self._clock)
 
     def generators(self):
         """The random streams ``advance`` draws from: name -> Generator (its oracle's,
