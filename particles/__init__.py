@@ -33,9 +33,10 @@ _EXPORTS = {
     "Problem": "model.problems", "teacher_student": "model.problems",
     "dataset": "model.problems", "random_teacher": "model.problems",
     "sample_inputs": "model.problems", "initialize": "model.initial",
+    "deconvolution": "model.deconvolution", "Deconvolution": "model.deconvolution",
     # oracles and integrators
     "Oracle": "oracles", "exact_oracle": "oracles", "sample_oracle": "oracles",
-    "online_oracle": "oracles",
+    "online_oracle": "oracles", "deconvolution_oracle": "oracles",
     "FixedStep": "dynamics.integrators", "OdeDriver": "dynamics.integrators",
     "State": "model.state", "temperature_at": "dynamics.integrators",
     # observables of the Langevin dynamics

@@ -9,6 +9,9 @@ random stream is one line in one of these tables (plus its module).
   (the compiled sigma, sigma', sigma'' are in :mod:`particles.kernels.activations`).
 * :data:`LOSSES` -- loss names.
 * :data:`STREAMS` -- random stream name -> fixed spawn key (see :mod:`particles.model.rng`).
+* :data:`PROBLEM_KINDS`, :data:`PROBLEM_ORACLES` -- problem kinds, and the exact oracle
+  of the kinds that bring their own.
+* :data:`GEOMETRIES` -- the geometries of the flow (Wasserstein, Wasserstein-Fisher-Rao).
 * :data:`ORACLES` -- oracle kind -> ``"module:builder"`` under :mod:`particles.oracles`.
 * :data:`METHODS` -- integrator method -> ``"module:factory"`` under
   :mod:`particles.dynamics`.
@@ -38,6 +41,20 @@ STREAMS = {"teacher": 0, "data": 1, "init": 2, "noise": 3, "monitor": 4, "test":
 
 #: temperature schedules T(t) of the Langevin dynamics: name -> formula in words
 TEMPERATURE_SCHEDULES = {"constant": "T(t) = T", "log": "T(t) = T / log(e + t)"}
+
+#: problem kinds: what is learnt (teacher network, data set, or a measure on the torus)
+PROBLEM_KINDS = ("teacher_student", "dataset", "deconvolution")
+
+#: problem kind -> "module:builder" of its own exact oracle (module under
+#: particles.oracles); a kind not listed here uses :data:`ORACLES`
+PROBLEM_ORACLES = {"deconvolution": "deconvolution:build"}
+
+#: geometries of the flow: name -> what moves (docs/wfr.md)
+GEOMETRIES = {
+    "wasserstein": "particles move, masses fixed (c is a coordinate like the others)",
+    "wfr": "Wasserstein-Fisher-Rao: positions move per unit mass, masses |c| grow or "
+           "shrink multiplicatively (the conic particle flow)",
+}
 
 #: oracle kind -> "module:builder" (module under particles.oracles);
 #: ``builder(config, problem, streams) -> Oracle``

@@ -633,6 +633,15 @@ def polish_file(path, *, method="lbfgs", gtol=1e-13):
     from ..io.annotate import annotate
 
     sim, theta, _ = _run_state(path, polished=False)
+    if sim.config.problem.kind == "deconvolution":
+        from . import deconvolution
+
+        ic = sim.config.integrator
+        res = deconvolution.polish(theta, sim.oracle, gtol=gtol,
+                                   lr=(ic.lr_c if ic.geometry == "wasserstein" else 1.0,
+                                       ic.lr_a, 0.0))
+        annotate(path, "polish", res.report(), {"theta": res.theta})
+        return res
     parts = for_simulation(sim)
     res = polish(theta, parts["oracle"], method=method, gtol=gtol, lr=parts["lr"],
                  weight_decay=parts["weight_decay"], bias=parts["bias"])
@@ -657,6 +666,10 @@ def certify_file(path, *, starts=512, seed=0, hessian=True, grow_into=None, t_en
     """
     from ..io.annotate import annotate
 
+    if grow_into is not None and _kind(path) == "deconvolution":
+        raise ValueError(f"--grow={os.fspath(grow_into)!r} is invalid for a deconvolution run; "
+                         "allowed: no --grow (a measure gains mass where |V| > lam by itself "
+                         "under the Wasserstein-Fisher-Rao flow)")
     if grow_into is not None:  # a bad destination fails before anything is written
         from ..dynamics.runner import check_new_file
 
@@ -665,6 +678,13 @@ def certify_file(path, *, starts=512, seed=0, hessian=True, grow_into=None, t_en
                                   "another path")
         check_new_file(os.fspath(grow_into))
     sim, theta, state = _run_state(path)
+    if sim.config.problem.kind == "deconvolution":
+        from . import deconvolution
+
+        report = deconvolution.certificate(theta, sim.problem)
+        report["state"] = state
+        annotate(path, "certificate", report)
+        return report
     parts = for_simulation(sim)
     cert = certificate(theta, parts["make_oracle"], bias=parts["bias"],
                        second_moment=parts["second_moment"], starts=starts, seed=seed)
@@ -682,6 +702,14 @@ def certify_file(path, *, starts=512, seed=0, hessian=True, grow_into=None, t_en
         report["grown"] = {"file": str(grow_into), "status": res.status,
                            "risk": float(risk[-1]) if risk is not None and len(risk) else None}
     return report
+
+
+def _kind(path):
+    """The problem kind of a run file (read from its stored config)."""
+    from ..io import Run
+
+    with Run(path) as run:
+        return run.config.problem.kind
 
 
 def grow(theta, cert, second_moment, alpha=1.0, alpha_new=None):

@@ -373,6 +373,12 @@ def cmd_certify(args):
     rep = certify_file(args.file, starts=args.starts, grow_into=args.grow, t_end=args.t_end)
     if args.json:
         print(json.dumps(rep))
+    elif rep.get("kind") == "deconvolution":
+        print(f"certificate of the {rep['state']} state: sup |V| = {rep['value']:.6g} at "
+              f"p = {rep['position']:.6g} against {'reg' if rep['reg'] > 0 else 'tol sup|V0|'}"
+              f" = {rep['threshold'] / (1 + rep['tol']) if rep['reg'] > 0 else rep['threshold']:.6g} "
+              f"(ratio {rep['ratio']:.6g}, tolerance {rep['tol']:g}): {rep['classification']}; "
+              f"objective {rep['objective']:.10g}, support gap {rep['support_gap']:.3g}")
     else:
         print(f"certificate of the {rep['state']} state: sup |E[(f - y) sigma]| = "
               f"{rep['value']:.3g}; one more neuron lowers the risk by at least "

@@ -51,11 +51,16 @@ def to_dict(config) -> dict:
     for f in fields(config):
         v = getattr(config, f.name)
         if dataclasses.is_dataclass(v):
-            out[f.name] = {k: (list(x) if isinstance(x, tuple) else x)
-                           for k, x in dataclasses.asdict(v).items() if x is not None}
+            out[f.name] = {k: _lists(x) for k, x in dataclasses.asdict(v).items()
+                           if x is not None}
         else:
             out[f.name] = v
     return out
+
+
+def _lists(x):
+    """Tuples (nested ones too) as lists: what TOML and JSON write."""
+    return [_lists(e) for e in x] if isinstance(x, (tuple, list)) else x
 
 
 def read_toml(path) -> dict:

@@ -19,14 +19,19 @@ from typing import Optional, Tuple
 
 from .._checks import (ConfigError, _check_bool, _check_choice, _check_float,  # noqa: F401
                       _check_int, _fail)
-from ..registry import ACTIVATIONS, FIXED_METHODS, LOSSES, TEMPERATURE_SCHEDULES
+from ..registry import (ACTIVATIONS, FIXED_METHODS, GEOMETRIES, LOSSES, PROBLEM_KINDS,
+                        TEMPERATURE_SCHEDULES)
 from ..registry import METHODS as _METHODS
 from ..registry import ORACLES as _ORACLE_KINDS
 from .rules import exact_rule, exact_tangent_rule
 
 INPUTS = ("gaussian", "sphere")
 TEACHER_OUTPUTS = ("sign", "random_sign", "gaussian", "ones")
-INIT_SCHEMES = ("gaussian", "sphere", "array")
+INIT_SCHEMES = ("gaussian", "sphere", "grid", "uniform", "array")
+#: the initial schemes of a measure on the torus (deconvolution)
+TORUS_SCHEMES = ("grid", "uniform", "array")
+#: the largest cutoff of a deconvolution problem
+MAX_CUTOFF = 100_000
 ORACLES = tuple(_ORACLE_KINDS)
 METHODS = tuple(_METHODS)
 ODE_METHODS = tuple(m for m in METHODS if m not in FIXED_METHODS)
@@ -34,6 +39,8 @@ ODE_METHODS = tuple(m for m in METHODS if m not in FIXED_METHODS)
 MAX_SCALE = 1e100
 #: the largest initial scale: the risk grows like tau^4 and must stay finite
 MAX_TAU = 1e50
+#: the largest Fisher-Rao rate
+MAX_RATE = 1e100
 #: the methods that integrate a temperature > 0 (Euler-Maruyama)
 NOISY_METHODS = ("euler", "sgd")
 SCHEDULES = ("log", "every", "times")
@@ -62,17 +69,22 @@ class ProblemConfig(_Section):
 
     Attributes
     ----------
-    kind : {"teacher_student", "dataset"}
+    kind : {"teacher_student", "dataset", "deconvolution"}
         A teacher network labels inputs drawn from ``inputs``; or a user data set
-        (``data``: path of an .npz file with arrays X, y and optionally X_test, y_test).
+        (``data``: path of an .npz file with arrays X, y and optionally X_test, y_test);
+        or sparse deconvolution on the torus (docs/deconvolution.md): the particles are
+        a signed measure (1/m) sum_i c_i delta_{p_i} fitted to a low-pass observation of
+        spikes, with the keys ``cutoff``, ``spikes`` (or ``m0``), ``noise`` and ``reg``.
     d : int
-        Input dimension (>= 1).
+        Input dimension (>= 1); 1 for deconvolution (the torus [0, 1)).
     inputs : {"gaussian", "sphere"}
         N(0, I_d) or uniform on the unit sphere S^(d-1).
     loss : {"squared", "logistic"}
         l(f, y) = (f - y)^2 / 2 or log(1 + exp(-y f)) (labels sign(teacher)).
     m0 : int
-        Teacher width.
+        Teacher width; for deconvolution without ``spikes``, the number of spikes drawn
+        from the problem's seed (2.5 / cutoff apart, random signs, magnitudes in
+        [0.5, 1.5]).
     teacher_activation : str or None
         Teacher's activation; None means the student's.
     teacher_bias : bool
@@ -89,6 +101,16 @@ class ProblemConfig(_Section):
     seed : int or None
         Seed of the teacher's random stream; None: the run ``seed``. Fixing it keeps
         one teacher while the run seed redraws the initialisation and samples.
+    cutoff : int
+        Deconvolution: K, the observation keeps the frequencies |k| <= K (1 to 100000).
+    spikes : list of [p, w]
+        Deconvolution: the true spikes (position in [0, 1), nonzero weight), at least
+        1 / cutoff apart on the torus; empty: ``m0`` spikes drawn from the seed.
+    noise : float
+        Deconvolution: sigma >= 0, i.i.d. N(0, sigma^2) on the 2K + 1 real Fourier
+        coefficients of the observation (drawn from the problem's seed).
+    reg : float
+        Deconvolution: lam >= 0 of the total-variation penalty lam |mu|(T).
     """
 
     kind: str = "teacher_student"
@@ -102,9 +124,13 @@ class ProblemConfig(_Section):
     teacher_scale: float = 1.0
     data: Optional[str] = None
     seed: Optional[int] = None
+    cutoff: int = 10
+    spikes: Tuple[Tuple[float, float], ...] = ()
+    noise: float = 0.0
+    reg: float = 0.0
 
     def __post_init__(self):
-        _check_choice("problem.kind", self.kind, ("teacher_student", "dataset"))
+        _check_choice("problem.kind", self.kind, PROBLEM_KINDS)
         _check_int("problem.d", self.d, 1)
         _check_choice("problem.inputs", self.inputs, INPUTS)
         _check_choice("problem.loss", self.loss, LOSSES)
@@ -124,6 +150,54 @@ class ProblemConfig(_Section):
                       "(kind = 'dataset'), or None with a data set passed from Python")
         elif self.data is not None:
             _fail("problem.data", self.data, "None unless problem.kind = 'dataset'")
+        _check_int("problem.cutoff", self.cutoff, 1, MAX_CUTOFF)
+        object.__setattr__(self, "spikes", _check_spikes(self.spikes))
+        object.__setattr__(self, "noise", _check_float("problem.noise", self.noise, 0.0))
+        object.__setattr__(self, "reg", _check_float("problem.reg", self.reg, 0.0))
+        if self.kind == "deconvolution":
+            if self.d != 1:
+                _fail("problem.d", self.d, "1 with problem.kind = 'deconvolution' (the torus "
+                      "[0, 1))")
+            _check_unused(self, ("inputs", "loss", "teacher_activation", "teacher_bias",
+                                 "teacher_output", "teacher_scale"),
+                          "problem.kind = 'deconvolution'")
+            if not self.spikes and self.m0 * 2.5 > self.cutoff:
+                _fail("problem.m0", self.m0, f"at most {int(self.cutoff // 2.5)} spikes drawn "
+                      f"with problem.cutoff = {self.cutoff} (they are 2.5 / cutoff apart)")
+        else:
+            _check_unused(self, ("cutoff", "spikes", "noise", "reg"),
+                          f"problem.kind = {self.kind!r} (deconvolution keys)")
+
+
+def _check_spikes(spikes):
+    """``problem.spikes`` as a tuple of (p, w) pairs (range and separation are checked
+    with the cutoff when the problem is built)."""
+    allowed = "a list of [position, weight] pairs, positions in [0, 1), weights nonzero"
+    if not isinstance(spikes, (tuple, list)):
+        _fail("problem.spikes", spikes, allowed)
+    out = []
+    for pair in spikes:
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            _fail("problem.spikes", list(spikes), allowed)
+        p = _check_float("problem.spikes", pair[0], 0.0)
+        w = _check_float("problem.spikes", pair[1])
+        if p >= 1 or w == 0:
+            _fail("problem.spikes", list(map(list, spikes)), allowed)
+        out.append((p, w))
+    return tuple(out)
+
+
+def _check_unused(section, names, why):
+    """Refuse a non-default value of keys that ``why`` does not use (never ignored)."""
+    name = type(section).__name__
+    prefix = {"ProblemConfig": "problem", "NetworkConfig": "network",
+              "IntegratorConfig": "integrator", "InitConfig": "init"}[name]
+    defaults = {f.name: f.default for f in fields(section)}
+    for key in names:
+        value = getattr(section, key)
+        if value != defaults[key]:
+            _fail(f"{prefix}.{key}", value, f"its default {defaults[key]!r}: the key is not "
+                  f"used with {why}")
 
 
 @dataclass(frozen=True)
@@ -191,10 +265,13 @@ class InitConfig(_Section):
 
     Attributes
     ----------
-    scheme : {"gaussian", "sphere", "array"}
+    scheme : {"gaussian", "sphere", "grid", "uniform", "array"}
         c, a, b i.i.d. N(0, tau^2); or a uniform on the sphere of radius tau_a with
         c ~ N(0, tau_c^2); or a user array (``path`` of a .npy (m, d+2) file, or the
-        ``theta`` argument of :func:`particles.simulate`).
+        ``theta`` argument of :func:`particles.simulate`). On the torus
+        (deconvolution): "grid" puts the positions at (i + 1/2)/m, "uniform" draws them
+        uniformly; both give masses c_i = tau_c with alternating signs (a Fisher-Rao
+        flow never changes a mass's sign, so both signs must be present at the start).
     tau : float
         Common scale (>= 0); tau_c, tau_a, tau_b override it per layer.
     symmetric : bool
@@ -310,6 +387,15 @@ class IntegratorConfig(_Section):
         with a fixed step and no error control: "euler" or "sgd" (Euler-Maruyama).
     temperature_schedule : {"constant", "log"}
         T(t) = temperature, or temperature / log(e + t) (annealing).
+    geometry : {"wasserstein", "wfr"}
+        The geometry of the flow (docs/wfr.md): "wasserstein" moves every coordinate;
+        "wfr" (Wasserstein-Fisher-Rao, the conic particle flow) treats c as a signed
+        mass whose magnitude grows or shrinks multiplicatively at the rate ``fr_rate``
+        while the other coordinates move per unit mass at lr_a, lr_b. Needs "euler" or
+        "sgd", no weight decay and no temperature.
+    fr_rate : float
+        alpha > 0 of the Fisher-Rao part: d|c_i|/dt = -alpha |c_i| (s_i V(theta_i) + lam)
+        (geometry = "wfr" only).
     """
 
     method: str = "euler"
@@ -326,6 +412,8 @@ class IntegratorConfig(_Section):
     chunk: int = 1000
     temperature: float = 0.0
     temperature_schedule: str = "constant"
+    geometry: str = "wasserstein"
+    fr_rate: float = 1.0
 
     def __post_init__(self):
         _check_choice("integrator.method", self.method, METHODS)
@@ -363,6 +451,23 @@ class IntegratorConfig(_Section):
                   "'constant' with integrator.temperature = 0 (nothing to anneal)")
         if self.method in FIXED_METHODS and self.dt > self.t_end:
             _fail("integrator.dt", self.dt, f"a step <= t_end = {self.t_end}")
+        _check_choice("integrator.geometry", self.geometry, tuple(GEOMETRIES))
+        object.__setattr__(self, "fr_rate", _check_float("integrator.fr_rate", self.fr_rate,
+                                                         0.0, MAX_RATE, lo_open=True))
+        if self.geometry == "wfr":
+            if self.method not in ("euler", "sgd"):
+                _fail("integrator.method", self.method, "'euler' or 'sgd' with integrator."
+                      "geometry = 'wfr' (explicit steps with multiplicative mass updates)")
+            if self.temperature > 0:
+                _fail("integrator.temperature", self.temperature, "0 with integrator.geometry "
+                      "= 'wfr' (the Langevin dynamics is a Wasserstein flow)")
+            if self.weight_decay > 0:
+                _fail("integrator.weight_decay", self.weight_decay, "0 with integrator."
+                      "geometry = 'wfr' (a penalty on the masses is problem.reg)")
+            _check_unused(self, ("lr_c",), "integrator.geometry = 'wfr' (masses move at "
+                          "integrator.fr_rate)")
+        else:
+            _check_unused(self, ("fr_rate",), "integrator.geometry = 'wasserstein'")
 
     @property
     def n_steps(self) -> int:
@@ -491,6 +596,15 @@ class Config(_Section):
         _check_choice("dtype", self.dtype, DTYPES)
         _check_int("threads", self.threads, 0, 4096)
         p, n, o, it = self.problem, self.network, self.oracle, self.integrator
+        if p.kind == "deconvolution":
+            self._check_deconvolution()
+            return
+        if self.init.scheme in ("grid", "uniform"):
+            _fail("init.scheme", self.init.scheme, "'gaussian', 'sphere' or 'array' for a "
+                  "network ('grid' and 'uniform' place masses on the torus: deconvolution)")
+        if it.geometry == "wfr" and n.model == "tangent":
+            _fail("network.model", n.model, "'full' with integrator.geometry = 'wfr' (the "
+                  "tangent model is linear in its parameters: it has no masses to transport)")
         if o.kind == "exact":
             if p.kind != "teacher_student":
                 _fail("oracle.kind", o.kind, "'dataset' for a dataset problem")
@@ -515,6 +629,26 @@ class Config(_Section):
                 _fail(*why)
         if self.init.symmetric and n.m % 2:
             _fail("network.m", n.m, "an even number with init.symmetric = true")
+
+    def _check_deconvolution(self):
+        n, o, it, ini = self.network, self.oracle, self.integrator, self.init
+        why = "problem.kind = 'deconvolution'"
+        if o.kind != "exact":
+            _fail("oracle.kind", o.kind, f"'exact' with {why} (closed forms)")
+        _check_unused(n, ("activation", "bias", "alpha", "leak", "scaling", "model"),
+                      f"{why} (the particles are a measure, not neurons)")
+        if ini.scheme not in TORUS_SCHEMES:
+            _fail("init.scheme", ini.scheme, f"'grid', 'uniform' or 'array' with {why}")
+        if ini.symmetric:
+            _fail("init.symmetric", ini.symmetric, f"false with {why} (signs alternate)")
+        if it.method != "euler":
+            _fail("integrator.method", it.method, f"'euler' with {why} (explicit steps with "
+                  "a proximal or multiplicative treatment of the penalty)")
+        if it.temperature > 0:
+            _fail("integrator.temperature", it.temperature, f"0 with {why}")
+        if it.weight_decay > 0:
+            _fail("integrator.weight_decay", it.weight_decay, f"0 with {why} (the penalty is "
+                  "problem.reg)")
 
 
 _SECTIONS = {

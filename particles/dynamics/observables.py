@@ -42,8 +42,9 @@ def invariants(theta, lr):
     return _signed_weights(rate_columns(lr, t.shape[1] - 2)) @ (t * t).T
 
 
-def objective(risk, theta, weight_decay, alpha, mask=None):
-    """The objective the flow descends: R / alpha^2 + (lambda / 2m) sum_i |theta_i|^2.
+def objective(risk, theta, weight_decay, alpha, mask=None, reg=0.0):
+    """The objective the flow descends: R / alpha^2 + (lambda / 2m) sum_i |theta_i|^2
+    (+ reg (1/m) sum_i |c_i|, the total variation of a penalised measure).
 
     The one formula of the regularised objective (polish and the records use it).
 
@@ -58,6 +59,8 @@ def objective(risk, theta, weight_decay, alpha, mask=None):
         The effective output scale.
     mask : ndarray of bool, shape (m, d + 2), optional
         The trained coordinates (frozen ones carry no weight decay); all by default.
+    reg : float
+        lam >= 0 of the total-variation penalty lam (1/m) sum_i |c_i| (deconvolution).
 
     Returns
     -------
@@ -65,7 +68,10 @@ def objective(risk, theta, weight_decay, alpha, mask=None):
     """
     m = theta.shape[0]
     free = theta if mask is None else theta[mask]
-    return risk / alpha ** 2 + 0.5 * weight_decay / m * float(np.sum(free ** 2))
+    value = risk / alpha ** 2 + 0.5 * weight_decay / m * float(np.sum(free ** 2))
+    if reg:
+        value += reg * float(np.mean(np.abs(np.asarray(theta[:, 0], dtype=np.float64))))
+    return value
 
 
 def entropy(theta, columns=None, k=3):
@@ -224,6 +230,9 @@ class Observer:
         The effective output scale (the objective is R / alpha^2 + weight decay).
     bias : bool
         Whether the model has biases (which columns are trained).
+    reg : float
+        lam >= 0 of a total-variation penalty on the masses (deconvolution): recorded
+        in "objective".
 
     Attributes
     ----------
@@ -238,7 +247,8 @@ class Observer:
     """
 
     def __init__(self, integrator, test, theta0, lr, weight_decay, activation, kernel=None,
-                 temperature=0.0, temperature_schedule="constant", alpha=1.0, bias=True):
+                 temperature=0.0, temperature_schedule="constant", alpha=1.0, bias=True,
+                 reg=0.0):
         self.integrator = integrator
         train = integrator.oracle
         # a stochastic oracle (fresh samples per call) would change the run if
@@ -263,7 +273,8 @@ class Observer:
         self._columns = trained_columns(lr, d, bias)
         self._mask = np.repeat(self._columns[None, :], theta0.shape[0], axis=0)
         noisy = self.temperature > 0
-        energy = self.monitor is not None and (noisy or self._wd > 0)
+        self._reg = float(reg)
+        energy = self.monitor is not None and (noisy or self._wd > 0 or self._reg > 0)
         self.names = ((["risk", "grad_norm2"] if self.monitor is not None else [])
                       + (["test_risk"] if self.test is not None else []) + ["distance"]
                       + (["invariant_drift"] if self.homogeneous else [])
@@ -309,7 +320,8 @@ class Observer:
         if self._kernel is not None:
             out["kernel_drift"] = kernel_drift(self._kernel(theta), self._k0)
         if "objective" in self.names:
-            out["objective"] = objective(out["risk"], theta, self._wd, self._alpha, self._mask)
+            out["objective"] = objective(out["risk"], theta, self._wd, self._alpha, self._mask,
+                                         self._reg)
         if "entropy" in self.names:
             out["entropy"] = entropy(theta, self._columns)
             if "free_energy" in self.names:

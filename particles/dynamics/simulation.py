@@ -89,7 +89,7 @@ def probe_inputs(config, problem):
     when k = 0: the first training points of a data set, else draws from the input law
     on the run's stream "probe"."""
     k = config.record.kernel_probes
-    if k == 0:
+    if k == 0 or config.problem.kind == "deconvolution":  # a measure: no inputs, no kernel
         return None
     if problem.X is not None:
         return np.ascontiguousarray(problem.X[:k], dtype=np.float64)
@@ -181,10 +181,14 @@ class Simulation:
             def kernel(theta, probes=self.probes):
                 return empirical_ntk(theta, probes, activation=net.activation, bias=net.bias,
                                      alpha=net.effective_alpha, leak=net.leak)
+        # the conservation laws hold for the Wasserstein flow of a network only
+        neurons = config.problem.kind != "deconvolution" and ic.geometry == "wasserstein"
         self.observer = Observer(self.integrator, self.test, self.theta0, lr, ic.weight_decay,
-                                 net.activation, kernel=kernel, temperature=ic.temperature,
+                                 net.activation if neurons else None, kernel=kernel,
+                                 temperature=ic.temperature,
                                  temperature_schedule=ic.temperature_schedule,
-                                 alpha=net.effective_alpha, bias=net.bias)
+                                 alpha=net.effective_alpha, bias=net.bias,
+                                 reg=float(getattr(self.oracle, "reg", 0.0)))
         self.n_steps = ic.n_steps
         self.dt = ic.dt
         self.frame_steps, self.obs_steps = schedule_steps(config.record, self.n_steps, ic.dt)
@@ -260,7 +264,13 @@ class Simulation:
     def conventions(self):
         """The network, time and model conventions of this run, in words and numbers
         (stored in the run file as the JSON attribute ``/parameters/conventions``)."""
-        net = self.config.network
+        net, ic = self.config.network, self.config.integrator
+        if self.config.problem.kind == "deconvolution":
+            return {"scaling": "mean_field", "measure": "mu = (1/m) sum_i c_i delta_{p_i} on "
+                    "the torus [0, 1) (c: column 0, p: column 1)",
+                    "objective": "J = 1/2 ||Phi mu - y||^2 + reg |mu|(T); 'risk' is the data "
+                                 "term, 'objective' J", "geometry": ic.geometry,
+                    "time": "mean-field time: the velocity of particle i is -m grad_i J"}
         ae = net.effective_alpha
         network = {"mean_field": "f = (alpha/m) sum_i c_i sigma(a_i . x + b_i)",
                    "ntk": "f = (alpha/sqrt(m)) sum_i c_i sigma(a_i . x + b_i)",
@@ -270,7 +280,7 @@ class Simulation:
                 "time": "mean-field time: d theta_i/dt = -lr * m grad_{theta_i} R / alpha_eff^2",
                 "gradient_descent_step": self.dt * self.m / ae ** 2,
                 "step_map": "Euler with step dt is gradient descent on R(f) with step "
-                            "eta = dt m / alpha_eff^2"}
+                            "eta = dt m / alpha_eff^2", "geometry": ic.geometry}
 
     def schedule(self, n_steps):
         """(frames, observables) steps for a run of ``n_steps`` steps (see

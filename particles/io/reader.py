@@ -272,7 +272,7 @@ class Run:
         if attrs.get("kind") == "dataset" and (data is None or not {"X", "y"} <= set(data)):
             raise NotARunError(f"{self.path!r} is damaged: its data set (/parameters/data "
                                "X, y) is missing")
-        if attrs.get("kind") != "dataset" and teacher is None:
+        if attrs.get("kind") not in ("dataset", "deconvolution") and teacher is None:
             raise NotARunError(f"{self.path!r} is damaged: its teacher "
                                "(/particles/teacher/position) is missing")
         try:

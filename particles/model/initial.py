@@ -46,8 +46,9 @@ def initialize(rng, m, d, *, scheme="gaussian", tau=1.0, tau_c=None, tau_a=None,
     """
     _check_int("m", m, 1)
     _check_int("d", d, 1)
-    if scheme not in INIT_SCHEMES or scheme == "array":
-        raise ValueError(f"scheme={scheme!r} is invalid; allowed: 'gaussian', 'sphere'")
+    if scheme not in ("gaussian", "sphere"):
+        raise ValueError(f"scheme={scheme!r} is invalid; allowed: 'gaussian', 'sphere' "
+                         "(see torus() for 'grid' and 'uniform')")
     tc, ta, tb = (tau if t is None else t for t in (tau_c, tau_a, tau_b))
     for name, t in (("tau", tau), ("tau_c", tc), ("tau_a", ta), ("tau_b", tb)):
         if not np.isfinite(t) or t < 0:
@@ -75,6 +76,36 @@ def initialize(rng, m, d, *, scheme="gaussian", tau=1.0, tau_c=None, tau_a=None,
         theta[1::2, 0] *= -1.0
     else:
         theta = base
+    return np.ascontiguousarray(theta, dtype=dtype)
+
+
+def torus(rng, m, *, scheme="grid", mass=1.0, dtype=np.float64):
+    """A measure on the torus [0, 1): m particles of mass ``mass`` with alternating signs.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Draws the positions of the "uniform" scheme (not used by "grid").
+    m : int
+    scheme : {"grid", "uniform"}
+        Positions (i + 1/2) / m, or i.i.d. uniform on [0, 1).
+    mass : float
+        |c_i| >= 0 (the measure has total variation ``mass``).
+    dtype : numpy dtype
+
+    Returns
+    -------
+    theta : ndarray, shape (m, 3)
+        Rows (c_i, p_i, 0) with c_i = +mass, -mass, +mass, ...
+    """
+    _check_int("m", m, 1)
+    if scheme not in ("grid", "uniform"):
+        raise ValueError(f"scheme={scheme!r} is invalid; allowed: 'grid', 'uniform'")
+    if not np.isfinite(mass) or mass < 0:
+        raise ValueError(f"mass={mass!r} is invalid; allowed: a finite number >= 0")
+    theta = np.zeros((m, 3))
+    theta[:, 0] = mass * np.where(np.arange(m) % 2 == 0, 1.0, -1.0)
+    theta[:, 1] = (np.arange(m) + 0.5) / m if scheme == "grid" else rng.uniform(size=m)
     return np.ascontiguousarray(theta, dtype=dtype)
 
 
@@ -114,6 +145,8 @@ def from_config(ic, network, d, rng, dtype, theta=None):
                                  f"file with an ({network.m}, {d + 2}) array")
         return check_theta(theta, network.m, d, network.bias, dtype)
     tc, ta, tb = ic.scales
+    if ic.scheme in ("grid", "uniform"):
+        return torus(rng, network.m, scheme=ic.scheme, mass=tc, dtype=dtype)
     return initialize(rng, network.m, d, scheme=ic.scheme, tau=ic.tau, tau_c=tc, tau_a=ta,
                       tau_b=tb, bias=network.bias, symmetric=ic.symmetric, c_law=ic.c_law,
                       dtype=dtype)

@@ -230,6 +230,10 @@ def from_config(pc, network, seed):
     """
     from .rng import stream
 
+    if pc.kind == "deconvolution":
+        from . import deconvolution
+
+        return deconvolution.from_config(pc, seed)
     if pc.kind == "dataset":
         path = pc.data
         if path is None:
@@ -286,8 +290,20 @@ def check_against(config, problem):
         raise ConfigError(f"{key}={value!r} does not match the problem passed from Python; "
                           f"allowed: {allowed}")
 
+    from .deconvolution import Deconvolution
+
+    if isinstance(problem, Deconvolution):
+        if pc.kind != "deconvolution":
+            fail("problem.kind", pc.kind, "'deconvolution' for a deconvolution problem")
+        if pc.d != 1:
+            fail("problem.d", pc.d, "1, the torus")
+        return
     if not isinstance(problem, Problem):
-        raise TypeError(f"problem must be a particles.Problem, got {type(problem).__name__}")
+        raise TypeError(f"problem must be a particles.Problem or a deconvolution problem, "
+                        f"got {type(problem).__name__}")
+    if pc.kind == "deconvolution":
+        fail("problem.kind", pc.kind, f"{'dataset' if problem.is_dataset else 'teacher_student'!r}"
+             " for this problem (a deconvolution needs particles.deconvolution(...))")
     if problem.d != pc.d:
         fail("problem.d", pc.d, f"{problem.d}, its input dimension")
     if problem.loss != pc.loss:
@@ -316,7 +332,10 @@ def resolve_config(config, problem, theta_given):
     """``config`` rewritten to say what runs: teacher width and bias of ``problem``
     (a teacher-student problem), and init.scheme = "array" when theta was given."""
     pc = config.problem
-    if not problem.is_dataset:
+    if getattr(problem, "kind", None) == "deconvolution":
+        pc = pc.replace(m0=problem.m0, cutoff=problem.cutoff, noise=problem.noise,
+                        reg=problem.reg, spikes=tuple(map(tuple, problem.spikes.tolist())))
+    elif not problem.is_dataset:
         pc = pc.replace(m0=int(problem.teacher.shape[0]), teacher_bias=bool(problem.teacher_bias))
     init = config.init
     if theta_given and init.scheme != "array":
@@ -326,6 +345,10 @@ def resolve_config(config, problem, theta_given):
 
 def to_attrs(problem, origin):
     """JSON-friendly description of ``problem`` (its arrays are stored apart)."""
+    if getattr(problem, "kind", None) == "deconvolution":
+        from . import deconvolution
+
+        return deconvolution.to_attrs(problem, origin)
     return {"kind": "dataset" if problem.is_dataset else "teacher_student", "d": problem.d,
             "inputs": problem.inputs, "loss": problem.loss,
             "teacher_activation": problem.teacher_activation,
@@ -335,6 +358,10 @@ def to_attrs(problem, origin):
 
 def from_attrs(attrs, teacher=None, data=None):
     """The Problem stored by :func:`to_attrs` with its teacher or data arrays."""
+    if attrs["kind"] == "deconvolution":
+        from . import deconvolution
+
+        return deconvolution.from_attrs(attrs)
     if attrs["kind"] == "dataset":
         return dataset(data["X"], data["y"], data.get("X_test"), data.get("y_test"),
                        loss=attrs["loss"])

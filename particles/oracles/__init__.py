@@ -19,7 +19,8 @@ import importlib
 from ..registry import ORACLES as KINDS  # kind -> "module:builder" (one table, in the registry)
 
 _PUBLIC = {"Oracle": "base", "exact_oracle": "exact", "has_exact": "exact",
-           "sample_oracle": "sampled", "online_oracle": "sampled"}
+           "sample_oracle": "sampled", "online_oracle": "sampled",
+           "deconvolution_oracle": "deconvolution"}
 
 
 def __getattr__(name):
@@ -62,8 +63,15 @@ def from_config(config, problem, streams, theta0=None):
     from .exact import has_exact, has_exact_tangent
     from .sampled import build_dataset, build_sampled
 
+    from ..registry import PROBLEM_ORACLES
+
     kind = config.oracle.kind
     net = config.network
+    own = PROBLEM_ORACLES.get(config.problem.kind)
+    if own is not None:  # a problem with its own exact oracle (deconvolution)
+        module, func = own.split(":")
+        return getattr(importlib.import_module(f"{__name__}.{module}"), func)(
+            config, problem, streams), None
     if net.model == "tangent":
         from .tangent import build
 
