@@ -354,3 +354,60 @@ def euler_maruyama(velocity, theta, dt, nsteps, gen, temperature, columns, lr=(1
                 xi[i, q] = gen.standard_normal()
         theta = theta + dt * v + np.sqrt(2 * temp * scale * dt) * xi
     return theta
+
+
+# -- sparse deconvolution on the torus, by quadrature of functions of x ----------------
+
+def dirichlet(x, K, deriv=0):
+    """psi(x) = sum_{|k| <= K} exp(2 i pi k x) (or its ``deriv``-th derivative), summed
+    term by term."""
+    k = np.arange(-K, K + 1)
+    return np.real(np.exp(2j * np.pi * np.multiply.outer(x, k)) @ (2j * np.pi * k) ** deriv)
+
+
+def observation(x, yc, ys):
+    """y(x) from its coefficients C_k(y), S_k(y): y = C_0 + 2 sum (C_k cos + S_k sin)."""
+    K = len(yc) - 1
+    ang = 2 * np.pi * np.multiply.outer(x, np.arange(1, K + 1))
+    return yc[0] + 2 * (np.cos(ang) @ yc[1:] + np.sin(ang) @ ys[1:])
+
+
+def deconvolution_velocity(theta, yc, ys):
+    """Data term 1/2 int (Phi mu - y)^2 and v_i = (-V(p_i), -c_i V'(p_i), 0), with every
+    integral a trapezoid sum on 4K + 8 points (exact for these trigonometric polynomials
+    of degree <= 2K) and Phi mu(x) = (1/m) sum_i c_i psi(x - p_i) summed directly."""
+    t = np.asarray(theta, dtype=np.float64)
+    K = len(yc) - 1
+    x = np.arange(4 * K + 8) / (4 * K + 8)
+    m = t.shape[0]
+    u = dirichlet(np.subtract.outer(x, t[:, 1]), K) @ t[:, 0] / m - observation(x, yc, ys)
+    V = np.mean(u[:, None] * dirichlet(np.subtract.outer(x, t[:, 1]), K), axis=0)
+    dV = -np.mean(u[:, None] * dirichlet(np.subtract.outer(x, t[:, 1]), K, 1), axis=0)
+    v = np.zeros_like(t)
+    v[:, 0] = -V
+    v[:, 1] = -t[:, 0] * dV
+    return 0.5 * float(np.mean(u * u)), v
+
+
+def conic_steps(velocity, theta, dt, nsteps, *, fr=1.0, reg=0.0, lr=(1.0, 1.0, 1.0),
+                wfr=True, period=0.0):
+    """The conic (wfr) or proximal Wasserstein step in plain NumPy (see
+    particles.dynamics.conic)."""
+    t = np.array(theta, dtype=np.float64, copy=True)
+    d = t.shape[1] - 2
+    rates = np.array([lr[1]] * d + [lr[2]])
+    for _ in range(nsteps):
+        v = velocity(t)
+        c = t[:, 0].copy()
+        if wfr:
+            alive = c != 0
+            s = np.sign(c)
+            t[alive, 1:] += dt * rates * v[alive, 1:] / np.abs(c[alive])[:, None]
+            t[:, 0] = c * np.exp(fr * dt * (s * v[:, 0] - reg))
+        else:
+            t[:, 1:] += dt * rates * v[:, 1:]
+            c2 = c + dt * lr[0] * v[:, 0]
+            t[:, 0] = np.sign(c2) * np.maximum(np.abs(c2) - dt * lr[0] * reg, 0.0)
+        if period > 0:
+            t[:, 1] %= period
+    return t

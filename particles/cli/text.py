@@ -92,16 +92,28 @@ def summary(run):
         f"progress    step {st.get('step', 0)} of {run.n_steps}, "
         f"t = {st.get('time', 0.0):.6g} of {run.n_steps * run.dt:.6g}",
         f"frames      {len(run)} snapshots of m = {run.m} particles in d = {run.d}",
-        f"problem     {c.problem.kind}, {c.problem.inputs} inputs, {c.problem.loss} loss"
-        + (f", teacher m0 = {c.problem.m0}" if c.problem.kind == "teacher_student" else ""),
-        f"network     {c.network.activation}, bias={c.network.bias}, alpha={c.network.alpha:g}, "
-        f"scaling={c.network.scaling} (alpha_eff={c.network.effective_alpha:g}), "
-        f"model={c.network.model}",
-        f"init        {c.init.scheme}, tau={c.init.tau:g}, symmetric={c.init.symmetric}",
-        f"dynamics    {c.integrator.method}, dt={c.integrator.dt:g} (gradient descent on R with "
-        f"step {c.integrator.dt * c.network.m / c.network.effective_alpha ** 2:.4g}), "
-        f"oracle={c.oracle.kind}, seed={c.seed}, dtype={c.dtype}",
     ]
+    ic = c.integrator
+    geometry = (f", geometry wfr (fr_rate {ic.fr_rate:g})" if ic.geometry == "wfr" else "")
+    if c.problem.kind == "deconvolution":
+        pc = c.problem
+        lines += [
+            f"problem     deconvolution on the torus: {pc.m0} spikes, cutoff {pc.cutoff}, "
+            f"noise {pc.noise:g}, reg {pc.reg:g}",
+            f"init        {c.init.scheme}, masses +-{c.init.scales[0]:g}",
+            f"dynamics    {ic.method}, dt={ic.dt:g}{geometry}, lr_a={ic.lr_a:g}, "
+            f"oracle={c.oracle.kind}, seed={c.seed}, dtype={c.dtype}"]
+    else:
+        lines += [
+            f"problem     {c.problem.kind}, {c.problem.inputs} inputs, {c.problem.loss} loss"
+            + (f", teacher m0 = {c.problem.m0}" if c.problem.kind == "teacher_student" else ""),
+            f"network     {c.network.activation}, bias={c.network.bias}, "
+            f"alpha={c.network.alpha:g}, scaling={c.network.scaling} "
+            f"(alpha_eff={c.network.effective_alpha:g}), model={c.network.model}",
+            f"init        {c.init.scheme}, tau={c.init.tau:g}, symmetric={c.init.symmetric}",
+            f"dynamics    {ic.method}, dt={ic.dt:g} (gradient descent on R with step "
+            f"{ic.dt * c.network.m / c.network.effective_alpha ** 2:.4g}){geometry}, "
+            f"oracle={c.oracle.kind}, seed={c.seed}, dtype={c.dtype}"]
     if "risk" in run.observable_names:
         s, t, v = run.observable("risk")
         if len(v):
@@ -110,7 +122,10 @@ def summary(run):
         s, t, v = run.observable("test_risk")
         if len(v):
             lines.append(f"test risk   {v[-1]:.4g} at t = {t[-1]:.6g}")
-    ic = c.integrator
+    if "objective" in run.observable_names and ic.temperature == 0:
+        s, t, v = run.observable("objective")
+        if len(v):
+            lines.append(f"objective   {v[0]:.6g} at t = 0 -> {v[-1]:.6g} at t = {t[-1]:.6g}")
     if ic.temperature > 0:
         line = (f"langevin    temperature {ic.temperature:g}"
                 + (" / log(e + t)" if ic.temperature_schedule == "log" else "")
@@ -128,7 +143,7 @@ def summary(run):
                      f"{kappa['n']} probes: residual {kappa['residual']:.3g}, |Dh| "
                      f"{kappa['jacobian_norm']:.3g}, |D2h| {kappa['hessian_norm']:.3g}; small "
                      "means lazy)")
-    lazy = lazy_summary(run)
+    lazy = lazy_summary(run) if c.problem.kind != "deconvolution" else ""
     if lazy:
         lines.append("lazy        " + lazy)
     from ..io.annotate import read_annotation
@@ -138,7 +153,10 @@ def summary(run):
         lines.append(f"polish      {pol['method']}: gradient {pol['grad_norm']:.3g}, "
                      f"risk {pol['risk']:.6g}")
     cert = read_annotation(run.f, "certificate")
-    if cert is not None:
+    if cert is not None and cert.get("kind") == "deconvolution":
+        lines.append(f"certificate sup |V| = {cert['value']:.6g} against {cert['threshold']:.6g}"
+                     f": {cert['classification']}")
+    elif cert is not None:
         lines.append(f"certificate {cert['value']:.3g} (decrease bound "
                      f"{cert['decrease_bound']:.3g}), Hessian {cert.get('classification')}")
     if run.problem_origin == "python":

@@ -158,7 +158,9 @@ class ProblemConfig(_Section):
             if self.d != 1:
                 _fail("problem.d", self.d, "1 with problem.kind = 'deconvolution' (the torus "
                       "[0, 1))")
-            _check_unused(self, ("inputs", "loss", "teacher_activation", "teacher_bias",
+            # (problem.inputs is not used either; it is not refused, so that a deconvolution
+            # can be set up with --set on top of any teacher-student file)
+            _check_unused(self, ("loss", "teacher_activation", "teacher_bias",
                                  "teacher_output", "teacher_scale"),
                           "problem.kind = 'deconvolution'")
             if not self.spikes and self.m0 * 2.5 > self.cutoff:
@@ -271,7 +273,8 @@ class InitConfig(_Section):
         ``theta`` argument of :func:`particles.simulate`). On the torus
         (deconvolution): "grid" puts the positions at (i + 1/2)/m, "uniform" draws them
         uniformly; both give masses c_i = tau_c with alternating signs (a Fisher-Rao
-        flow never changes a mass's sign, so both signs must be present at the start).
+        flow never changes a mass's sign, so both signs must be present at the start);
+        with ``symmetric`` the m/2 positions carry one mass of each sign.
     tau : float
         Common scale (>= 0); tau_c, tau_a, tau_b override it per layer.
     symmetric : bool
@@ -639,8 +642,8 @@ class Config(_Section):
                       f"{why} (the particles are a measure, not neurons)")
         if ini.scheme not in TORUS_SCHEMES:
             _fail("init.scheme", ini.scheme, f"'grid', 'uniform' or 'array' with {why}")
-        if ini.symmetric:
-            _fail("init.symmetric", ini.symmetric, f"false with {why} (signs alternate)")
+        if ini.symmetric and n.m % 2:
+            _fail("network.m", n.m, "an even number with init.symmetric = true")
         if it.method != "euler":
             _fail("integrator.method", it.method, f"'euler' with {why} (explicit steps with "
                   "a proximal or multiplicative treatment of the penalty)")

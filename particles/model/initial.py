@@ -79,7 +79,7 @@ def initialize(rng, m, d, *, scheme="gaussian", tau=1.0, tau_c=None, tau_a=None,
     return np.ascontiguousarray(theta, dtype=dtype)
 
 
-def torus(rng, m, *, scheme="grid", mass=1.0, dtype=np.float64):
+def torus(rng, m, *, scheme="grid", mass=1.0, symmetric=False, dtype=np.float64):
     """A measure on the torus [0, 1): m particles of mass ``mass`` with alternating signs.
 
     Parameters
@@ -91,6 +91,9 @@ def torus(rng, m, *, scheme="grid", mass=1.0, dtype=np.float64):
         Positions (i + 1/2) / m, or i.i.d. uniform on [0, 1).
     mass : float
         |c_i| >= 0 (the measure has total variation ``mass``).
+    symmetric : bool
+        m/2 positions, each holding +mass and -mass in adjacent rows (the measure is
+        exactly 0); needs an even m.
     dtype : numpy dtype
 
     Returns
@@ -103,9 +106,13 @@ def torus(rng, m, *, scheme="grid", mass=1.0, dtype=np.float64):
         raise ValueError(f"scheme={scheme!r} is invalid; allowed: 'grid', 'uniform'")
     if not np.isfinite(mass) or mass < 0:
         raise ValueError(f"mass={mass!r} is invalid; allowed: a finite number >= 0")
+    if symmetric and m % 2:
+        raise ValueError(f"m={m} is invalid with symmetric=True; allowed: an even m")
+    k = m // 2 if symmetric else m
     theta = np.zeros((m, 3))
     theta[:, 0] = mass * np.where(np.arange(m) % 2 == 0, 1.0, -1.0)
-    theta[:, 1] = (np.arange(m) + 0.5) / m if scheme == "grid" else rng.uniform(size=m)
+    p = (np.arange(k) + 0.5) / k if scheme == "grid" else rng.uniform(size=k)
+    theta[:, 1] = np.repeat(p, 2) if symmetric else p
     return np.ascontiguousarray(theta, dtype=dtype)
 
 
@@ -146,7 +153,8 @@ def from_config(ic, network, d, rng, dtype, theta=None):
         return check_theta(theta, network.m, d, network.bias, dtype)
     tc, ta, tb = ic.scales
     if ic.scheme in ("grid", "uniform"):
-        return torus(rng, network.m, scheme=ic.scheme, mass=tc, dtype=dtype)
+        return torus(rng, network.m, scheme=ic.scheme, mass=tc, symmetric=ic.symmetric,
+                     dtype=dtype)
     return initialize(rng, network.m, d, scheme=ic.scheme, tau=ic.tau, tau_c=tc, tau_a=ta,
                       tau_b=tb, bias=network.bias, symmetric=ic.symmetric, c_law=ic.c_law,
                       dtype=dtype)
