@@ -123,13 +123,14 @@ def _build_parser():
     pl.add_argument("-o", "--output", help="output image (default: FILE-KIND.png)")
     pl.add_argument("--kind", default="risk",
                     choices=["risk", "paths", "histograms", "invariants", "frame", "lazy",
-                             "free-energy", "sweep"],
+                             "free-energy", "deconvolution", "sweep"],
                     help="risk: risk vs time; paths: particle paths; histograms: c and |a|; "
                     "invariants: conservation-law drift; frame: the animation's last frame; "
                     "lazy: distance from the start, tangent-kernel drift and the gap to a "
                     "tangent twin (particles.lazy.run_twin) against time; free-energy: the "
                     "free energy, objective and entropy of runs at a temperature > 0; "
-                    "sweep: FILE is a "
+                    "deconvolution: the first variation V(p) against +-reg with the particles "
+                    "and the true spikes (a deconvolution run); sweep: FILE is a "
                     "sweep directory, --y against --x, mean and spread over trials")
     pl.add_argument("--x", help="sweep: column on the x axis (e.g. tau)")
     pl.add_argument("--y", help="sweep: column on the y axis (e.g. final.test_risk)")

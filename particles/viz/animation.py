@@ -64,12 +64,20 @@ class Scene:
                  size_by_c=True, blit=False, units="teacher"):
         import matplotlib.pyplot as plt
 
+        from .measure import draw_truth, is_measure, mass_limits, measure_xy
+
         self.run = run
         self.d = run.d
         self.trail = trail
         self.size_by_c = size_by_c
-        self.basis = projection_basis(run, projection)
-        self.scale = particle_scale(run, units)
+        self.measure = is_measure(run)  # a measure on the torus: the (position, mass) plane
+        if self.measure:
+            self.basis, self.scale = None, 1.0
+            self._plane = measure_xy
+        else:
+            self.basis = projection_basis(run, projection)
+            self.scale = particle_scale(run, units)
+            self._plane = lambda theta: planar(theta, self.d, self.basis, self.scale)
         n = len(run)
         self.times = run.times[:n]
         self.steps = run.steps[:n]
@@ -79,22 +87,33 @@ class Scene:
         lim, cmax = 1.0, 0.0
         if run.teacher is not None:
             lim = max(lim, float(np.abs(planar(run.teacher, self.d, self.basis)).max()))
+        thetas = []
         for k in idx:
             theta = run.frame(int(k))
-            p = planar(theta, self.d, self.basis, self.scale)
+            p = self._plane(theta)
             lim = max(lim, float(np.percentile(np.abs(p), 99.5)))
             cmax = max(cmax, float(np.abs(theta[:, 0]).max()))
+            if self.measure:
+                thetas.append(theta)
         self.cmax = cmax
         lim *= 1.12
-        fig = plt.figure(figsize=(size, size), dpi=dpi)
-        ax = fig.add_axes((0.1, 0.08, 0.85, 0.82))
-        ax.set_xlim(-lim, lim)
-        ax.set_ylim(-lim, lim)
-        ax.set_aspect("equal")
-        ax.set_xlabel(unit_label(units, self.basis is not None), fontsize="small")
+        fig = plt.figure(figsize=(size * 1.4, size) if self.measure else (size, size), dpi=dpi)
+        ax = fig.add_axes((0.1, 0.1, 0.85, 0.8))
+        if self.measure:
+            spikes = run.problem().spikes
+            ax.set_xlim(0, 1)
+            ax.set_ylim(*mass_limits(spikes, thetas))
+            ax.set_xlabel("position p on the torus", fontsize="small")
+            ax.set_ylabel("mass c_i / m (area ~ |c|)", fontsize="small")
+            draw_truth(ax, spikes)
+        else:
+            ax.set_xlim(-lim, lim)
+            ax.set_ylim(-lim, lim)
+            ax.set_aspect("equal")
+            ax.set_xlabel(unit_label(units, self.basis is not None), fontsize="small")
+            draw_reference(ax, run, self.basis)
         ax.tick_params(labelsize="x-small")
-        draw_reference(ax, run, self.basis)
-        start = planar(run.frame(0), self.d, self.basis, self.scale)
+        start = self._plane(run.frame(0))
         ax.scatter(start[:, 0], start[:, 1], facecolors="none", edgecolors="0.55", s=10,
                    linewidth=0.5, zorder=1)  # each particle's start
         self.lines = [(ax.plot([], [], color=POS_COLOR, lw=1.0, alpha=0.0)[0],
@@ -140,7 +159,7 @@ class Scene:
     def draw(self, k):
         """Update the figure to frame ``k`` (reads that one frame)."""
         theta = self.run.frame(int(k))
-        p = planar(theta, self.d, self.basis, self.scale)
+        p = self._plane(theta)
         self.history.append(p)
         pos = theta[:, 0] >= 0
         self.scat.set_offsets(p)
@@ -157,6 +176,10 @@ class Scene:
                     line.set_data([], [])
                     continue
                 a, b = seg[0][mask], seg[1][mask]
+                if self.measure:  # a step that wraps around the torus is not drawn
+                    wrap = np.abs(b[:, 0] - a[:, 0]) > 0.5
+                    b = b.copy()
+                    b[wrap] = np.nan
                 gap = np.full(a.shape[0], np.nan)
                 line.set_data(np.column_stack([a[:, 0], b[:, 0], gap]).ravel(),
                               np.column_stack([a[:, 1], b[:, 1], gap]).ravel())
