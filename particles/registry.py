@@ -49,7 +49,7 @@ PROBLEM_KINDS = ("teacher_student", "dataset", "deconvolution")
 #: particles.oracles); a kind not listed here uses :data:`ORACLES`
 PROBLEM_ORACLES = {"deconvolution": "deconvolution:build"}
 
-#: geometries of the flow: name -> what moves (docs/wfr.md)
+#: geometries of the flow: name -> what moves (docs/deconvolution.md)
 GEOMETRIES = {
     "wasserstein": "particles move, masses fixed (c is a coordinate like the others)",
     "wfr": "Wasserstein-Fisher-Rao: positions move per unit mass, masses |c| grow or "

@@ -134,7 +134,7 @@ def polish(theta, oracle, *, gtol=1e-13, maxiter=20000, lr=(1.0, 1.0, 1.0)):
     """
     import scipy.optimize
 
-    from .optimality import PolishResult
+    from .reports import PolishResult
 
     t = np.array(theta, dtype=np.float64, copy=True)
     m = t.shape[0]

@@ -34,6 +34,7 @@ from .._numba.threads import pool_owner
 from ..registry import HOMOGENEOUS, activation_code
 from ..dynamics.observables import objective
 from ..model.state import trained_columns
+from .reports import PolishResult  # noqa: F401  (part of this module's API)
 
 
 def _serial_blas(func):
@@ -129,41 +130,6 @@ class Objective:
 
     def risk(self, x):
         return self._eval(x)[1]
-
-
-@dataclass
-class PolishResult:
-    """What :func:`polish` returns.
-
-    Attributes
-    ----------
-    theta : ndarray, shape (m, d + 2)
-        The polished state.
-    risk : float
-        R(f) at ``theta``.
-    grad_norm : float
-        Root mean square of the mean-field velocity, sqrt((1/m) sum_i |v_i|^2).
-    grad_norm0 : float
-        The same at the start.
-    method : str
-    iterations, nfev : int
-    message : str
-    """
-
-    theta: np.ndarray
-    risk: float
-    grad_norm: float
-    grad_norm0: float
-    method: str
-    iterations: int
-    nfev: int
-    message: str
-
-    def report(self):
-        """JSON-friendly summary (no arrays)."""
-        return {"method": self.method, "risk": self.risk, "grad_norm": self.grad_norm,
-                "grad_norm0": self.grad_norm0, "iterations": self.iterations,
-                "nfev": self.nfev, "message": self.message}
 
 
 @_serial_blas

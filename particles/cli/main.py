@@ -446,7 +446,11 @@ def cmd_plot(args):
             raise UsageError(f"--kind frame takes one file; got {len(args.files)}")
         print(f"wrote {snapshot(args.files[0], out, dpi=args.dpi, units=args.units)}")
         return 0
-    fig = plotting.plot_files(args.files, kind=args.kind, units=args.units)
+    from ..viz import measure
+
+    fig = measure.plot_files(args.files, args.kind)  # measures on the torus first
+    if fig is None:
+        fig = plotting.plot_files(args.files, kind=args.kind, units=args.units)
     fig.savefig(out, dpi=args.dpi)
     print(f"wrote {out}")
     return 0

@@ -391,7 +391,7 @@ class IntegratorConfig(_Section):
     temperature_schedule : {"constant", "log"}
         T(t) = temperature, or temperature / log(e + t) (annealing).
     geometry : {"wasserstein", "wfr"}
-        The geometry of the flow (docs/wfr.md): "wasserstein" moves every coordinate;
+        The geometry of the flow (docs/deconvolution.md): "wasserstein" moves every coordinate;
         "wfr" (Wasserstein-Fisher-Rao, the conic particle flow) treats c as a signed
         mass whose magnitude grows or shrinks multiplicatively at the rate ``fr_rate``
         while the other coordinates move per unit mass at lr_a, lr_b. Needs "euler" or

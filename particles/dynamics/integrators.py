@@ -484,15 +484,11 @@ class OdeDriver:
 def fixed_step(config, oracle):
     """The :class:`FixedStep` integrator of a run (registered in
     :data:`particles.registry.METHODS`); at a temperature > 0 it draws from the run's
-    stream "diffusion". With ``integrator.geometry = "wfr"``, or for a measure on the
-    torus (deconvolution), the :class:`~particles.dynamics.conic.ConicStep`."""
+    stream "diffusion". (With ``integrator.geometry = "wfr"``, or for a measure on the
+    torus, a run uses :func:`particles.dynamics.conic.conic_step` instead.)"""
     from ..model.rng import stream
 
     ic = config.integrator
-    if ic.geometry == "wfr" or getattr(oracle, "period", 0.0) > 0:
-        from .conic import conic_step  # signed masses, or a measure on the torus
-
-        return conic_step(config, oracle)
     noisy = ic.temperature > 0
     return FixedStep(ic.method, oracle, ic.dt, **_common(ic), temperature=ic.temperature,
                      temperature_schedule=ic.temperature_schedule,

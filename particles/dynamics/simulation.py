@@ -80,7 +80,13 @@ class Result:
 
 
 def _integrator(config, oracle):
-    """The run's integrator, from :data:`particles.registry.METHODS`."""
+    """The run's integrator, from :data:`particles.registry.METHODS`; the conic step for
+    the Wasserstein-Fisher-Rao geometry and for measures on the torus (deconvolution)."""
+    ic = config.integrator
+    if ic.geometry == "wfr" or config.problem.kind == "deconvolution":
+        from .conic import conic_step
+
+        return conic_step(config, oracle)
     return locate(METHODS, config.integrator.method, __package__)(config, oracle)
 
 

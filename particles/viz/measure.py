@@ -141,3 +141,30 @@ def plot_deconvolution(run, axes=None, polished=True):
     bottom.set_ylabel("mass c_i / m")
     bottom.legend(fontsize="x-small", loc="lower right")
     return fig
+
+
+def plot_files(paths, kind):
+    """CLI helper: the figure of ``kind`` for a deconvolution run ("deconvolution",
+    "paths"), or None when ``kind`` is another kind of figure (the network views of
+    :func:`particles.viz.plotting.plot_files` apply)."""
+    from ..io import Run
+
+    if kind not in ("deconvolution", "paths", "histograms"):
+        return None
+    if len(paths) != 1:
+        if kind == "deconvolution":
+            raise ValueError(f"--kind deconvolution takes one file; got {len(paths)}")
+        return None
+    with Run(paths[0]) as run:
+        measure = is_measure(run)
+        if kind == "deconvolution" and not measure:
+            raise ValueError(f"--kind deconvolution needs a deconvolution run; {paths[0]!r} "
+                             f"is a {run.config.problem.kind} run")
+        if not measure:
+            return None
+        if len(run) < 1:
+            raise ValueError(f"{paths[0]!r} has no frames yet")
+        if kind == "histograms":
+            raise ValueError("--kind histograms is for networks; allowed for a deconvolution "
+                             "run: deconvolution, paths, risk, frame")
+        return plot_deconvolution(run) if kind == "deconvolution" else plot_measure_paths(run)

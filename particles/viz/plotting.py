@@ -459,24 +459,13 @@ def plot_files(paths, kind="risk", units="teacher"):
             raise ValueError(f"--kind {kind} takes one file; got {len(runs)}")
         if len(runs[0]) < 1:
             raise ValueError(f"{paths[0]!r} has no frames yet")
-        from .measure import is_measure, plot_deconvolution, plot_measure_paths
-
-        if kind == "deconvolution":
-            if not is_measure(runs[0]):
-                raise ValueError(f"--kind deconvolution needs a deconvolution run; "
-                                 f"{paths[0]!r} is a {runs[0].config.problem.kind} run")
-            return plot_deconvolution(runs[0])
-        if kind == "paths" and is_measure(runs[0]):
-            return plot_measure_paths(runs[0])
-        if kind == "histograms" and is_measure(runs[0]):
-            raise ValueError("--kind histograms is for networks; allowed for a deconvolution "
-                             "run: paths, deconvolution, risk, frame")
         if kind == "paths":
             return plot_paths(runs[0], units=units)
         if kind == "histograms":
             return plot_histograms(runs[0])
         raise ValueError(f"kind={kind!r} is unknown; allowed: risk, paths, histograms, "
-                         "invariants, lazy, free-energy, deconvolution")
+                         "invariants, lazy, free-energy (deconvolution runs: see "
+                         "particles.viz.measure.plot_files)")
     finally:
         for r in runs:
             r.close()
