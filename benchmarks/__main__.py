@@ -1,4 +1,5 @@
-"""python -m benchmarks {cost,convergence,startup,store,polish,lazy,langevin} [--quick]"""
+"""python -m benchmarks {cost,convergence,startup,store,polish,lazy,langevin,deconvolution}
+[--quick]"""
 import argparse
 import sys
 
@@ -9,7 +10,7 @@ def main(argv=None):
                                  "the BLAS ceiling and peers; convergence as m grows.")
     ap.add_argument("what", nargs="?", default="cost",
                     choices=["cost", "convergence", "startup", "store", "polish", "lazy",
-                             "langevin"])
+                             "langevin", "deconvolution"])
     ap.add_argument("--quick", action="store_true",
                     help="a small grid that finishes in a few minutes on 2 cores")
     ap.add_argument("--out", help="output directory (default: benchmarks/results)")
@@ -34,6 +35,10 @@ def main(argv=None):
         from .langevin import langevin_benchmark
 
         langevin_benchmark(quick=args.quick, out_dir=args.out)
+    elif args.what == "deconvolution":
+        from .deconvolution import deconvolution_benchmark
+
+        deconvolution_benchmark(quick=args.quick, out_dir=args.out)
     elif args.what == "startup":
         from .startup import startup
 

@@ -71,3 +71,18 @@ def test_langevin_quick(tmp_path):
         assert r["noiseless s/step"] > 0 and r["noisy s/step"] > 0 and r["ratio"] > 0
     data = json.loads((tmp_path / "langevin-quick.json").read_text())
     assert len(data["rows"]) == len(rows) and (tmp_path / "langevin-quick.md").stat().st_size
+
+
+def test_deconvolution_quick(tmp_path):
+    from benchmarks import deconvolution
+
+    orows, srows = deconvolution.deconvolution_benchmark(quick=True, out_dir=str(tmp_path),
+                                                         log=lambda *a: None)
+    assert [r["case"] for r in orows] == [f"oracle m={m} K={deconvolution.K}"
+                                         for m in deconvolution.ORACLE_SIZES]
+    for r in orows:  # the compiled oracle and the NumPy closed form agree
+        assert r["compiled s/call"] > 0 and r["max rel. difference"] < 1e-12
+    assert [r["case"] for r in srows] == [c["case"] for c in deconvolution.STEP_CASES]
+    assert all(r["ratio"] > 0 for r in srows)
+    data = json.loads((tmp_path / "deconvolution-quick.json").read_text())
+    assert len(data["oracle"]) == len(orows) and len(data["steps"]) == len(srows)

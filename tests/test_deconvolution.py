@@ -460,3 +460,38 @@ def test_info_describes_a_deconvolution_run(tmp_path, capsys):
     with pt.load(out) as run:
         conv = json.loads(run.f["parameters"].attrs["conventions"])
     assert conv["geometry"] == "wfr"
+
+
+# -- views -----------------------------------------------------------------------------
+
+def test_views_of_a_measure(tmp_path, capsys):
+    cfg = load_toml(EXAMPLE)
+    cfg = cfg.replace(integrator=cfg.integrator.replace(t_end=5.0),
+                      record=cfg.record.replace(frames=12))
+    out = tmp_path / "v.h5"
+    pt.run(cfg, out)
+    for kind in ("deconvolution", "paths", "frame", "risk"):
+        png = tmp_path / f"{kind}.png"
+        assert main(["plot", str(out), "--kind", kind, "-o", str(png)]) == 0
+        assert png.stat().st_size > 10_000
+    capsys.readouterr()
+    assert main(["plot", str(out), "--kind", "histograms", "-o", str(tmp_path / "h.png")]) == 2
+    assert "deconvolution run" in capsys.readouterr().err
+    gif = tmp_path / "v.gif"
+    assert main(["animate", str(out), "-o", str(gif), "--frames", "6"]) == 0
+    assert gif.stat().st_size > 10_000
+    net = tmp_path / "n.h5"
+    pt.run(pt.Config(integrator=pt.IntegratorConfig(t_end=0.1),
+                     record=pt.RecordConfig(kernel_probes=0)), net)
+    assert main(["plot", str(net), "--kind", "deconvolution", "-o",
+                 str(tmp_path / "x.png")]) == 2
+    assert "needs a deconvolution run" in capsys.readouterr().err
+
+
+def test_paths_break_where_they_wrap_around_the_torus():
+    from particles.viz.measure import unwrap_breaks
+
+    xs = np.array([[0.98, 0.5], [0.01, 0.52], [0.03, 0.55]])
+    out = unwrap_breaks(xs)
+    assert np.isnan(out[1, 0]) and not np.isnan(out[2, 0])
+    np.testing.assert_array_equal(out[:, 1], xs[:, 1])

@@ -82,19 +82,20 @@ def conic_steps(theta, data, v, lrc, fr, reg, dt, nsteps, wfr, period, stop_risk
         if status != RUNNING:
             break
         rsum += risk
-        for i in range(m):
-            c = np.float64(theta[i, 0])
-            if wfr:
+        if wfr:
+            for i in range(m):
+                c = np.float64(theta[i, 0])
                 if c != 0.0:
-                    ac = abs(c)
                     s = 1.0 if c > 0 else -1.0
+                    inv = 1.0 / abs(c)
                     for q in range(1, k):
-                        theta[i, q] += dt * lrc[q] * (np.float64(v[i, q]) / ac)
+                        theta[i, q] += dt * lrc[q] * (np.float64(v[i, q]) * inv)
                     theta[i, 0] = c * math.exp(fr * dt * (s * np.float64(v[i, 0]) - reg))
-            else:
+        else:
+            for i in range(m):
                 for q in range(1, k):
                     theta[i, q] += dt * lrc[q] * v[i, q]
-                c2 = c + dt * lrc[0] * np.float64(v[i, 0])
+                c2 = np.float64(theta[i, 0]) + dt * lrc[0] * np.float64(v[i, 0])
                 if reg > 0:
                     shrink = dt * lrc[0] * reg
                     if c2 > shrink:
@@ -104,7 +105,8 @@ def conic_steps(theta, data, v, lrc, fr, reg, dt, nsteps, wfr, period, stop_risk
                     else:
                         c2 = 0.0
                 theta[i, 0] = c2
-            if period > 0:
+        if period > 0:
+            for i in range(m):
                 theta[i, 1] -= period * math.floor(theta[i, 1] / period)
         n += 1
     stats[0] = n

@@ -19,11 +19,11 @@ import math
 
 import numpy as np
 
-from .._numba.jit import jit
+from .._numba.jit import vjit
 
 
-@jit
-def fourier_sums(theta, K, cs, sn):
+@vjit
+def fourier_sums(theta, K, cs, sn, work):
     """C_k and S_k (k = 0..K) of the particles into ``cs``, ``sn`` (shape (K + 1,)).
 
     Parameters
@@ -34,31 +34,40 @@ def fourier_sums(theta, K, cs, sn):
         Cutoff.
     cs, sn : ndarray, shape (K + 1,), float64
         Receive C_k and S_k.
+    work : ndarray, shape (6, m), float64
+        Work rows: c, cos 2 pi p, sin 2 pi p, cos 2 pi k p, sin 2 pi k p (the sixth is
+        used by :func:`deconvolution_velocity`).
+
+    Notes
+    -----
+    The loops run over the particles innermost (independent lanes, so they vectorise);
+    the powers exp(2 i pi k p) come from one complex rotation per k.
     """
     m = theta.shape[0]
-    for k in range(K + 1):
-        cs[k] = 0.0
-        sn[k] = 0.0
+    c, cr, sr, ck, sk = work[0], work[1], work[2], work[3], work[4]
     for i in range(m):
-        c = np.float64(theta[i, 0])
+        c[i] = theta[i, 0]
         ang = 2.0 * math.pi * np.float64(theta[i, 1])
-        cr = math.cos(ang)
-        sr = math.sin(ang)
-        ck = 1.0
-        sk = 0.0
-        for k in range(K + 1):
-            cs[k] += c * ck
-            sn[k] += c * sk
-            t = ck * cr - sk * sr
-            sk = sk * cr + ck * sr
-            ck = t
+        cr[i] = math.cos(ang)
+        sr[i] = math.sin(ang)
+        ck[i] = 1.0
+        sk[i] = 0.0
     for k in range(K + 1):
-        cs[k] /= m
-        sn[k] /= m
+        a = 0.0
+        b = 0.0
+        for i in range(m):
+            a += c[i] * ck[i]
+            b += c[i] * sk[i]
+        cs[k] = a / m
+        sn[k] = b / m
+        for i in range(m):
+            t = ck[i] * cr[i] - sk[i] * sr[i]
+            sk[i] = sk[i] * cr[i] + ck[i] * sr[i]
+            ck[i] = t
 
 
-@jit
-def deconvolution_velocity(theta, yc, ys, K, dc, ds, out):
+@vjit
+def deconvolution_velocity(theta, yc, ys, K, dc, ds, work, out):
     """Data term 1/2 ||Phi mu - y||^2 and the mean-field velocity of its flow.
 
     Parameters
@@ -70,6 +79,8 @@ def deconvolution_velocity(theta, yc, ys, K, dc, ds, out):
     K : int
     dc, ds : ndarray, shape (K + 1,), float64
         Work: receive the residual's coefficients dC_k, dS_k.
+    work : ndarray, shape (7, m), float64
+        Work rows (see :func:`fourier_sums`; rows 5 and 6 receive V and V').
     out : ndarray, shape (m, 3)
         Receives v_i = (-V(p_i), -c_i V'(p_i), 0) = -m grad_{theta_i} (data term).
 
@@ -78,7 +89,7 @@ def deconvolution_velocity(theta, yc, ys, K, dc, ds, out):
     float
         The data term.
     """
-    fourier_sums(theta, K, dc, ds)
+    fourier_sums(theta, K, dc, ds, work)
     value = 0.0
     for k in range(K + 1):
         dc[k] -= yc[k]
@@ -86,22 +97,25 @@ def deconvolution_velocity(theta, yc, ys, K, dc, ds, out):
         w = 0.5 if k == 0 else 1.0
         value += w * (dc[k] * dc[k] + ds[k] * ds[k])
     m = theta.shape[0]
+    c, cr, sr, ck, sk, V, dV = work[0], work[1], work[2], work[3], work[4], work[5], work[6]
     two_pi = 2.0 * math.pi
     for i in range(m):
-        ang = two_pi * np.float64(theta[i, 1])
-        cr = math.cos(ang)
-        sr = math.sin(ang)
-        ck = cr
-        sk = sr
-        v = dc[0]
-        dv = 0.0
-        for k in range(1, K + 1):
-            v += 2.0 * (dc[k] * ck + ds[k] * sk)
-            dv += 2.0 * two_pi * k * (ds[k] * ck - dc[k] * sk)
-            t = ck * cr - sk * sr
-            sk = sk * cr + ck * sr
-            ck = t
-        out[i, 0] = -v
-        out[i, 1] = -np.float64(theta[i, 0]) * dv
+        ck[i] = cr[i]
+        sk[i] = sr[i]
+        V[i] = dc[0]
+        dV[i] = 0.0
+    for k in range(1, K + 1):
+        a = 2.0 * dc[k]
+        b = 2.0 * ds[k]
+        f = two_pi * k
+        for i in range(m):
+            V[i] += a * ck[i] + b * sk[i]
+            dV[i] += f * (b * ck[i] - a * sk[i])
+            t = ck[i] * cr[i] - sk[i] * sr[i]
+            sk[i] = sk[i] * cr[i] + ck[i] * sr[i]
+            ck[i] = t
+    for i in range(m):
+        out[i, 0] = -V[i]
+        out[i, 1] = -c[i] * dV[i]
         out[i, 2] = 0.0
     return value

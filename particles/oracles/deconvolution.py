@@ -11,14 +11,14 @@ from ..kernels.dispatch import register
 from .base import Oracle
 
 #: what the compiled loops receive for this oracle: the observation's coefficients, the
-#: cutoff and two work vectors
-DeconvolutionData = namedtuple("DeconvolutionData", "yc ys cutoff dc ds")
+#: cutoff, two work vectors over frequencies and seven over particles
+DeconvolutionData = namedtuple("DeconvolutionData", "yc ys cutoff dc ds work")
 
 
 @jit
 def _velocity(theta, data, out):
     return _deconv.deconvolution_velocity(theta, data.yc, data.ys, data.cutoff, data.dc,
-                                          data.ds, out)
+                                          data.ds, data.work, out)
 
 
 register(DeconvolutionData, _velocity)
@@ -40,7 +40,8 @@ class DeconvolutionOracle(Oracle):
         K = problem.cutoff
         data = DeconvolutionData(yc=np.ascontiguousarray(problem.yc, np.float64),
                                  ys=np.ascontiguousarray(problem.ys, np.float64),
-                                 cutoff=np.int64(K), dc=np.zeros(K + 1), ds=np.zeros(K + 1))
+                                 cutoff=np.int64(K), dc=np.zeros(K + 1), ds=np.zeros(K + 1),
+                                 work=np.zeros((7, m)))
         super().__init__("exact", data, m, 1, dtype, pairs=m * (K + 1),
                          network={"activation": "relu", "bias": False, "alpha": 1.0})
         self.problem = problem

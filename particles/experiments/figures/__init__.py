@@ -32,6 +32,7 @@ FIGURES = {
     "m-convergence": "m_convergence",
     "m-scaling": "m_scaling",
     "langevin": "langevin",
+    "sparse-deconvolution": "sparse_deconvolution",
 }
 
 
