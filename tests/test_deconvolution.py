@@ -495,3 +495,133 @@ def test_paths_break_where_they_wrap_around_the_torus():
     out = unwrap_breaks(xs)
     assert np.isnan(out[1, 0]) and not np.isnan(out[2, 0])
     np.testing.assert_array_equal(out[:, 1], xs[:, 1])
+
+
+# -- the hostile user: deconvolution and geometry configurations ------------------------
+
+DECONV_TOML = """
+seed = 0
+[problem]
+kind = "deconvolution"
+d = 1
+cutoff = 10
+spikes = [[0.2, 1.0], [0.6, -1.0]]
+[network]
+m = 10
+[init]
+scheme = "grid"
+tau = 0.01
+[integrator]
+dt = 0.01
+t_end = 0.1
+"""
+
+#: (section, line) replacing or adding one key; every case is bad input
+FUZZ = {
+    "cutoff float": ("problem", "cutoff = 2.5"),
+    "cutoff huge": ("problem", "cutoff = 1000000000"),
+    "cutoff text": ("problem", 'cutoff = "x"'),
+    "cutoff negative": ("problem", "cutoff = -3"),
+    "spikes not a list": ("problem", "spikes = 3"),
+    "spike triple": ("problem", "spikes = [[0.2, 1.0, 3.0]]"),
+    "spike text": ("problem", 'spikes = [["a", 1.0]]'),
+    "spike weight nan": ("problem", "spikes = [[0.2, nan]]"),
+    "spike position inf": ("problem", "spikes = [[inf, 1.0]]"),
+    "spike position negative": ("problem", "spikes = [[-0.1, 1.0]]"),
+    "spike position one": ("problem", "spikes = [[1.0, 1.0]]"),
+    "spikes too close": ("problem", "spikes = [[0.2, 1.0], [0.25, 1.0]]"),
+    "spikes too close across zero": ("problem", "spikes = [[0.98, 1.0], [0.03, 1.0]]"),
+    "noise text": ("problem", 'noise = "x"'),
+    "noise inf": ("problem", "noise = inf"),
+    "reg negative": ("problem", "reg = -0.1"),
+    "reg nan": ("problem", "reg = nan"),
+    "m0 zero": ("problem", "m0 = 0"),
+    "m0 too many for the cutoff": ("problem", "m0 = 5\nspikes = []"),
+    "d zero": ("problem", "d = 0"),
+    "kind typo": ("problem", 'kind = "deconvolutoin"'),
+    "loss logistic": ("problem", 'loss = "logistic"'),
+    "teacher scale": ("problem", "teacher_scale = 2.0"),
+    "data path": ("problem", 'data = "x.npz"'),
+    "scheme unknown": ("init", 'scheme = "lattice"'),
+    "scheme sphere": ("init", 'scheme = "sphere"'),
+    "tau negative": ("init", "tau = -1.0"),
+    "symmetric odd m": ("network", "m = 9\n[init]\nsymmetric = true"),
+    "scaling ntk": ("network", 'scaling = "ntk"'),
+    "model tangent": ("network", 'model = "tangent"'),
+    "leak": ("network", "leak = 0.2"),
+    "activation": ("network", 'activation = "tanh"'),
+    "oracle online": ("oracle", 'kind = "online"'),
+    "method sgd": ("integrator", 'method = "sgd"'),
+    "method rk45": ("integrator", 'method = "rk45"'),
+    "temperature": ("integrator", "temperature = 0.1"),
+    "geometry int": ("integrator", "geometry = 1"),
+    "geometry unknown": ("integrator", 'geometry = "fisher-rao"'),
+    "fr_rate zero": ("integrator", 'geometry = "wfr"\nfr_rate = 0.0'),
+    "fr_rate negative": ("integrator", 'geometry = "wfr"\nfr_rate = -1.0'),
+    "fr_rate huge": ("integrator", 'geometry = "wfr"\nfr_rate = 1e300'),
+    "fr_rate without wfr": ("integrator", "fr_rate = 2.0"),
+    "lr_a negative": ("integrator", "lr_a = -1.0"),
+}
+
+
+def _fuzz_toml(section, line):
+    text = DECONV_TOML
+    key = line.split("=")[0].strip()
+    lines = text.splitlines()
+    start = lines.index(f"[{section}]") if f"[{section}]" in lines else None
+    if start is None:
+        return text + f"[{section}]\n{line}\n"
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("[")),
+               len(lines))
+    body = [ln for ln in lines[start + 1:end] if ln.split("=")[0].strip() != key]
+    return "\n".join(lines[:start + 1] + body + [line] + lines[end:]) + "\n"
+
+
+@pytest.mark.parametrize("case", sorted(FUZZ))
+def test_bad_deconvolution_config_fuzz(case, tmp_path, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(_fuzz_toml(*FUZZ[case]))
+    out = tmp_path / "x.h5"
+    assert main(["run", str(cfg), "-o", str(out), "--no-animate"]) == 2, case
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:"), err
+    assert sorted(os.listdir(tmp_path)) == ["c.toml"]
+
+
+def test_the_fuzz_base_config_runs(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(DECONV_TOML)
+    assert main(["run", str(cfg), "-o", str(tmp_path / "ok.h5"), "--no-animate", "-q"]) == 0
+
+
+# -- the WFR geometry on other oracles and dtypes ---------------------------------------
+
+def test_wfr_sgd_resumes_bit_for_bit(tmp_path):
+    """The online oracle (a fresh batch per step) in the WFR geometry: its stream is
+    checkpointed, so a resumed run retraces the uninterrupted one."""
+    def cfg(t_end):
+        return pt.Config(problem=pt.ProblemConfig(d=3, m0=2),
+                         network=pt.NetworkConfig(m=8),
+                         oracle=pt.OracleConfig(kind="online", batch=32, n_monitor=100),
+                         integrator=pt.IntegratorConfig(method="sgd", dt=0.02, t_end=t_end,
+                                                        geometry="wfr", fr_rate=2.0),
+                         record=pt.RecordConfig(kernel_probes=0), seed=5)
+    full = pt.simulate(cfg(0.6))
+    pt.run(cfg(0.3), tmp_path / "s.h5")
+    res = pt.resume(tmp_path / "s.h5", t_end=0.6)
+    np.testing.assert_array_equal(res.theta, full.theta)
+    np.testing.assert_array_equal(np.sign(full.theta[:, 0]), np.sign(full.theta0[:, 0]))
+
+
+def test_wfr_on_a_data_set_and_in_float32():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((64, 3))
+    y = np.tanh(X @ np.array([1.0, -0.5, 0.2]))
+    cfg = pt.Config(problem=pt.ProblemConfig(kind="dataset", d=3),
+                    network=pt.NetworkConfig(m=12, activation="tanh"),
+                    oracle=pt.OracleConfig(kind="dataset"),
+                    integrator=pt.IntegratorConfig(dt=0.05, t_end=20.0, geometry="wfr"),
+                    record=pt.RecordConfig(kernel_probes=0), dtype="float32")
+    res = pt.simulate(cfg, problem=pt.dataset(X, y))
+    risk = res.observables["risk"]
+    assert res.theta.dtype == np.float32 and risk[-1] < 0.5 * risk[0]
