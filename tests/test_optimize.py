@@ -121,6 +121,27 @@ def test_polish_and_certify_commands(tmp_path, capsys):
             np.testing.assert_array_equal(run.frame(k), f)
 
 
+def test_certify_refuses_a_tangent_model_run(tmp_path, capsys):
+    """The certificate is the network's (and so are the Hessian's zero modes): a run of
+    the linearised model is refused with exit 2 and its file is left as it was; polish
+    works on the model that ran."""
+    import hashlib
+
+    cfg = pt.Config(problem=pt.ProblemConfig(d=3, m0=2),
+                    network=pt.NetworkConfig(m=6, model="tangent", alpha=4.0),
+                    integrator=pt.IntegratorConfig(dt=0.05, t_end=1.0),
+                    record=pt.RecordConfig(kernel_probes=0), seed=1)
+    out = tmp_path / "t.h5"
+    pt.run(cfg, out)
+    before = hashlib.sha256(out.read_bytes()).hexdigest()
+    capsys.readouterr()
+    assert main(["certify", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "tangent model" in err and len(err.strip().splitlines()) == 1
+    assert hashlib.sha256(out.read_bytes()).hexdigest() == before
+    assert main(["polish", str(out), "--json"]) == 0
+
+
 def test_certify_grow_continues_with_one_more_neuron(tmp_path, capsys):
     """m < m0: --grow adds the neuron the certificate points to, and the run with m + 1
     neurons ends with a lower risk than the polished m-neuron state."""

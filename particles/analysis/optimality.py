@@ -644,6 +644,12 @@ def certify_file(path, *, starts=512, seed=0, hessian=True, grow_into=None, t_en
                                   "another path")
         check_new_file(os.fspath(grow_into))
     sim, theta, state = _run_state(path)
+    if sim.config.network.model == "tangent":  # refused before anything is written
+        raise ValueError(f"{os.fspath(path)!r} ran the tangent model (network.model = "
+                         "'tangent'); allowed: a run of the full network (the certificate "
+                         "and the Hessian's zero modes are those of the network, which the "
+                         "linearised model does not share; its risk is convex, so polish "
+                         "alone finds its minimum)")
     if sim.config.problem.kind == "deconvolution":
         from . import deconvolution
 
