@@ -291,3 +291,25 @@ def test_exact_biased_rows_against_scalar_pairs(act, rng):
         vn[i, 1:d + 1] = -th[i, 0] / alpha * (s20 * A[i] + s11)
         vn[i, d + 1] = -th[i, 0] / alpha * s1
     np.testing.assert_allclose(v, vn, rtol=0, atol=1e-12 * np.abs(vn).max())
+
+
+def test_exact_risk_is_never_negative_at_a_global_minimum():
+    """At a student that equals the teacher the closed form's terms cancel and rounding
+    leaves about -1e-16 (the raw kernel value, for some of these teachers): the risk an
+    oracle reports is clipped at 0, and NaN stays NaN."""
+    raw_negative = 0
+    for seed in range(12):
+        rng = np.random.default_rng(seed)
+        for act, bias in (("relu", False), ("erf", True), ("relu", True)):
+            prob = pt.teacher_student(3, 3, activation=act, bias=bias, rng=rng,
+                                      output="gaussian")
+            theta = np.repeat(prob.teacher, 2, axis=0)
+            theta[:, 0] *= 3.0  # m = 6: f = (1/6) sum c sigma equals the teacher
+            oracle = pt.exact_oracle(prob, 6, activation=act, bias=bias)
+            raw = float(oracle._call(theta.copy(), oracle.data, np.empty_like(theta)))
+            raw_negative += raw < 0
+            risk = oracle.risk(theta.copy())
+            assert 0.0 <= risk <= 1e-14, (seed, act, bias, risk)
+    assert raw_negative > 0  # the case the clipping is for does occur
+    bad = np.full((6, 5), np.nan)
+    assert np.isnan(pt.exact_oracle(prob, 6, activation="relu", bias=True).risk(bad))

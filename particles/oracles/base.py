@@ -142,6 +142,7 @@ class Oracle:
         Returns
         -------
         risk : float
+            R(f) >= 0 (a closed form's rounding below 0 is clipped at 0).
         velocity : ndarray, shape (m, d + 2)
         """
         self.check(theta)
@@ -149,8 +150,10 @@ class Oracle:
             out = np.empty_like(theta)
         self.check(out, "out")
         with pool_owner():
-            risk = self._call(theta, self.data, out)
-        return float(risk), out
+            risk = float(self._call(theta, self.data, out))
+        # a closed-form risk is a sum of terms that cancel at a global minimum: rounding
+        # can leave -1e-16 there; a risk is never negative (NaN stays NaN)
+        return (0.0 if risk < 0 else risk), out
 
     def risk(self, theta):
         """Risk R(f) at ``theta`` (computes and discards the velocity)."""
