@@ -231,3 +231,54 @@ def test_exit_status_follows_where_the_error_comes_from(tmp_path, capsys, monkey
     assert main(["run", str(cfg), "-o", str(tmp_path / "x.h5"), "--set", "network.m=0",
                  "-q"]) == 2
     assert warnings.showwarning is shown
+
+
+def _subparsers():
+    from particles.cli.main import _build_parser
+
+    parser = _build_parser()
+    action = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    return action.choices
+
+
+def test_every_help_shows_defaults_and_every_positional_has_help():
+    for name, sub in _subparsers().items():
+        text = sub.format_help()
+        for action in sub._actions:
+            if not action.option_strings:  # a positional
+                assert action.help, f"{name}: positional {action.dest} has no help"
+            elif action.default not in (None, False, "==SUPPRESS==") and action.default != []:
+                assert "default" in (action.help or "") or \
+                    f"(default: {action.default})" in " ".join(text.split()), \
+                    f"{name} {action.option_strings}: default {action.default!r} not shown"
+            if action.option_strings and action.dest != "help":
+                assert action.help, f"{name} {action.option_strings} has no help"
+
+
+def test_install_hints_name_the_distribution():
+    """The package on PyPI is meanfield-particles ('particles' is another project)."""
+    import re
+
+    root = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        "particles")
+    hints = []
+    for dirpath, _, files in os.walk(root):
+        for f in files:
+            if f.endswith(".py"):
+                text = open(os.path.join(dirpath, f), encoding="utf-8").read()
+                hints += re.findall(r"pip install[^\n\"]*", text)
+    ours = [h for h in hints if "particles" in h or "[" in h]  # this package or its extras
+    assert ours
+    for h in ours:
+        assert "meanfield-particles" in h or "-e" in h, h
+
+
+def test_sweep_output_has_a_default_like_run_and_figure(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tiny.toml").write_text(
+        "[network]\nm = 4\n[integrator]\ndt = 0.05\nt_end = 0.1\n[record]\n"
+        "kernel_probes = 0\n[sweep]\ngrid = { \"init.tau\" = [0.5, 1.0] }\n")
+    assert main(["sweep", "tiny.toml", "--workers", "1", "-q"]) == 0
+    assert (tmp_path / "sweep-tiny" / "summary.csv").exists()
+    assert main(["sweep", "tiny.toml", "-o", "", "--workers", "1"]) == 2
+    assert "-o/--output=''" in capsys.readouterr().err

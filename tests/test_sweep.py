@@ -119,7 +119,7 @@ def test_serial_pool_and_dask_agree_bit_for_bit(tmp_path):
             np.testing.assert_array_equal(a.frame(-1), b.frame(-1))
             assert len(a) == 2  # particles only at the ends
     pytest.importorskip("dask.distributed", reason="Dask's distributed scheduler is not "
-                        "installed (pip install 'particles[dask]')")
+                        "installed (pip install 'meanfield-particles[dask]')")
     dask = sw.run_sweep(s, tmp_path / "dask", workers=2, dask="local", progress=False)
     assert _final(serial) == _final(dask)
     from dask.distributed import Client, LocalCluster

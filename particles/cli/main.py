@@ -22,7 +22,24 @@ class UsageError(Exception):
     """Bad input: reported in one line, exit status 2."""
 
 
+class _Formatter(argparse.HelpFormatter):
+    """Help with every default shown: "(default: X)" after an option's help, unless the
+    help already says it or there is nothing to show (None, False, an empty list)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        default = action.default
+        if (default in (None, False, argparse.SUPPRESS) or default == []
+                or "default" in text or not action.option_strings):
+            return text
+        return f"{text} (default: %(default)s)" if text else "(default: %(default)s)"
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message):
         raise UsageError(f"{self.prog}: {message}")
 
@@ -36,7 +53,8 @@ def _build_parser():
     r = sub.add_parser("run", help="run a configuration (or the embedded default)",
                        description="Run CONFIG (TOML; the embedded 2-D teacher-student "
                        "default when omitted) and stream the trajectory into an HDF5 file.")
-    r.add_argument("config", nargs="?", help="TOML configuration file")
+    r.add_argument("config", nargs="?", help="TOML configuration file (docs/config.md; "
+                   "default: the embedded teacher-student job, particles/data/default.toml)")
     r.add_argument("-o", "--output", help="output HDF5 file (default: runs/<name>.h5, "
                    "numbered when it exists)")
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -51,22 +69,25 @@ def _build_parser():
     s = sub.add_parser("resume", help="continue an interrupted run",
                        description="Continue FILE from its last checkpoint to its configured "
                        "end (or --t-end); the final state equals an uninterrupted run's.")
-    s.add_argument("file")
-    s.add_argument("--t-end", type=float, help="new final time")
+    s.add_argument("file", help="the run file (HDF5) to continue")
+    s.add_argument("--t-end", type=float, help="new final time (default: the configured "
+                   "t_end)")
     s.add_argument("--salvage", action="store_true",
                    help="accept a file cut off at its end (a failed write) when all its "
                    "records up to the last checkpoint read back intact, and continue into "
                    "a new file (-o, default NAME-salvaged.h5)")
     s.add_argument("-o", "--output", help="with --salvage: the new file")
-    s.add_argument("-q", "--quiet", action="store_true")
+    s.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
 
     po = sub.add_parser("polish", help="minimise from a run's last state to a tiny gradient",
                         description="Start from FILE's last checkpoint and minimise the same "
                         "objective (L-BFGS, or L-BFGS then Newton steps); the polished "
                         "state and its report go to /optimality/polish in FILE (the "
                         "trajectory is untouched).")
-    po.add_argument("file")
-    po.add_argument("--method", choices=["lbfgs", "newton"], default="newton")
+    po.add_argument("file", help="the run file (HDF5); the polished state is stored in it")
+    po.add_argument("--method", choices=["lbfgs", "newton"], default="newton",
+                    help="L-BFGS alone, or L-BFGS then Newton steps (networks; a measure "
+                    "on the torus is polished by L-BFGS-B)")
     po.add_argument("--gtol", type=float, default=1e-13,
                     help="target root mean square of the mean-field velocity")
     po.add_argument("--json", action="store_true", help="print one JSON object")
@@ -76,21 +97,24 @@ def _build_parser():
                         "(a, b) of |E[(f - y) sigma(a.x + b)]| (0 at a global minimiser over "
                         "measures), the risk decrease one more neuron guarantees, and the "
                         "Hessian's classification; stored in /optimality/certificate.")
-    ce.add_argument("file")
+    ce.add_argument("file", help="the run file (HDF5); the certificate is stored in it")
     ce.add_argument("--starts", type=int, default=512, help="random directions scanned")
     ce.add_argument("--json", action="store_true", help="print one JSON object")
     ce.add_argument("--grow", metavar="NEW.h5",
                     help="add one neuron at the maximising direction (with its best output "
                     "weight) and continue the run with m + 1 neurons into NEW.h5")
-    ce.add_argument("--t-end", type=float, help="with --grow: final time of the new run")
+    ce.add_argument("--t-end", type=float, help="with --grow: final time of the new run "
+                    "(default: the run's t_end)")
 
     sw = sub.add_parser("sweep", help="run a sweep over parameters and trials",
                         description="Run every point and trial of SWEEP.toml (a config with "
                         "a [sweep] table: grid, zip, trials, seeds) into DIR: one run file "
                         "each, index.h5, summary.csv and summary.json. Run again, it skips "
                         "complete runs, resumes interrupted ones and retries failed ones.")
-    sw.add_argument("sweep")
-    sw.add_argument("-o", "--output", required=True, metavar="DIR", help="output directory")
+    sw.add_argument("sweep", help="TOML file: a configuration with a [sweep] table "
+                    "(docs/figures.md, 'Sweeps')")
+    sw.add_argument("-o", "--output", metavar="DIR", help="output directory (default: "
+                    "sweep-NAME for SWEEP = NAME.toml)")
     _executor_options(sw)
     sw.add_argument("--overwrite", action="store_true",
                     help="replace another sweep's spec in DIR (its run files are kept)")
@@ -101,7 +125,7 @@ def _build_parser():
                         description="Run the sweep behind figure NAME and write NAME.png, "
                         "NAME.json (the numbers behind the plot) and the runs into DIR "
                         "(docs/figures.md).")
-    fg.add_argument("name", choices=list(FIGURES))
+    fg.add_argument("name", choices=list(FIGURES), help="the figure (docs/figures.md)")
     fg.add_argument("--quick", action="store_true",
                     help="the reduced protocol (a few minutes on 2 cores)")
     fg.add_argument("-o", "--output", metavar="DIR", default=None,
@@ -111,15 +135,16 @@ def _build_parser():
     i = sub.add_parser("info", help="summarise a run file",
                        description="Print the configuration, progress, last risk, completion "
                        "state and size of FILE.")
-    i.add_argument("file")
+    i.add_argument("file", help="the run file (HDF5)")
     i.add_argument("--check", action="store_true",
                    help="also read every record back and verify its checksum (exit 2 when "
                    "anything is damaged)")
 
     pl = sub.add_parser("plot", help="static figures of one or several runs",
                         description="Draw a figure from run files (several files are "
-                        "overlaid for the risk and drift kinds).")
-    pl.add_argument("files", nargs="+")
+                        "overlaid for the risk, invariants, lazy and free-energy kinds).")
+    pl.add_argument("files", nargs="+", help="run files (HDF5), or one sweep directory "
+                    "with --kind sweep")
     pl.add_argument("-o", "--output", help="output image (default: FILE-KIND.png)")
     pl.add_argument("--kind", default="risk",
                     choices=["risk", "paths", "histograms", "invariants", "frame", "lazy",
@@ -140,16 +165,16 @@ def _build_parser():
                     "alpha_eff/m0 (teacher: a teacher neuron's share of particles at one "
                     "point lies on its star), alpha_eff/m (neuron: each neuron's output "
                     "weight) or 1 (raw)")
-    pl.add_argument("--dpi", type=int, default=120)
+    pl.add_argument("--dpi", type=int, default=120, help="image resolution")
 
     a = sub.add_parser("animate", help="animate the particles of a run",
                        description="Animate FILE into a GIF (always) or MP4 (when ffmpeg "
                        "exists), streaming frames from the file.")
-    a.add_argument("file")
+    a.add_argument("file", help="the run file (HDF5)")
     a.add_argument("-o", "--output", help="output .gif or .mp4 (default: FILE.gif)")
     a.add_argument("--frames", type=int, default=60, help="number of frames (log-spaced)")
-    a.add_argument("--fps", type=int, default=12)
-    a.add_argument("--dpi", type=int, default=80)
+    a.add_argument("--fps", type=int, default=12, help="frames per second")
+    a.add_argument("--dpi", type=int, default=80, help="image resolution")
     a.add_argument("--size", type=float, default=5.0, help="figure size in inches")
     a.add_argument("--trail", type=int, default=8, help="trail length in frames")
     a.add_argument("--projection", default="auto",
@@ -157,7 +182,7 @@ def _build_parser():
     a.add_argument("--no-size-by-c", action="store_true", help="constant marker size")
     a.add_argument("--units", default="teacher", choices=["teacher", "neuron", "raw"],
                    help="scale of the particles against the teacher (see plot --units)")
-    a.add_argument("-q", "--quiet", action="store_true")
+    a.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     return p
 
 
@@ -178,8 +203,9 @@ def _executor_options(parser):
                         help="processes (default: the cores this process may use; 1: serial)")
     parser.add_argument("--dask", metavar="ADDRESS", default=None,
                         help="run on a Dask cluster: a scheduler address, or 'local' for a "
-                        "LocalCluster of --workers processes (needs particles[dask])")
-    parser.add_argument("-q", "--quiet", action="store_true")
+                        "LocalCluster of --workers processes (needs the dask extra: "
+                        "pip install 'meanfield-particles[dask]')")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
 
 
 def _say(quiet, *args):
@@ -476,6 +502,8 @@ def _warn(msg):
 def cmd_sweep(args):
     from ..experiments.sweep import load_sweep, run_sweep
 
+    if args.output is None:  # the one -o rule: every command has a default place
+        args.output = "sweep-" + os.path.splitext(os.path.basename(args.sweep))[0]
     sweep = load_sweep(args.sweep)
     table = run_sweep(sweep, args.output, workers=args.workers, dask=args.dask,
                       progress=False if args.quiet else None, overwrite=args.overwrite)

@@ -322,7 +322,7 @@ class DaskExecutor:
             from dask.distributed import Client, LocalCluster, as_completed
         except ImportError:
             raise ConfigError("--dask needs Dask's distributed scheduler; allowed: "
-                              "pip install 'particles[dask]'") from None
+                              "pip install 'meanfield-particles[dask]'") from None
         self._as_completed = as_completed
         self._cluster = None
         self._own = True

@@ -250,7 +250,7 @@ def animate(path, out=None, *, frames=60, fps=12, dpi=80, size=5.0, trail=8,
         out = os.path.splitext(out)[0] + ".gif"
         ext = ".gif"
         if warn:
-            warn("no ffmpeg found (install ffmpeg or `pip install particles[mp4]`); "
+            warn("no ffmpeg found (install ffmpeg or `pip install 'meanfield-particles[mp4]'`); "
                  f"writing {out} instead")
     with Run(path) as run:
         n = len(run)
