@@ -282,3 +282,25 @@ def test_sweep_output_has_a_default_like_run_and_figure(tmp_path, monkeypatch, c
     assert (tmp_path / "sweep-tiny" / "summary.csv").exists()
     assert main(["sweep", "tiny.toml", "-o", "", "--workers", "1"]) == 2
     assert "-o/--output=''" in capsys.readouterr().err
+
+
+def test_plot_sweep_groups_by_the_swept_keys_and_refuses_bad_columns(tmp_path, capsys):
+    spec = tmp_path / "two.toml"
+    spec.write_text("[network]\nm = 4\n[integrator]\ndt = 0.05\nt_end = 0.1\n[record]\n"
+                    "kernel_probes = 0\n[sweep]\ntrials = 2\n"
+                    "grid = { \"init.tau\" = [0.5, 1.0], \"network.m\" = [4, 6] }\n")
+    out = tmp_path / "sw"
+    assert main(["sweep", str(spec), "-o", str(out), "--workers", "1", "-q"]) == 0
+    png = tmp_path / "s.png"
+    assert main(["plot", str(out), "--kind", "sweep", "--x", "tau", "--y", "final.risk",
+                 "-o", str(png)]) == 0
+    from particles.experiments.sweep import load
+
+    curves = load(out).curve("tau", "final.risk")
+    assert [c["label"] for c in curves] == ["network.m = 4", "network.m = 6"]
+    assert all(c["n"] == [2, 2] for c in curves)
+    capsys.readouterr()
+    assert main(["plot", str(out), "--kind", "sweep", "--x", "tau", "--y", "final.nope",
+                 "-o", str(png)]) == 2
+    err = capsys.readouterr().err
+    assert "no column 'final.nope'" in err and "final.risk" in err

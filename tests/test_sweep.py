@@ -149,9 +149,15 @@ def test_index_table_and_curves(tmp_path):
                if r["init.tau"] == 0.1 and r["network.m"] == float(c["label"].split()[-1])]
         np.testing.assert_allclose(c["mean"][0], np.mean(sel), rtol=1e-15)
         np.testing.assert_allclose(c["std"][0], np.std(sel), rtol=1e-15)
+    # by default the other swept key separates the curves: never averaged together
+    assert [c["label"] for c in table.curve("tau", "final.risk")] == \
+        ["network.m = 8", "network.m = 12"]
+    assert [c["n"] for c in table.curve("tau", "final.risk", by=[])] == [[4, 4]]
     with table.run(0) as run:
         assert run.complete
     with pytest.raises(KeyError, match="no column"):
+        table.column("nope")
+    with pytest.raises(ValueError, match="allowed: point, trial"):  # bad input, exit 2
         table.column("nope")
     # the directory moves with its links and paths
     os.rename(tmp_path / "out", tmp_path / "moved")

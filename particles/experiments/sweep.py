@@ -657,6 +657,14 @@ def _columns(rows):
 
 
 # ------------------------------------------------------------------ reading
+class UnknownColumn(KeyError, ValueError):
+    """A column name that the sweep table does not have (bad input: the message lists
+    the columns it has)."""
+
+    def __str__(self):
+        return str(self.args[0]) if self.args else ""
+
+
 class SweepTable:
     """The results of a sweep directory: one row per run.
 
@@ -692,8 +700,8 @@ class SweepTable:
         hits = [c for c in self.columns if c.endswith("." + name)]
         if len(hits) == 1:
             return hits[0]
-        raise KeyError(f"no column {name!r} in the sweep table; allowed: "
-                       f"{', '.join(self.columns)}")
+        raise UnknownColumn(f"no column {name!r} in the sweep table; allowed: "
+                            f"{', '.join(self.columns)}")
 
     def curve(self, x, y, by=None):
         """Mean and standard deviation of ``y`` over trials at each value of ``x``.
@@ -702,32 +710,48 @@ class SweepTable:
         ----------
         x, y : str
             Column names (or unique suffixes).
-        by : str, optional
-            A further column: one curve per value of it.
+        by : str or list of str, optional
+            Further columns: one curve per combination of their values. Default: every
+            other swept key (the grid's, and the zip's unless ``x`` is a zip key: those
+            move with ``x``), so that runs of different swept values are never averaged
+            together; ``[]`` averages over everything but ``x``.
 
         Returns
         -------
         list of dict
             ``{"label", "x", "mean", "std", "n"}`` per curve (x sorted; failed runs and
-            NaN values left out).
+            NaN values left out); ``n`` counts the runs behind each mean.
         """
         xs, ys = self.column(x), self.column(y)
-        groups = [None] if by is None else sorted(
-            set(self.column(by).tolist()),
-            key=lambda v: (0, v, "") if isinstance(v, (int, float)) else (1, 0, str(v)))
-        gcol = None if by is None else self.column(by)
+        if by is None:  # the zip keys move together: x in zip groups by the grid only
+            xname = self.resolve(x)
+            swept = list(self.sweep.grid) + ([] if xname in self.sweep.zip
+                                             else list(self.sweep.zip))
+            by = [k for k in swept if k in self.columns and k != xname]
+        elif isinstance(by, str):
+            by = [by]
+        names = [self.resolve(b) for b in by]
+        cols = [self.column(b) for b in names]
+        keys = [tuple(c[i] for c in cols) for i in range(len(self))]
+
+        def order(key):
+            return tuple((0, v, "") if isinstance(v, (int, float, np.number)) else (1, 0, str(v))
+                         for v in key)
+
         out = []
-        for g in groups:
+        for g in sorted(set(keys), key=order):
             keep = np.isfinite(ys) & np.isfinite(xs)
-            if by is not None:
-                keep &= gcol == g
+            keep &= np.array([k == g for k in keys], dtype=bool)
             ux = np.unique(xs[keep])
+            if ux.size == 0:
+                continue
             mean = [float(np.mean(ys[keep & (xs == u)])) for u in ux]
             std = [float(np.std(ys[keep & (xs == u)])) for u in ux]
             n = [int(np.sum(keep & (xs == u))) for u in ux]
-            glabel = f"{g:g}" if isinstance(g, (int, float)) else str(g)
-            out.append({"label": self.resolve(y) if by is None else f"{self.resolve(by)} = {glabel}",
-                        "x": ux.tolist(), "mean": mean, "std": std, "n": n})
+            label = ", ".join(f"{nm} = {v:g}" if isinstance(v, (int, float, np.number))
+                              else f"{nm} = {v}" for nm, v in zip(names, g))
+            out.append({"label": label or self.resolve(y), "x": ux.tolist(), "mean": mean,
+                        "std": std, "n": n})
         return out
 
     def run(self, i):

@@ -410,7 +410,10 @@ def plot_lazy(runs, axes=None):
 
 def plot_sweep(table, x, y, by=None, ax=None, logx=None, logy=None):
     """Mean (line) and spread (band: one standard deviation) over trials of column ``y``
-    against column ``x`` of a sweep (:class:`particles.experiments.sweep.SweepTable`).
+    against column ``x`` of a sweep (:class:`particles.experiments.sweep.SweepTable`),
+    one curve per value of the other swept keys unless ``by`` says otherwise (see
+    :meth:`~particles.experiments.sweep.SweepTable.curve`); the title counts the runs
+    behind each point.
 
     Axes are logarithmic when every value is positive and spans more than a decade,
     unless ``logx``/``logy`` say otherwise.
@@ -433,9 +436,11 @@ def plot_sweep(table, x, y, by=None, ax=None, logx=None, logy=None):
         ax.set_yscale("log")
     ax.set_xlabel(table.resolve(x))
     ax.set_ylabel(table.resolve(y))
-    trials = table.sweep.trials
-    ax.set_title(f"{table.sweep.name}: mean and spread over {trials} trial"
-                 + ("s" if trials > 1 else ""), fontsize="medium")
+    counts = sorted({k for c in curves for k in c["n"]})
+    runs = (f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}-{counts[-1]}") if counts \
+        else "0"
+    ax.set_title(f"{table.sweep.name}: mean and spread over {runs} run"
+                 + ("s" if counts and counts[-1] > 1 else "") + " per point", fontsize="medium")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize="small")
     return fig
