@@ -5,7 +5,8 @@ Sparse deconvolution, certified
 Four signed spikes on the torus are seen through the Dirichlet kernel of cutoff 12. A
 hundred particles of small mass, started on a grid, follow the Wasserstein-Fisher-Rao
 flow: mass grows where the spikes are and fades elsewhere. The certificate compares
-sup |V| with the penalty: the measure found is a global minimiser.
+the largest value of ``|V(p)|`` with the penalty: the measure found is a global
+minimiser.
 """
 import tempfile
 

@@ -25,12 +25,11 @@ TOL = 1e-2
 
 
 def sup_first_variation(fv, grid=None, refine=16):
-    """sup_p |V(p)| of a first variation (:class:`~particles.model.deconvolution.
-    FirstVariation`), with the maximiser.
+    """sup_p |V(p)| of a first variation, with the maximiser.
 
     Parameters
     ----------
-    fv : FirstVariation
+    fv : particles.model.deconvolution.FirstVariation
     grid : int, optional
         Scan points (default 64 K, at least 1024).
     refine : int
