@@ -28,13 +28,13 @@ import math
 
 import numpy as np
 
-from .._numba.jit import FastCall, jit
+from .._numba.jit import FastCall, vjit
 from .._numba.threads import pool_owner
 from ..kernels.dispatch import loop, velocity
 from .integrators import RUNNING, Report, _check_dt, _check_stop, _rates
 
 
-@jit
+@vjit
 def conic_steps(theta, data, v, lrc, fr, reg, dt, nsteps, wfr, period, stop_risk, stop_grad,
                 reuse, risk_in, stats):
     """Advance ``theta`` in place by up to ``nsteps`` conic (or proximal) steps.
