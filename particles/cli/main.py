@@ -460,7 +460,7 @@ def cmd_plot(args):
         out = args.output or os.path.join(args.files[0], f"sweep-{args.y}-{args.x}.png")
         plotting.check_output(out)
         fig = plotting.plot_sweep(load(args.files[0]), args.x, args.y, by=args.by)
-        fig.savefig(out, dpi=args.dpi)
+        _save(fig, out, args.dpi)
         print(f"wrote {out}")
         return 0
     out = args.output or os.path.splitext(args.files[0])[0] + f"-{args.kind}.png"
@@ -477,9 +477,20 @@ def cmd_plot(args):
     fig = measure.plot_files(args.files, args.kind)  # measures on the torus first
     if fig is None:
         fig = plotting.plot_files(args.files, kind=args.kind, units=args.units)
-    fig.savefig(out, dpi=args.dpi)
+    _save(fig, out, args.dpi)
     print(f"wrote {out}")
     return 0
+
+
+def _save(fig, out, dpi):
+    """Write a figure and release it (a session that plots many files keeps no figure
+    open)."""
+    import matplotlib.pyplot as plt
+
+    try:
+        fig.savefig(out, dpi=dpi)
+    finally:
+        plt.close(fig)
 
 
 def cmd_animate(args):

@@ -29,9 +29,8 @@ import math
 import numpy as np
 
 from .._numba.jit import FastCall, vjit
-from .._numba.threads import pool_owner
 from ..kernels.dispatch import loop, velocity
-from .integrators import RUNNING, Report, _check_dt, _check_stop, _rates
+from .integrators import RUNNING, CompiledStep, _check_dt, _check_stop, _rates
 
 
 @vjit
@@ -116,7 +115,7 @@ def conic_steps(theta, data, v, lrc, fr, reg, dt, nsteps, wfr, period, stop_risk
     stats[4] = rsum
 
 
-class ConicStep:
+class ConicStep(CompiledStep):
     """The conic (Wasserstein-Fisher-Rao) or proximal Wasserstein step, bound to an oracle.
 
     Parameters
@@ -137,8 +136,6 @@ class ConicStep:
         As for :class:`~particles.dynamics.integrators.FixedStep` (``stop_grad`` on the
         mean squared velocity of the oracle).
     """
-
-    whole_intervals = False
 
     def __init__(self, method, oracle, dt, geometry="wfr", fr_rate=1.0, lr=(1.0, 1.0, 1.0),
                  stop_risk=None, stop_grad=None):
@@ -167,41 +164,15 @@ class ConicStep:
         self._steps = FastCall(loop(conic_steps, oracle.data))
         self._fresh = None
 
-    def evaluate(self, state):
-        """Risk and raw oracle velocity at ``state.theta`` (kept for the next step)."""
-        risk, v = self.oracle.velocity(state.theta, self.v)
-        self._fresh = (state.theta, state.step, risk)
-        return risk, v
-
     def call_args(self, state, n_steps, reuse=False, risk_in=0.0):
         """The arguments of the compiled loop :func:`conic_steps`."""
         return (state.theta, self.oracle.data, self.v, self.lrc, self.fr_rate, self.reg,
                 self.dt, int(n_steps), self.geometry == "wfr", self.period, self.stop_risk,
                 self.stop_grad, reuse, risk_in, self.stats)
 
-    def advance(self, state, n_steps):
-        """Run up to ``n_steps`` steps in place; returns a Report."""
-        o = self.oracle
-        o.check(state.theta)
-        fresh = self._fresh
-        reuse = fresh is not None and fresh[0] is state.theta and fresh[1] == state.step
-        self._fresh = None
-        with pool_owner():
-            self._steps(*self.call_args(state, n_steps, reuse, fresh[2] if reuse else 0.0))
-        s = self.stats
-        state.step += int(s[0])
-        state.time = state.step * self._clock
-        if o.streams:
-            return Report(int(s[0]), float(s[1]), float(s[2]), int(s[3]), float(s[4]), int(s[0]))
-        return Report(int(s[0]), float(s[1]), float(s[2]), int(s[3]))
-
     def generators(self):
         """The random streams ``advance`` draws from (the oracle's)."""
         return dict(self.oracle.streams)
-
-    def streams(self):
-        """Names of the random streams ``advance`` draws from."""
-        return tuple(self.generators())
 
 
 def conic_step(config, oracle):

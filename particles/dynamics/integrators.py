@@ -221,8 +221,7 @@ def temperature_at(t, temperature, schedule="constant"):
     float or ndarray
     """
     if schedule == "constant":
-        return temperature + 0.0 * np.asarray(t, dtype=np.float64) if np.ndim(t) else \
-            float(temperature)
+        return np.full(np.shape(t), float(temperature)) if np.ndim(t) else float(temperature)
     if schedule == "log":
         return temperature / np.log(np.e + np.asarray(t, dtype=np.float64)) if np.ndim(t) \
             else float(temperature / math.log(math.e + t))
@@ -262,7 +261,51 @@ def _rates(lr, weight_decay, stop_risk, stop_grad, d, dtype):
             -np.inf if stop_grad is None else float(stop_grad))
 
 
-class FixedStep:
+class CompiledStep:
+    """What the compiled fixed-step integrators share: a velocity kept from a record
+    for the next step, one compiled call per ``advance`` inside the thread pool, and the
+    :data:`Report` built from the loop's ``stats``.
+
+    A subclass sets ``oracle``, ``v`` (the velocity buffer), ``stats`` (shape (5,)),
+    ``_steps`` (the compiled loop), ``_clock`` (the step in float64), ``_fresh = None``,
+    and defines ``call_args(state, n_steps, reuse, risk_in)`` and ``generators()``.
+    """
+
+    #: ``advance`` may be called for any part of a record interval
+    whole_intervals = False
+
+    def evaluate(self, state):
+        """Risk and raw oracle velocity at ``state.theta`` (the state does not move).
+
+        The velocity is kept, so the next :meth:`advance` from this very state does not
+        compute it again (records cost no extra oracle call).
+        """
+        risk, v = self.oracle.velocity(state.theta, self.v)
+        self._fresh = (state.theta, state.step, risk)
+        return risk, v
+
+    def advance(self, state, n_steps):
+        """Run up to ``n_steps`` steps in place; returns a :data:`Report`."""
+        o = self.oracle
+        o.check(state.theta)
+        fresh = self._fresh
+        reuse = fresh is not None and fresh[0] is state.theta and fresh[1] == state.step
+        self._fresh = None
+        with pool_owner():
+            self._steps(*self.call_args(state, n_steps, reuse, fresh[2] if reuse else 0.0))
+        s = self.stats
+        state.step += int(s[0])
+        state.time = state.step * self._clock
+        if o.streams:  # the minibatch losses of this call, for the records
+            return Report(int(s[0]), float(s[1]), float(s[2]), int(s[3]), float(s[4]), int(s[0]))
+        return Report(int(s[0]), float(s[1]), float(s[2]), int(s[3]))
+
+    def streams(self):
+        """Names of the random streams ``advance`` draws from."""
+        return tuple(self.generators())
+
+
+class FixedStep(CompiledStep):
     """Compiled fixed-step integrator bound to an oracle.
 
     Parameters
@@ -285,9 +328,6 @@ class FixedStep:
         The stream of the Brownian increments (needed when ``temperature > 0``; a run
         uses its stream "diffusion"). Its state advances with each noisy step.
     """
-
-    #: ``advance`` may be called for any part of a record interval
-    whole_intervals = False
 
     def __init__(self, method, oracle, dt, lr=(1.0, 1.0, 1.0), weight_decay=0.0,
                  stop_risk=None, stop_grad=None, temperature=0.0,
@@ -326,32 +366,6 @@ class FixedStep:
         self._steps = FastCall(loop(fixed_steps, oracle.data))
         self._fresh = None  # (state, step, risk) when self.v holds the velocity there
 
-    def evaluate(self, state):
-        """Risk and raw oracle velocity at ``state.theta`` (the state does not move).
-
-        The velocity is kept, so the next :meth:`advance` from this very state does not
-        compute it again (records cost no extra oracle call).
-        """
-        risk, v = self.oracle.velocity(state.theta, self.v)
-        self._fresh = (state.theta, state.step, risk)
-        return risk, v
-
-    def advance(self, state, n_steps):
-        """Run up to ``n_steps`` steps in place; returns a :data:`Report`."""
-        o = self.oracle
-        o.check(state.theta)
-        fresh = self._fresh
-        reuse = fresh is not None and fresh[0] is state.theta and fresh[1] == state.step
-        self._fresh = None
-        with pool_owner():
-            self._steps(*self.call_args(state, n_steps, reuse, fresh[2] if reuse else 0.0))
-        s = self.stats
-        state.step += int(s[0])
-        state.time = state.step * self._clock
-        if o.streams:  # the minibatch losses of this call, for the records
-            return Report(int(s[0]), float(s[1]), float(s[2]), int(s[3]), float(s[4]), int(s[0]))
-        return Report(int(s[0]), float(s[1]), float(s[2]), int(s[3]))
-
     def call_args(self, state, n_steps, reuse=False, risk_in=0.0):
         """The arguments of the compiled loop :func:`fixed_steps` for ``n_steps`` steps
         from ``state`` (what :meth:`advance` passes; benchmarks time the bare call)."""
@@ -368,10 +382,6 @@ class FixedStep:
         if self.diffusion is not None:
             gens["diffusion"] = self.diffusion
         return gens
-
-    def streams(self):
-        """Names of the random streams ``advance`` draws from."""
-        return tuple(self.generators())
 
 
 class OdeDriver:
