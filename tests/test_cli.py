@@ -304,3 +304,36 @@ def test_plot_sweep_groups_by_the_swept_keys_and_refuses_bad_columns(tmp_path, c
                  "-o", str(png)]) == 2
     err = capsys.readouterr().err
     assert "no column 'final.nope'" in err and "final.risk" in err
+
+
+def test_info_is_consistent_after_an_extended_resume(tmp_path, capsys):
+    out = tmp_path / "e.h5"
+    assert main(["run", "-o", str(out), "-q", "--no-animate", "--set",
+                 "integrator.t_end=1", "--set", "record.kernel_probes=0"]) == 0
+    assert main(["resume", str(out), "--t-end", "3", "-q"]) == 0
+    capsys.readouterr()
+    assert main(["info", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "reached t = 3" in text
+    assert "step 60 of 60, t = 3 of 3 (moved by resume --t-end from the configured 1)" in text
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path, monkeypatch, capsys):
+    """`particles info FILE | head -1`: the reader goes away; no error line, no traceback."""
+    out = tmp_path / "p.h5"
+    pt.run(pt.Config(integrator=pt.IntegratorConfig(t_end=0.1),
+                     record=pt.RecordConfig(kernel_probes=0)), out)
+
+    class Closed:
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self):
+            pass
+
+        def fileno(self):
+            return os.open(os.devnull, os.O_WRONLY)
+
+    monkeypatch.setattr(sys, "stdout", Closed())
+    assert main(["info", str(out)]) == 141
+    assert capsys.readouterr().err == ""

@@ -607,6 +607,12 @@ def _main(argv):
             sys.stderr.flush()
             os._exit(1)
         return 1
+    except BrokenPipeError:  # the reader went away (`particles info x.h5 | head`): quietly
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except OSError:
+            pass
+        return 141  # as a process killed by SIGPIPE
     except OSError as exc:  # reading a damaged file (HDF5 checksum or structure errors)
         print(f"error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
               file=sys.stderr)

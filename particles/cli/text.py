@@ -81,6 +81,18 @@ def _compile_notice():
           f"later runs load them from {where})", file=sys.stderr, flush=True)
 
 
+def _progress(run, st):
+    """The progress line: the step and time reached against the run's target, which a
+    resume with --t-end moves (the checkpoint keeps it as ``t_end``)."""
+    t_end = st.get("t_end")
+    n_target = run.n_steps if t_end is None else max(1, int(round(t_end / run.dt)))
+    line = (f"progress    step {st.get('step', 0)} of {n_target}, t = "
+            f"{st.get('time', 0.0):.6g} of {n_target * run.dt:.6g}")
+    if n_target != run.n_steps:
+        line += f" (moved by resume --t-end from the configured {run.n_steps * run.dt:.6g})"
+    return line
+
+
 def summary(run):
     """A readable multi-line summary (the ``particles info`` output)."""
     st = run.state
@@ -89,8 +101,7 @@ def summary(run):
         f"file        {run.path} ({os.path.getsize(run.path) / 1e6:.2f} MB)",
         f"status      {st.get('status', 'running')}"
         + (f" - {st['message']}" if st.get("message") else ""),
-        f"progress    step {st.get('step', 0)} of {run.n_steps}, "
-        f"t = {st.get('time', 0.0):.6g} of {run.n_steps * run.dt:.6g}",
+        _progress(run, st),
         f"frames      {len(run)} snapshots of m = {run.m} particles in d = {run.d}",
     ]
     ic = c.integrator
