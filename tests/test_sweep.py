@@ -294,3 +294,23 @@ def test_ctrl_c_leaves_the_sweep_resumable(tmp_path):
     assert {r["status"] for r in table.rows} == {"complete"}
     reference = sw.run_sweep(long_sweep(), tmp_path / "ref", workers=1, progress=False)
     assert _final(table) == _final(reference)
+
+
+def test_tables_as_data_frames_and_labelled_arrays(tmp_path):
+    pd = pytest.importorskip("pandas", reason="pandas is not installed (the data extra)")
+    pytest.importorskip("xarray", reason="xarray is not installed (the data extra)")
+    table = sw.run_sweep(small_sweep(), tmp_path / "out", workers=1, progress=False)
+    df = table.to_pandas()
+    assert list(df.columns) == table.columns and len(df) == len(table) == 8
+    np.testing.assert_array_equal(df["final.risk"].to_numpy(), table.column("final.risk"))
+    means = df.groupby(["init.tau", "network.m"])["final.risk"].mean()
+    ds = table.to_xarray()  # grid key and zip position as dimensions, then the trials
+    assert ds["final.risk"].dims == ("init.tau", "zip", "trial")
+    assert ds["final.risk"].shape == (2, 2, 2)
+    np.testing.assert_array_equal(ds["network.m"].values, [8, 12])
+    for (tau, m), value in means.items():
+        j = int(np.flatnonzero(ds["network.m"].values == m)[0])
+        np.testing.assert_allclose(
+            float(ds["final.risk"].sel({"init.tau": tau}).isel(zip=j).mean("trial")),
+            value, rtol=1e-15)
+    assert isinstance(df, pd.DataFrame)

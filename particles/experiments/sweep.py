@@ -754,6 +754,65 @@ class SweepTable:
                         "std": std, "n": n})
         return out
 
+    def swept(self):
+        """The swept keys that are columns of the table (grid keys, then zip keys)."""
+        return [k for k in list(self.sweep.grid) + list(self.sweep.zip) if k in self.columns]
+
+    def to_pandas(self):
+        """The table as a ``pandas.DataFrame``: one row per run, one column per table
+        column (the swept keys, ``point``, ``trial``, the final and best observables,
+        ``status``, ``path``, ...), numbers as numbers.
+
+        Needs pandas (``pip install 'meanfield-particles[data]'``).
+
+        Examples
+        --------
+        ``table.to_pandas().groupby("init.tau")["final.risk"].agg(["mean", "std"])``
+        """
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("SweepTable.to_pandas needs pandas; install it with pip "
+                              "install 'meanfield-particles[data]'") from None
+        return pd.DataFrame({c: list(self.column(c)) for c in self.columns},
+                            columns=list(self.columns))
+
+    def to_xarray(self):
+        """The table as an ``xarray.Dataset`` indexed by the swept keys and ``trial``:
+        every numeric column becomes a variable over (grid keys..., trial); with a zip,
+        its keys are coordinates along one ``zip`` dimension (the position in the zip
+        lists), after the grid keys.
+
+        Needs pandas and xarray (``pip install 'meanfield-particles[data]'``).
+
+        Examples
+        --------
+        ``table.to_xarray()["final.risk"].mean("trial")``
+        """
+        try:
+            import xarray  # noqa: F401
+        except ImportError:
+            raise ImportError("SweepTable.to_xarray needs xarray; install it with pip "
+                              "install 'meanfield-particles[data]'") from None
+        df = self.to_pandas()
+        grid = [k for k in self.sweep.grid if k in self.columns]
+        zipped = [k for k in self.sweep.zip if k in self.columns]
+        numeric = [c for c in df.columns if c not in ("point", "trial") + tuple(grid + zipped)
+                   and df[c].dtype.kind in "fiub"]
+        if zipped:  # the position in the zip lists: one dimension for all zip keys
+            lists = list(zip(*(self.sweep.zip[k] for k in zipped)))
+            rows = list(zip(*(df[k] for k in zipped)))
+            df["zip"] = [next(j for j, v in enumerate(lists)
+                              if all(float(a) == float(b) if isinstance(b, (int, float))
+                                     else a == b for a, b in zip(r, v))) for r in rows]
+        index = grid + (["zip"] if zipped else []) + ["trial"]
+        ds = df.set_index(index)[numeric].to_xarray()
+        for k in zipped:  # one value per zip position: a coordinate along "zip"
+            ds = ds.assign_coords({k: ("zip", list(self.sweep.zip[k]))})
+        ds.attrs["sweep"] = self.sweep.name
+        ds.attrs["directory"] = self.directory
+        return ds
+
     def run(self, i):
         """The run file of row ``i``, opened (a :class:`particles.io.Run`; close it)."""
         from ..io import Run
