@@ -10,6 +10,8 @@ import os
 
 import numpy as np
 
+#: the one label of a time axis, in every plot and figure
+TIME_LABEL = "time t (mean-field units)"
 POS_COLOR = "#d62728"
 NEG_COLOR = "#1f77b4"
 TEACHER_COLOR = "#2ca02c"
@@ -80,7 +82,7 @@ def plot_risk(runs, ax=None, test=True):
         if test and "test_risk" in r.observable_names:
             _, t, v = r.observable("test_risk")
             ax.loglog(*_positive(t, v), color=color, ls="--", label="test risk")
-    ax.set_xlabel("time t (mean-field units)")
+    ax.set_xlabel(TIME_LABEL)
     ax.set_ylabel("risk")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize="small")
@@ -98,7 +100,7 @@ def plot_invariants(runs, ax=None):
                              f"{r.config.network.activation!r} has no conservation law)")
         _, t, v = r.observable("invariant_drift")
         ax.loglog(*_positive(t, v), color=f"C{k}", label=run_label(r))
-    ax.set_xlabel("time t")
+    ax.set_xlabel(TIME_LABEL)
     ax.set_ylabel(r"max$_i$ |Q$_i$(t) - Q$_i$(0)|")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize="small")
@@ -140,11 +142,11 @@ def plot_free_energy(runs, axes=None):
         axes[0].plot(t, F, color=f"C{k}", label=label)
         axes[0].plot(t, G, color=f"C{k}", ls="--", lw=1)
         axes[1].plot(t, H, color=f"C{k}")
-    axes[0].set_xlabel("time t (mean-field units)")
+    axes[0].set_xlabel(TIME_LABEL)
     axes[0].set_ylabel(r"$F_T = G - T H$ (solid), $G$ (dashed)")
     axes[0].set_title("free energy and objective", fontsize="medium")
     axes[0].legend(fontsize="small")
-    axes[1].set_xlabel("time t (mean-field units)")
+    axes[1].set_xlabel(TIME_LABEL)
     axes[1].set_ylabel("entropy H (nats)")
     axes[1].set_title("entropy of the particles (Kozachenko-Leonenko)", fontsize="medium")
     for ax in axes:
@@ -337,10 +339,14 @@ def plot_histograms(run, frame=-1, axes=None, bins=30):
     times = run.times
     tl = times[frame]
     d = run.d
-    for theta, label, alpha in ((t0, "t = 0", 0.5), (t1, f"t = {tl:.4g}", 0.7)):
-        axes[0].hist(theta[:, 0], bins=bins, alpha=alpha, label=label)
-        axes[1].hist(np.linalg.norm(theta[:, 1:d + 1], axis=1), bins=bins, alpha=alpha,
-                     label=label)
+    values = [(t[:, 0], np.linalg.norm(t[:, 1:d + 1], axis=1)) for t in (t0, t1)]
+    for j in range(2):  # one set of bins for both times: a narrow start stays visible
+        both = np.concatenate([values[0][j], values[1][j]])
+        lo, hi = float(np.min(both)), float(np.max(both))
+        edges = np.linspace(lo, hi if hi > lo else lo + 1.0, bins + 1)
+        axes[j].hist(values[1][j], bins=edges, alpha=0.6, color="C1", label=f"t = {tl:.4g}")
+        axes[j].hist(values[0][j], bins=edges, histtype="step", lw=1.8, color="C0",
+                     label="t = 0")
     axes[0].set_xlabel("output weight $c_i$")
     axes[1].set_xlabel(r"input weight norm $|a_i|$")
     for a in axes:
@@ -398,7 +404,7 @@ def plot_lazy(runs, axes=None):
              "or tangent model)", "no tangent twin (particles.lazy.run_twin)")
     for ax, title, ok, msg in zip(axes, titles, drawn, empty):
         ax.set_title(title, fontsize="medium")
-        ax.set_xlabel("t (mean-field time)")
+        ax.set_xlabel(TIME_LABEL)
         ax.grid(True, which="both", alpha=0.3)
         if ok:
             ax.legend(fontsize="x-small")

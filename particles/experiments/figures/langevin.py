@@ -27,6 +27,7 @@ import numpy as np
 from ...config import (Config, InitConfig, IntegratorConfig, NetworkConfig, ProblemConfig,
                        RecordConfig)
 from ..sweep import Sweep
+from ...viz.plotting import TIME_LABEL
 from . import check, curve, draw_fitted
 
 TITLE = "Mean-field Langevin dynamics: free energy, price of the entropy, chaos"
@@ -243,7 +244,7 @@ def plot(data, tables, path):
                     color="k", lw=0.8)
     if np.isfinite(low):
         ax.set_ylim(bottom=0.3 * low)
-    ax.set_xlabel("time t (mean-field units)")
+    ax.set_xlabel(TIME_LABEL)
     ax.set_ylabel(r"$F_T(t) - F_\infty$  ($F_T = G - T\,H$; $F_\infty$ fitted)")
     ax.set_title(f"(i) free energy; dotted: exponential fits on t >= {T_FIT:g}",
                  fontsize="medium")

@@ -19,7 +19,7 @@ from ..sweep import Sweep
 from . import check, curve
 
 TITLE = "Not lazy (tau = 0.1) and lazy (tau = 2) training in the plane"
-X_LABEL = "t (mean-field time)"
+X_LABEL = "time t (mean-field units)"
 Y_LABEL = "test loss"
 TAUS = (0.1, 2.0)
 ETA, STEPS, M = 0.005, 100_000, 16
@@ -111,8 +111,8 @@ def plot(data, tables, path):
         with Run(row["path"]) as run:
             plotting.plot_paths(run, ax=ax, count=100, units="neuron",
                                 title=f"tau = {tau:g}: " + ("not lazy" if tau < 1 else "lazy")
-                                + f" (kappa(w0) = {c['kappa']:.2g}; moved "
-                                f"{c['relative_distance']:.2g} x |theta0|)")
+                                + f"\nkappa(w0) = {c['kappa']:.2g}; moved "
+                                f"{c['relative_distance']:.2g} x |theta0|")
     for k, c in enumerate(data["curves"]):
         t, v = np.asarray(c["x"]), np.asarray(c["mean"])
         keep = t > 0

@@ -29,6 +29,7 @@ import numpy as np
 from ...config import (Config, InitConfig, IntegratorConfig, NetworkConfig, OracleConfig,
                        ProblemConfig, RecordConfig)
 from ..sweep import Sweep
+from ...viz.plotting import TIME_LABEL
 from . import check, curve
 
 TITLE = "Sparse deconvolution: particles that carry mass"
@@ -266,7 +267,7 @@ def plot(data, tables, path):
         if k == 0:
             for lv in c["levels"]:
                 ax.axhline(lv, color="0.5", ls=":", lw=0.8)
-    ax.set_xlabel("time t (mean-field units)")
+    ax.set_xlabel(TIME_LABEL)
     ax.set_ylabel("objective gap J(t) - J*")
     ax.set_title("(iii) objective gap, J* the smaller polished objective\n(dotted: 1e-2, "
                  "1e-4, 1e-6 x gap(0))", fontsize="medium")
