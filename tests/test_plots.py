@@ -136,3 +136,22 @@ def test_bad_input(runs, tmp_path):
             f["particles/neurons/position"][k].resize(1, axis=0)
     with pytest.raises(ValueError, match="1 frame"):
         animation.animate(path, str(tmp_path / "one.gif"))
+
+
+def test_time_axes_share_one_label_and_the_start_histogram_shares_the_bins(runs):
+    import matplotlib.pyplot as plt
+
+    figs = [plotting.plot_risk(runs["m8"]), plotting.plot_invariants(runs["m8"]),
+            plotting.plot_lazy(runs["m8"])]
+    labels = {ax.get_xlabel() for f in figs for ax in f.axes}
+    assert labels == {plotting.TIME_LABEL}
+    fig = plotting.plot_histograms(runs["m16"], bins=20)
+    for ax in fig.axes:  # the final histogram's bars and the start's outline, same edges
+        bars = [p for p in ax.patches if p.get_fill()]
+        outline = [p for p in ax.patches if not p.get_fill()]
+        assert len(bars) == 20 and len(outline) == 1
+        xs = outline[0].get_xy()[:, 0]
+        np.testing.assert_allclose([xs.min(), xs.max()],
+                                   [bars[0].get_x(), bars[-1].get_x() + bars[-1].get_width()],
+                                   rtol=1e-12)
+    plt.close("all")
