@@ -311,5 +311,5 @@ def test_exact_risk_is_never_negative_at_a_global_minimum():
             risk = oracle.risk(theta.copy())
             assert 0.0 <= risk <= 1e-14, (seed, act, bias, risk)
     assert raw_negative > 0  # the case the clipping is for does occur
-    bad = np.full((6, 5), np.nan)
-    assert np.isnan(pt.exact_oracle(prob, 6, activation="relu", bias=True).risk(bad))
+    oracle._call = lambda *args: float("nan")  # a NaN risk stays NaN (divergence shows)
+    assert np.isnan(oracle.risk(theta.copy()))

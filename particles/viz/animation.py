@@ -27,8 +27,9 @@ from collections import deque
 import numpy as np
 
 from .._checks import _check_int
-from .plotting import (NEG_COLOR, POS_COLOR, _positive, check_output, draw_reference, frame_indices,
-    particle_scale, planar, projection_basis, unit_label)
+from .plotting import (NEG_COLOR, POS_COLOR, _positive, check_output, draw_reference,
+                       frame_indices, motion_indices, particle_scale, planar,
+                       projection_basis, unit_label)
 
 
 def ffmpeg_path():
@@ -123,12 +124,13 @@ class Scene:
                                edgecolor="k", linewidth=0.3)
         self.title = ax.set_title("", fontsize="small")
         self.cursor = None
+        self._legend(ax)
         if self.risk_t is not None:
-            inset = fig.add_axes((0.68, 0.66, 0.26, 0.2))
+            inset = fig.add_axes((0.66, 0.66, 0.28, 0.2))
             t_pos, v_pos = _positive(self.risk_t, self.risk_v)
-            inset.loglog(t_pos, v_pos, color="k", lw=0.8)
-            inset.tick_params(labelsize=5)
-            inset.set_title("risk", fontsize=6)
+            inset.loglog(t_pos, v_pos, color="k", lw=0.9)
+            inset.tick_params(labelsize=7)
+            inset.set_title("risk against t (red: now)", fontsize=8)
             self.cursor = inset.axvline(t_pos[0] if t_pos.size else 1.0, color="C3", lw=0.8)
         self.fig, self.ax = fig, ax
         self.history = deque(maxlen=trail + 1)
@@ -138,6 +140,29 @@ class Scene:
         for artist in self.dynamic:
             artist.set_animated(blit)
         self._background = None
+
+    def _legend(self, ax):
+        """What the markers mean (signs, start, reference), in the lower left."""
+        from matplotlib.lines import Line2D
+
+        def mark(**kw):
+            kw.setdefault("markersize", 6)
+            return Line2D([], [], ls="none", **kw)
+
+        if self.measure:
+            handles = [mark(marker="o", color=POS_COLOR, label="mass > 0 (area ~ |c|)"),
+                       mark(marker="o", color=NEG_COLOR, label="mass < 0"),
+                       mark(marker="D", color="#2ca02c", markeredgecolor="k",
+                            label="true spikes")]
+        else:
+            handles = [mark(marker="o", color=POS_COLOR, label="c > 0"),
+                       mark(marker="o", color=NEG_COLOR, label="c < 0"),
+                       mark(marker="o", markerfacecolor="none", markeredgecolor="0.55",
+                            label="start")]
+            if self.run.teacher is not None:
+                handles.append(mark(marker="*", color="#2ca02c", markeredgecolor="k",
+                                    markersize=10, label="teacher"))
+        ax.legend(handles=handles, loc="lower left", fontsize=8, framealpha=0.8)
 
     def render(self):
         """Pixels of the current frame, shape (height, width, 4), uint8 RGBA.
@@ -206,7 +231,9 @@ def animate(path, out=None, *, frames=60, fps=12, dpi=80, size=5.0, trail=8,
         Output .gif or .mp4 (default: next to ``path`` with .gif). MP4 needs ffmpeg;
         without it a GIF is written instead and ``warn`` is called.
     frames : int
-        Number of animation frames, spread evenly in log-time (>= 2).
+        Number of animation frames (>= 2), spaced so that the motion is visible from the
+        start (:func:`particles.viz.plotting.motion_indices`: evenly in the motion done,
+        with a share of log-time).
     fps : int
         Frames per second.
     dpi : int
@@ -256,7 +283,7 @@ def animate(path, out=None, *, frames=60, fps=12, dpi=80, size=5.0, trail=8,
         n = len(run)
         if n < 2:
             raise ValueError(f"{path!r} has {n} frame(s); an animation needs at least 2")
-        idx = frame_indices(run.times[:n], frames)
+        idx = motion_indices(run, frames)
         scene = Scene(run, idx, size=size, dpi=dpi, trail=trail, projection=projection,
                       size_by_c=size_by_c, blit=True, units=units)
         sink = _Mp4Sink(out, fps) if ext == ".mp4" else _GifSink(out, fps)

@@ -279,6 +279,42 @@ def frame_indices(times, count):
     return np.unique(np.concatenate([[0], idx, [n - 1]]))
 
 
+def motion_indices(run, count, share=0.7):
+    """Indices of ``count`` stored frames spaced so that the particles' motion is visible
+    from the start: evenly in a blend of the motion done so far (``share``: the cumulative
+    change of the recorded distance from the start, read from the observables, no frame
+    is read) and of log-time (the rest, so a plateau still gets frames). Falls back to
+    :func:`frame_indices` when the run records no distance.
+
+    Returns
+    -------
+    ndarray of int
+        Increasing, frame 0 and the last frame included.
+    """
+    times = np.asarray(run.times[:len(run)])
+    n = times.size
+    if n <= count or "distance" not in run.observable_names:
+        return frame_indices(times, count)
+    _, t_obs, dist = run.observable("distance")
+    t_obs, dist = np.asarray(t_obs, float), np.asarray(dist, float)
+    ok = np.isfinite(dist)
+    if ok.sum() < 2:
+        return frame_indices(times, count)
+    moved = np.concatenate([[0.0], np.cumsum(np.abs(np.diff(dist[ok])))])
+    total = moved[-1]
+    if not total > 0:
+        return frame_indices(times, count)
+    motion = np.interp(times, t_obs[ok], moved) / total
+    pos = times[times > 0]
+    t_lo = pos[0] if pos.size else 1.0
+    logt = np.log(np.maximum(times, t_lo) / t_lo)
+    logt = logt / logt[-1] if logt[-1] > 0 else np.linspace(0, 1, n)
+    s = share * motion + (1 - share) * logt
+    s = np.maximum.accumulate(s)
+    idx = np.searchsorted(s, np.linspace(0, s[-1], count)).clip(0, n - 1)
+    return np.unique(np.concatenate([[0], idx, [n - 1]]))
+
+
 def plot_paths(run, ax=None, count=40, projection="auto", units="teacher", title=None):
     """Particle paths at log-spaced times, coloured by the sign of c_i.
 
