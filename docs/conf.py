@@ -12,6 +12,7 @@ import particles  # noqa: E402
 project = "particles"
 author = "the particles developers"
 release = version = particles.__version__
+copyright = f"2026, {author}. MIT licence. Version {version}"
 extensions = [
     "myst_parser",
     "sphinx.ext.autodoc",

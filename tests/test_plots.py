@@ -155,3 +155,19 @@ def test_time_axes_share_one_label_and_the_start_histogram_shares_the_bins(runs)
                                    [bars[0].get_x(), bars[-1].get_x() + bars[-1].get_width()],
                                    rtol=1e-12)
     plt.close("all")
+
+
+def test_animation_reports_progress_and_moves_from_the_start(runs, tmp_path):
+    seen = []
+    animation.animate(runs["m16"], str(tmp_path / "p.gif"), frames=12, dpi=30,
+                      progress=lambda done, total: seen.append((done, total)))
+    total = seen[0][1]
+    assert seen == [(k, total) for k in range(1, total + 1)] and 2 <= total <= 12
+    with pt.load(runs["m16"]) as run:  # frames follow the motion: fewer in the plateau
+        times = run.times[:len(run)]
+        idx_motion = plotting.motion_indices(run, 12)
+        idx_log = plotting.frame_indices(times, 12)
+        _, t, dist = run.observable("distance")
+    far = np.maximum.accumulate(np.asarray(dist, float))
+    half = np.asarray(t)[np.searchsorted(far, 0.5 * far[-1])]  # half the way out
+    assert np.sum(times[idx_motion] <= half) <= np.sum(times[idx_log] <= half)

@@ -376,6 +376,8 @@ def cmd_polish(args):
 
     if not (math.isfinite(args.gtol) and args.gtol > 0):
         raise UsageError(f"--gtol={args.gtol} is invalid; allowed: a finite number > 0")
+    if not args.json:  # minutes on large runs: say what is going on
+        _note(f"polishing {args.file} ({args.method}, target gradient {args.gtol:g}) ...")
     res = polish_file(args.file, method=args.method, gtol=args.gtol)
     if args.json:
         print(json.dumps(res.report()))
@@ -397,6 +399,8 @@ def cmd_certify(args):
         if os.path.exists(args.grow):
             raise UsageError(f"output file {args.grow!r} exists; choose another path")
         _check_t_end(args.t_end)
+    if not args.json:
+        _note(f"certifying {args.file} (scan of {args.starts} directions, Hessian) ...")
     rep = certify_file(args.file, starts=args.starts, grow_into=args.grow, t_end=args.t_end)
     if args.json:
         print(json.dumps(rep))
@@ -501,9 +505,29 @@ def cmd_animate(args):
     path = animate(args.file, out, frames=args.frames, fps=args.fps, dpi=args.dpi,
                    size=args.size, trail=args.trail, projection=args.projection,
                    size_by_c=not args.no_size_by_c, warn=None if args.quiet else _warn,
-                   units=args.units)
+                   units=args.units, progress=None if args.quiet else _counter("frame"))
     _say(args.quiet, f"wrote {path}")
     return 0
+
+
+def _note(msg):
+    """A line on what a long command is doing, on an interactive terminal only (errors
+    stay the one line on stderr that scripts read)."""
+    if sys.stderr.isatty():
+        print(msg, file=sys.stderr, flush=True)
+
+
+def _counter(what):
+    """Progress of a long command on stderr: a counter redrawn in place on an interactive
+    terminal; nothing otherwise (logs and scripts read one line per error)."""
+    tty = sys.stderr.isatty()
+
+    def show(done, total):
+        if tty:
+            print(f"\r{what} {done}/{total}", end="\n" if done == total else "",
+                  file=sys.stderr, flush=True)
+
+    return show
 
 
 def _warn(msg):

@@ -220,7 +220,7 @@ class Scene:
 
 
 def animate(path, out=None, *, frames=60, fps=12, dpi=80, size=5.0, trail=8,
-            projection="auto", size_by_c=True, warn=None, units="teacher"):
+            projection="auto", size_by_c=True, warn=None, units="teacher", progress=None):
     """Write an animation of the run in ``path``.
 
     Parameters
@@ -250,6 +250,8 @@ def animate(path, out=None, *, frames=60, fps=12, dpi=80, size=5.0, trail=8,
     units : {"teacher", "neuron", "raw"}
         How particles are scaled against the teacher's neurons
         (:func:`particles.viz.plotting.particle_scale`).
+    progress : callable, optional
+        ``progress(done, total)`` after every frame written.
 
     Returns
     -------
@@ -288,9 +290,11 @@ def animate(path, out=None, *, frames=60, fps=12, dpi=80, size=5.0, trail=8,
                       size_by_c=size_by_c, blit=True, units=units)
         sink = _Mp4Sink(out, fps) if ext == ".mp4" else _GifSink(out, fps)
         try:
-            for k in idx:
+            for j, k in enumerate(idx):
                 scene.draw(k)
                 sink.add(scene.render())
+                if progress is not None:
+                    progress(j + 1, len(idx))
             sink.close()
         except BaseException:
             sink.abort()
