@@ -233,22 +233,14 @@ def test_conic_step_is_first_order(geometry):
 
 # -- runs: recovery, certificate, polish, resume ---------------------------------------
 
-def _recovery(theta, spikes, K, m):
-    """Worst position error and relative mass error over the spikes, and the fraction of
-    the mass farther than 1 / (2K) from every spike (stray mass)."""
-    pos_err = mass_err = 0.0
-    near_any = np.zeros(theta.shape[0], dtype=bool)
-    for p, w in spikes:
-        off = ((theta[:, 1] - p + 0.5) % 1.0) - 0.5
-        near = np.abs(off) < 0.5 / K
-        near_any |= near
-        same = near & (np.sign(theta[:, 0]) == np.sign(w))
-        mass = theta[same, 0].sum() / m
-        pos = p + np.sum(theta[same, 0] * off[same]) / theta[same, 0].sum()
-        pos_err = max(pos_err, abs(pos - p))
-        mass_err = max(mass_err, abs(mass / w - 1))
-    stray = np.abs(theta[~near_any, 0]).sum() / np.abs(theta[:, 0]).sum()
-    return pos_err, mass_err, stray
+def _short_run(tmp_path, name, t_end, frames=2):
+    """The example run up to ``t_end`` into ``tmp_path/name``; returns (config, path)."""
+    cfg = load_toml(EXAMPLE)
+    cfg = cfg.replace(integrator=cfg.integrator.replace(t_end=t_end),
+                      record=cfg.record.replace(frames=frames))
+    out = tmp_path / name
+    pt.run(cfg, out)
+    return cfg, out
 
 
 def test_the_example_recovers_its_spikes_and_certifies(tmp_path):
@@ -259,7 +251,7 @@ def test_the_example_recovers_its_spikes_and_certifies(tmp_path):
         theta = run.checkpoint()["theta"]
         prob = run.problem()
     np.testing.assert_array_equal(prob.spikes, np.array(cfg.problem.spikes))
-    pos, mass, stray = _recovery(theta, prob.spikes, prob.cutoff, cfg.network.m)
+    pos, mass, stray = dcert.recovery(theta, prob.spikes, prob.cutoff)
     assert pos < 5e-3 and mass < 0.05 and stray < 0.01, (pos, mass, stray)
     assert main(["certify", str(out), "--json"]) == 0
     with pt.load(out) as run:
@@ -276,7 +268,7 @@ def test_other_spikes_are_recovered_too(seed):
     cfg = cfg.replace(seed=seed, problem=cfg.problem.replace(spikes=(), m0=4),
                       record=cfg.record.replace(frames=2))
     res = pt.simulate(cfg)
-    pos, mass, stray = _recovery(res.theta, res.problem.spikes, 20, cfg.network.m)
+    pos, mass, stray = dcert.recovery(res.theta, res.problem.spikes, 20)
     assert pos < 5e-3 and mass < 0.05 and stray < 0.01, (pos, mass, stray)
     cert = dcert.certificate(res.theta, res.problem)
     assert cert["classification"] == "global", cert
@@ -300,11 +292,7 @@ def test_certificate_separates_optimal_from_not_optimal(rng):
 
 
 def test_polish_lowers_the_gradient_and_keeps_signs(tmp_path):
-    cfg = load_toml(EXAMPLE)
-    cfg = cfg.replace(integrator=cfg.integrator.replace(t_end=50.0),
-                      record=cfg.record.replace(frames=2))
-    out = tmp_path / "p.h5"
-    pt.run(cfg, out)
+    _, out = _short_run(tmp_path, "p.h5", 50.0)
     assert main(["polish", str(out), "--json"]) == 0
     with pt.load(out) as run:
         from particles.io.annotate import read_annotation
@@ -314,7 +302,8 @@ def test_polish_lowers_the_gradient_and_keeps_signs(tmp_path):
         after = run.f["optimality/polish/theta"][...]
     assert rep["grad_norm"] < 1e-3 * rep["grad_norm0"]
     assert np.all(np.sign(after[:, 0]) * np.sign(before[:, 0]) >= 0)
-    prob = cfg and pt.load(out).problem()
+    with pt.load(out) as run:
+        prob = run.problem()
     assert prob.objective(after) < prob.objective(before)
 
 
@@ -433,11 +422,7 @@ def test_library_misuse_names_the_argument():
 
 
 def test_certify_grow_is_refused_for_a_measure(tmp_path, capsys):
-    cfg = load_toml(EXAMPLE)
-    cfg = cfg.replace(integrator=cfg.integrator.replace(t_end=1.0),
-                      record=cfg.record.replace(frames=2))
-    out = tmp_path / "g.h5"
-    pt.run(cfg, out)
+    _, out = _short_run(tmp_path, "g.h5", 1.0)
     assert main(["certify", str(out), "--grow", str(tmp_path / "g2.h5")]) == 2
     assert "--grow" in capsys.readouterr().err
     assert not (tmp_path / "g2.h5").exists()
@@ -446,11 +431,7 @@ def test_certify_grow_is_refused_for_a_measure(tmp_path, capsys):
 
 
 def test_info_describes_a_deconvolution_run(tmp_path, capsys):
-    cfg = load_toml(EXAMPLE)
-    cfg = cfg.replace(integrator=cfg.integrator.replace(t_end=1.0),
-                      record=cfg.record.replace(frames=2))
-    out = tmp_path / "i.h5"
-    pt.run(cfg, out)
+    _, out = _short_run(tmp_path, "i.h5", 1.0)
     capsys.readouterr()
     assert main(["info", str(out)]) == 0
     text = capsys.readouterr().out
@@ -464,11 +445,7 @@ def test_info_describes_a_deconvolution_run(tmp_path, capsys):
 # -- views -----------------------------------------------------------------------------
 
 def test_views_of_a_measure(tmp_path, capsys):
-    cfg = load_toml(EXAMPLE)
-    cfg = cfg.replace(integrator=cfg.integrator.replace(t_end=5.0),
-                      record=cfg.record.replace(frames=12))
-    out = tmp_path / "v.h5"
-    pt.run(cfg, out)
+    _, out = _short_run(tmp_path, "v.h5", 5.0, frames=12)
     for kind in ("deconvolution", "paths", "frame", "risk"):
         png = tmp_path / f"{kind}.png"
         assert main(["plot", str(out), "--kind", kind, "-o", str(png)]) == 0

@@ -114,6 +114,42 @@ def certificate(theta, problem, tol=TOL, grid=None):
             "tol": tol, "kind": "deconvolution"}
 
 
+def recovery(theta, spikes, cutoff):
+    """How well a measure recovers spikes.
+
+    Parameters
+    ----------
+    theta : array_like, shape (m, 3)
+    spikes : array_like, shape (m0, 2)
+        Rows (p_k, w_k).
+    cutoff : int
+        The particles within 1 / (2 cutoff) of a spike, with its sign, make it up.
+
+    Returns
+    -------
+    position_error, mass_error, stray : float
+        The worst |mass-weighted position - p_k|, the worst |mass / w_k - 1|, and the
+        fraction of the total variation farther than 1 / (2 cutoff) from every spike
+        (1, 1, 1 when a spike has no particle of its sign nearby).
+    """
+    theta = np.asarray(theta, dtype=np.float64)
+    m = theta.shape[0]
+    pos_err = mass_err = 0.0
+    near_any = np.zeros(m, dtype=bool)
+    for p, w in spikes:
+        off = ((theta[:, 1] - p + 0.5) % 1.0) - 0.5
+        near = np.abs(off) < 0.5 / cutoff
+        near_any |= near
+        same = near & (np.sign(theta[:, 0]) == np.sign(w))
+        total = theta[same, 0].sum()
+        if total == 0:
+            return 1.0, 1.0, 1.0
+        pos_err = max(pos_err, abs(float(np.sum(theta[same, 0] * off[same]) / total)))
+        mass_err = max(mass_err, abs(total / m / w - 1))
+    stray = float(np.abs(theta[~near_any, 0]).sum() / max(np.abs(theta[:, 0]).sum(), 1e-300))
+    return float(pos_err), float(mass_err), stray
+
+
 def polish(theta, oracle, *, gtol=1e-13, maxiter=20000, lr=(1.0, 1.0, 1.0)):
     """Minimise J over the particles with their signs fixed (L-BFGS-B, bounds s_i c_i >= 0).
 

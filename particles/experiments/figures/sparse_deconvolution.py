@@ -83,34 +83,13 @@ def protocol(quick):
             "certificate_tol": 1e-2, "gap_levels": list(GAP_LEVELS), **settings(quick)}
 
 
-def recovery(theta, spikes, cutoff):
-    """Worst position error, worst relative mass error and stray mass fraction of a
-    measure (particles within 1 / (2 cutoff) of a spike, with its sign, make it up)."""
-    theta = np.asarray(theta, dtype=np.float64)
-    m = theta.shape[0]
-    pos_err = mass_err = 0.0
-    near_any = np.zeros(m, dtype=bool)
-    for p, w in spikes:
-        off = ((theta[:, 1] - p + 0.5) % 1.0) - 0.5
-        near = np.abs(off) < 0.5 / cutoff
-        near_any |= near
-        same = near & (np.sign(theta[:, 0]) == np.sign(w))
-        total = theta[same, 0].sum()
-        if total == 0:
-            return 1.0, 1.0, 1.0
-        pos_err = max(pos_err, abs(float(np.sum(theta[same, 0] * off[same]) / total)))
-        mass_err = max(mass_err, abs(total / m / w - 1))
-    stray = float(np.abs(theta[~near_any, 0]).sum() / max(np.abs(theta[:, 0]).sum(), 1e-300))
-    return float(pos_err), float(mass_err), stray
-
-
 def _time_to(t, gap, level):
     below = np.flatnonzero(gap <= level)
     return float(t[below[0]]) if below.size else None
 
 
 def curves(tables, quick):
-    from ...analysis.deconvolution import certificate, polish
+    from ...analysis.deconvolution import certificate, polish, recovery
     from ...dynamics.simulation import Simulation
 
     st = settings(quick)
