@@ -27,9 +27,9 @@ from collections import deque
 import numpy as np
 
 from .._checks import _check_int
-from .plotting import (NEG_COLOR, POS_COLOR, _positive, check_output, draw_reference,
-                       frame_indices, motion_indices, particle_scale, planar,
-                       projection_basis, unit_label)
+from .plotting import (NEG_COLOR, POS_COLOR, TEACHER_COLOR, _positive, check_output,
+                       draw_reference, frame_indices, motion_indices, particle_scale, planar,
+                       projection_basis, sign_legend, unit_label)
 
 
 def ffmpeg_path():
@@ -145,23 +145,15 @@ class Scene:
         """What the markers mean (signs, start, reference), in the lower left."""
         from matplotlib.lines import Line2D
 
-        def mark(**kw):
-            kw.setdefault("markersize", 6)
-            return Line2D([], [], ls="none", **kw)
-
-        if self.measure:
-            handles = [mark(marker="o", color=POS_COLOR, label="mass > 0 (area ~ |c|)"),
-                       mark(marker="o", color=NEG_COLOR, label="mass < 0"),
-                       mark(marker="D", color="#2ca02c", markeredgecolor="k",
-                            label="true spikes")]
-        else:
-            handles = [mark(marker="o", color=POS_COLOR, label="c > 0"),
-                       mark(marker="o", color=NEG_COLOR, label="c < 0"),
-                       mark(marker="o", markerfacecolor="none", markeredgecolor="0.55",
-                            label="start")]
-            if self.run.teacher is not None:
-                handles.append(mark(marker="*", color="#2ca02c", markeredgecolor="k",
-                                    markersize=10, label="teacher"))
+        if not self.measure:
+            sign_legend(ax, self.run.teacher)
+            return
+        handles = [Line2D([], [], ls="none", marker="o", markersize=6, color=POS_COLOR,
+                          label="mass > 0 (area ~ |c|)"),
+                   Line2D([], [], ls="none", marker="o", markersize=6, color=NEG_COLOR,
+                          label="mass < 0"),
+                   Line2D([], [], ls="none", marker="D", markersize=6, color=TEACHER_COLOR,
+                          markeredgecolor="k", label="true spikes")]
         ax.legend(handles=handles, loc="lower left", fontsize=8, framealpha=0.8)
 
     def render(self):

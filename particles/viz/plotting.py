@@ -252,17 +252,49 @@ def projection_basis(run, projection="auto"):
 
 
 def draw_reference(ax, run, basis, radius=1.0):
-    """Unit circle and the teacher's neurons |c*_l| a*_l with rays from the origin."""
+    """Unit circle and the teacher's neurons |c*_l| a*_l with rays from the origin, each
+    star filled with the colour of the sign of c*_l (as the particles are)."""
     th = np.linspace(0, 2 * np.pi, 200)
     ax.plot(radius * np.cos(th), radius * np.sin(th), color="0.6", lw=0.8, zorder=0)
     teacher = run.teacher
     if teacher is not None:
         tp = planar(teacher, run.d, basis)
         far = 1e3
-        for (x, y), c in zip(tp, teacher[:, 0]):
-            ax.plot([0, far * x], [0, far * y], color=TEACHER_COLOR, lw=0.8, ls=":", zorder=0)
-        ax.scatter(tp[:, 0], tp[:, 1], marker="*", s=160, color=TEACHER_COLOR,
-                   edgecolor="k", linewidth=0.5, zorder=5, label="teacher")
+        colors = sign_colors(teacher[:, 0])
+        for (x, y), color in zip(tp, colors):
+            ax.plot([0, far * x], [0, far * y], color=color, lw=0.8, ls=":", zorder=0)
+        ax.scatter(tp[:, 0], tp[:, 1], marker="*", s=220, c=colors, edgecolor="k",
+                   linewidth=0.9, zorder=5)
+
+
+def sign_colors(c):
+    """POS_COLOR where c >= 0, NEG_COLOR elsewhere (array of colour strings)."""
+    return np.where(np.asarray(c) >= 0, POS_COLOR, NEG_COLOR)
+
+
+def sign_legend(ax, teacher=None, **kw):
+    """Legend of the 2-D particle views: the flow's particles by the sign of c_i, their
+    start, and the teacher's neurons by the sign of c*_l (only the signs it has)."""
+    from matplotlib.lines import Line2D
+
+    def mark(**k):
+        k.setdefault("markersize", 6)
+        return Line2D([], [], ls="none", **k)
+
+    handles = [mark(marker="o", color=POS_COLOR, label="gradient flow, c > 0"),
+               mark(marker="o", color=NEG_COLOR, label="gradient flow, c < 0"),
+               mark(marker="o", markerfacecolor="none", markeredgecolor="0.55",
+                    label="start")]
+    if teacher is not None:
+        for sign, color, label in ((1, POS_COLOR, "teacher, c* > 0"),
+                                   (-1, NEG_COLOR, "teacher, c* < 0")):
+            if np.any(np.sign(teacher[:, 0]) == sign):
+                handles.append(mark(marker="*", color=color, markeredgecolor="k",
+                                    markersize=11, label=label))
+    kw.setdefault("loc", "lower left")
+    kw.setdefault("fontsize", 8)
+    kw.setdefault("framealpha", 0.8)
+    return ax.legend(handles=handles, **kw)
 
 
 def frame_indices(times, count):
@@ -331,18 +363,18 @@ def plot_paths(run, ax=None, count=40, projection="auto", units="teacher", title
     paths = np.stack([planar(theta, run.d, basis, scale)
                       for _, _, theta in run.iter_frames(idx)])
     last = run.frame(int(idx[-1]))
-    colors = np.where(last[:, 0] >= 0, POS_COLOR, NEG_COLOR)
+    colors = sign_colors(last[:, 0])
     for i in range(paths.shape[1]):
         ax.plot(paths[:, i, 0], paths[:, i, 1], color=colors[i], lw=0.8, alpha=0.7)
     ax.scatter(paths[0, :, 0], paths[0, :, 1], facecolors="none", edgecolors=colors, s=14,
-               linewidth=0.6, zorder=3, label="start")
-    ax.scatter(paths[-1, :, 0], paths[-1, :, 1], c=colors, s=12, zorder=4, label="end")
+               linewidth=0.6, zorder=3)
+    ax.scatter(paths[-1, :, 0], paths[-1, :, 1], c=colors, s=12, zorder=4)
     draw_reference(ax, run, basis)
     _square_limits(ax, paths.reshape(-1, 2), run, basis)
     ax.set_aspect("equal")
     ax.set_title(title or f"particle paths, t = 0 .. {run.times[idx[-1]]:.4g}")
     ax.set_xlabel(unit_label(units, basis is not None))
-    ax.legend(fontsize="x-small", loc="lower left")
+    sign_legend(ax, run.teacher, fontsize="x-small")
     return fig
 
 
