@@ -36,7 +36,7 @@ def test_lazy_trajectories_end_to_end(tmp_path, capsys):
     assert main(["figure", "lazy-trajectories", "--quick", "-o", str(out), "--workers",
                  "1"]) == 0
     text = capsys.readouterr().out
-    assert text.count("ok    ") == 4 and "FAILED" not in text
+    assert text.count("ok    ") == 5 and "FAILED" not in text
     data = json.loads((out / "lazy-trajectories.json").read_text())
     assert data["figure"] == "lazy-trajectories"
     assert {"x_label", "y_label", "curves", "protocol", "checks", "seconds"} <= set(data)
@@ -44,7 +44,10 @@ def test_lazy_trajectories_end_to_end(tmp_path, capsys):
         assert len(c["x"]) == len(c["mean"]) == len(c["std"]) and c["label"]
     lo, hi = data["curves"]
     assert lo["tau"] == 0.1 and hi["tau"] == 2.0
-    assert hi["median_turn_degrees"] < 2 < 10 < lo["median_turn_degrees"]
+    assert 5 * hi["median_turn_degrees"] < lo["median_turn_degrees"] and hi["median_turn_degrees"] < 5
+    # the published panel's teacher: both output signs (two colours), one teacher per run
+    assert lo["teacher"] == hi["teacher"]
+    assert sorted({np.sign(c) for c, *_ in lo["teacher"]}) == [-1, 1]
     # the criterion scales like tau^-2 (2-homogeneous relu, f(theta0) = 0; the same probes)
     np.testing.assert_allclose(lo["kappa"] / hi["kappa"], (2.0 / 0.1) ** 2, rtol=1e-9)
     assert Image.open(out / "lazy-trajectories.png").size[0] > 1000
@@ -55,6 +58,32 @@ def test_lazy_trajectories_end_to_end(tmp_path, capsys):
                          progress=False, log=lambda *a: None)
     assert again["curves"] == data["curves"]
     assert main(["figure", "nope"]) == 2
+
+
+def test_tau_test_loss_zero_predictor_is_averaged_over_trials(tmp_path):
+    # each trial draws its own teacher and test set: the zero predictor's loss (the test
+    # loss at t = 0, f = 0) differs between trials, and the figure reports their mean
+    from particles.experiments.figures import tau_test_loss as ttl
+    from particles.experiments.sweep import Sweep, run_sweep
+
+    base = pt.from_dict({
+        "problem": {"d": 5, "inputs": "sphere", "m0": 3, "teacher_output": "random_sign"},
+        "network": {"m": 4, "scaling": "standard"},
+        "init": {"symmetric": True, "c_law": "abs_gaussian"},
+        "oracle": {"kind": "sampled", "n": 20, "n_monitor": 20},
+        "integrator": {"dt": 0.01, "t_end": 0.05},
+        "record": {"particles": "ends", "kernel_probes": 0}})
+    sweep = Sweep(base=base, grid={"init.tau": [0.1, 1.0]}, trials=3, name="tau", seed=3)
+    table = run_sweep(sweep, str(tmp_path / "s"), workers=1, progress=False)
+    zeros = ttl.zero_predictor_losses(table)
+    assert len(zeros) == 3 and len(set(zeros)) == 3
+    for row in table.rows:  # every point of a trial starts from the same f = 0 loss
+        with table.run(table.rows.index(row)) as run:
+            first = run.observable("test_risk")[2][0]
+        np.testing.assert_allclose(first, zeros[int(row["trial"])], rtol=1e-12)
+    c = ttl.curves({"tau": table}, True)[0]
+    np.testing.assert_allclose(c["zero_predictor_loss"], np.mean(zeros), rtol=1e-12)
+    np.testing.assert_allclose(c["zero_predictor_std"], np.std(zeros, ddof=1), rtol=1e-12)
 
 
 def _twin_moments(activation, A, B):

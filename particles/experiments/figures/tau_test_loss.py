@@ -68,17 +68,37 @@ def curves(tables, quick):
     table = tables["tau"]
     final = table.curve("init.tau", "final.test_risk")[0]
     best = table.curve("init.tau", "best.test_risk")[0]
-    with table.run(0) as run:
-        zero = float(run.observable("test_risk")[2][0])  # f = 0 at t = 0 (symmetric)
+    zeros = zero_predictor_losses(table)
     out = [curve("final test loss", final["x"], final["mean"], final["std"]),
            curve("best test loss", best["x"], best["mean"], best["std"])]
-    out[0]["zero_predictor_loss"] = zero
+    out[0].update(zero_predictor_loss=float(np.mean(zeros)),
+                  zero_predictor_std=float(np.std(zeros, ddof=1)) if len(zeros) > 1 else 0.0,
+                  zero_predictor_trials=zeros)
     # where the regime changes: the final test loss half-way (geometrically) between its
     # smallest value and the plateau
     y = np.asarray(final["mean"])
     add_kappa(out[0], table, float(np.sqrt(y.min() * y[-1])))
     return out
 
+
+
+def zero_predictor_losses(table):
+    """The zero predictor's test loss of each trial (list, trial order).
+
+    Every run starts at f = 0 (symmetric initialisation), so the test loss at t = 0 is the
+    zero predictor's, mean(y^2) / 2 on the trial's test set; the runs of one trial share
+    the teacher and the data, and the first of them is read.
+    """
+    from ...io import Run
+
+    first = {}
+    for row in table.rows:
+        first.setdefault(int(row["trial"]), row["path"])
+    out = []
+    for trial in sorted(first):
+        with Run(first[trial]) as run:
+            out.append(float(run.observable("test_risk")[2][0]))
+    return out
 
 
 def checks(data):
@@ -88,8 +108,8 @@ def checks(data):
                   "largest", final[0] < 0.1 * final[-1], [final[0], final[-1]]),
             check("a lazy plateau: the two largest taus within a factor 2",
                   max(final[-2:]) < 2 * min(final[-2:]), list(final[-2:])),
-            check("the plateau is below the zero predictor's loss", final[-1] < zero,
-                  [final[-1], zero]),
+            check("the plateau is below the zero predictor's loss (both averaged over the "
+                  "trials)", final[-1] < zero, [final[-1], zero]),
             *kappa_checks(data["curves"][0])]
 
 
@@ -104,8 +124,12 @@ def plot(data, tables, path):
         x, m, s = (np.asarray(c[key]) for key in ("x", "mean", "std"))
         ax.plot(x, m, "o-", ms=3, color=f"C{k}", label=c["label"])
         ax.fill_between(x, np.maximum(m - s, 0), m + s, color=f"C{k}", alpha=0.2, lw=0)
-    ax.axhline(data["curves"][0]["zero_predictor_loss"], color="0.5", ls="--", lw=0.8,
-               label="zero predictor")
+    c0 = data["curves"][0]
+    zero, zstd = c0["zero_predictor_loss"], c0.get("zero_predictor_std", 0.0)
+    ax.axhline(zero, color="0.5", ls="--", lw=0.8,
+               label=f"zero predictor (mean over trials{', +- std' if zstd else ''})")
+    if zstd:
+        ax.axhspan(zero - zstd, zero + zstd, color="0.5", alpha=0.12, lw=0)
     ax.set_xscale("log")
     ax.set_xlabel(X_LABEL)
     ax.set_ylabel(Y_LABEL)
