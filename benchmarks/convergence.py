@@ -41,7 +41,7 @@ def convergence(quick=False, out_dir=None, log=print, workers=None):
              f"horizon t = {p['t_end']}, {p['trials']} trials per m, reference m = "
              f"{p['m_ref']} ({p['ref_trials']} runs), W2 {p['w2']}; "
              f"{data['seconds']:.0f} s on {data['executor']}. Runs: {name}/runs-m/index.h5.",
-             "", "| m | risk gap to the reference (+- se) | f-distance (+- sd) | W2 (+- sd) |",
+             "", "| m | risk gap to the fitted limit (+- se) | f-distance (+- sd) | W2 (+- sd) |",
              "|---|---|---|---|"]
     for k, m in enumerate(gap["x"]):
         lines.append(f"| {int(m)} | {gap['mean'][k]:.3g} +- {gap['std'][k]:.2g} | "

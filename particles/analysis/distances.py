@@ -119,6 +119,75 @@ def fit_loglog(x, y, level=0.95):
             "n": int(n)}
 
 
+def fit_power_offset(x, y, se, level=0.95):
+    """Weighted least-squares fit of y = y_inf + C x^slope, with a confidence interval.
+
+    For a statistic whose limit ``y_inf`` is itself unknown (the risk of the
+    mean-field limit, approached by every m): the limit is fitted with the power law
+    instead of taken from one reference, so the reference's own bias and noise are
+    accounted for, and each point weighs by its standard error.
+
+    Parameters
+    ----------
+    x, y : array_like, shape (n,)
+        Positive abscissae (m) and the means at them (n >= 4).
+    se : array_like, shape (n,)
+        Standard errors of the means (> 0); they are taken as known (absolute).
+    level : float
+        Confidence level of the interval.
+
+    Returns
+    -------
+    dict
+        slope, slope_low, slope_high (the ``level`` interval, normal quantile on the
+        standard error from the fit's covariance), stderr, y_inf and its stderr
+        (``y_inf_stderr``), coefficient (C), chi2 and dof (n - 3: a chi2 / dof far
+        above 1 says the model or the standard errors do not fit), n.
+    """
+    from scipy import optimize, stats
+
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    se = np.asarray(se, dtype=np.float64)
+    if not (x.shape == y.shape == se.shape and x.ndim == 1):
+        raise ValueError(f"x, y and se must be 1-D arrays of one length; got shapes "
+                         f"{x.shape}, {y.shape}, {se.shape}")
+    if x.size < 4:
+        raise ValueError(f"fit_power_offset needs at least 4 points, got {x.size}")
+    if not (np.all(np.isfinite(x) & (x > 0)) and np.all(np.isfinite(y))
+            and np.all(np.isfinite(se) & (se > 0))):
+        raise ValueError("fit_power_offset needs finite y, positive x and positive "
+                         "standard errors")
+    # start: the largest x as the limit, a log-log slope through the rest
+    lo = np.argsort(x)
+    y_inf0 = float(y[lo[-1]])
+    gap = y[lo[:-1]] - y_inf0
+    ok = gap > 0
+    if ok.sum() >= 2:
+        slope0, icpt0 = np.polyfit(np.log(x[lo[:-1]][ok]), np.log(gap[ok]), 1)
+    else:
+        slope0, icpt0 = -1.0, np.log(max(abs(float(y[lo[0]]) - y_inf0), 1e-300))
+    u = x / np.exp(np.mean(np.log(x)))  # scaled abscissa: a well-conditioned C
+
+    def model(u, y_inf, c, p):
+        return y_inf + c * u ** p
+
+    c0 = float(np.exp(icpt0)) * np.exp(np.mean(np.log(x))) ** slope0
+    try:
+        popt, pcov = optimize.curve_fit(model, u, y, p0=(y_inf0, c0, slope0), sigma=se,
+                                        absolute_sigma=True, maxfev=20000)
+    except RuntimeError as exc:
+        raise ValueError(f"fit_power_offset did not converge: {exc}") from None
+    y_inf, c, p = (float(v) for v in popt)
+    sp = float(np.sqrt(pcov[2, 2]))
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    r = (y - model(u, *popt)) / se
+    return {"slope": p, "slope_low": p - z * sp, "slope_high": p + z * sp, "stderr": sp,
+            "y_inf": y_inf, "y_inf_stderr": float(np.sqrt(pcov[0, 0])),
+            "coefficient": c / np.exp(np.mean(np.log(x))) ** p,
+            "chi2": float(np.sum(r * r)), "dof": int(x.size - 3), "n": int(x.size)}
+
+
 def function_distance(theta_a, theta_b, X, activation="relu", alpha=1.0, leak=0.01):
     """sqrt(mean_k (f_a(x_k) - f_b(x_k))^2): L2 distance of two networks on inputs X."""
     from ..model.network import forward

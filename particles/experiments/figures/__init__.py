@@ -171,7 +171,7 @@ def draw_fitted(ax, c, color=None):
     keep = m > 0
     ax.errorbar(x[keep], m[keep], yerr=s[keep], fmt="o", ms=3, color=color, label=c["label"])
     fit = c.get("fit")
-    if fit:
+    if fit and fit.get("intercept") is not None:
         ax.plot(x, np.exp(fit["intercept"]) * x ** fit["slope"], "-", color=color, lw=0.8,
                 label=f"slope {fit['slope']:.2f} [{fit['slope_low']:.2f}, "
                       f"{fit['slope_high']:.2f}]")
