@@ -26,11 +26,21 @@ source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = ["_build", "examples", "gallery/*.md", "auto_examples/*.ipynb",
                     "auto_examples/*.py", "auto_examples/*.zip"]
 myst_heading_anchors = 3
+# $...$ and $$...$$ (with amsmath environments) render through MathJax
+myst_enable_extensions = ["dollarmath", "amsmath"]
 autosummary_generate = True
 autodoc_default_options = {"members": True, "undoc-members": False}
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
-html_theme = "alabaster"
+html_theme = "pydata_sphinx_theme"
+html_title = f"particles {version}"
+html_theme_options = {
+    "navigation_with_keys": False,
+    "show_toc_level": 2,
+    "footer_start": ["copyright"],
+    "footer_end": ["sphinx-version"],
+    "secondary_sidebar_items": ["page-toc"],
+}
 html_static_path = []
 sphinx_gallery_conf = {
     "examples_dirs": "gallery",

@@ -86,3 +86,27 @@ def test_deconvolution_quick(tmp_path):
     assert all(r["ratio"] > 0 for r in srows)
     data = json.loads((tmp_path / "deconvolution-quick.json").read_text())
     assert len(data["oracle"]) == len(orows) and len(data["steps"]) == len(srows)
+
+
+def test_polish_diagnosis_accounts_for_the_gradient_and_the_risk():
+    # the polish benchmark's account of where L-BFGS stops: the Hessian's bands cover
+    # every free coordinate, the gradient's shares add up to 1, the flat band holds the
+    # known zero modes, and the risk's rounding is a few ulps of its terms
+    import particles as pt
+    from benchmarks.polish import diagnose
+    from particles.analysis.optimality import for_simulation, polish
+
+    cfg = pt.from_dict({"problem": {"d": 2, "inputs": "sphere", "m0": 2},
+                        "network": {"m": 8}, "init": {"tau": 0.1, "symmetric": True},
+                        "integrator": {"dt": 0.05, "t_end": 100.0}})
+    sim = pt.Simulation(cfg)
+    res = sim.run(keep=False)
+    oracle = for_simulation(sim)["oracle"]
+    pol = polish(res.theta, oracle, method="lbfgs", gtol=1e-10)
+    why = diagnose(pol.theta, oracle)
+    assert sum(b["count"] for b in why["bands"]) == why["free coordinates"] == 8 * 3
+    np.testing.assert_allclose(sum(b["gradient share"] for b in why["bands"]), 1.0,
+                               rtol=1e-12)
+    assert why["bands"][0]["count"] >= why["known zero modes"] >= 8  # one rescaling each
+    assert all(b["Newton decrease"] >= 0 for b in why["bands"][1:])
+    assert 0 < why["risk rounding"] < 1e-14

@@ -147,3 +147,29 @@ def test_random_features_refuses_bad_input():
     with pytest.raises(ValueError, match="rcond"):
         random_features(prob, np.ones((4, 5)), rcond=2.0)
     assert "particles.analysis.convex" in sys.modules
+
+
+def test_m_convergence_runs_the_true_sigmoid(tmp_path):
+    # panel (e) of the talk uses the logistic sigmoid: its sweep runs it with the exact
+    # (quadrature) population risk, and the post-processing polishes, certifies and
+    # solves its convex baseline like the closed-form activations'
+    from particles.experiments.figures import m_convergence as mc
+
+    for quick in (True, False):
+        sweeps = mc.sweeps(quick)
+        assert set(sweeps) == {"relu", "sigmoid", "erf"}
+        cfg = sweeps["sigmoid"].config(0, 0)
+        assert cfg.network.activation == "sigmoid" and cfg.oracle.kind == "exact"
+        assert max(mc.settings(quick)["sigmoid"]["ms"]) >= 4 * mc.M0  # the floor check
+    data = pt.to_dict(mc.sweeps(True)["sigmoid"].config(0, 0))
+    data["integrator"]["t_end"] = 5.0
+    data["output"]["path"] = str(tmp_path / "sig.h5")
+    cfg = pt.from_dict(data)
+    pt.run(cfg)
+    with pt.load(cfg.output.path) as run:
+        risk0 = run.observable("risk")[2][0]
+    out = mc.post(cfg.output.path, cfg)
+    assert 0 <= out["polished.risk"] < risk0
+    # the baseline solves for the output weights with the run's initial hidden layer, of
+    # which the initial output weights are one choice
+    assert np.isfinite(out["certificate"]) and 0 < out["convex.risk"] <= risk0 * (1 + 1e-12)
