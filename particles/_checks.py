@@ -58,3 +58,14 @@ def _check_bool(key, value):
     if not isinstance(value, bool):
         raise TypeError(f"{key} must be true or false, got {value!r} ({type(value).__name__})")
     return value
+
+
+def _check_rng(key, value):
+    """A numpy Generator (the library never uses the global RNG)."""
+    import numpy as np
+
+    if not isinstance(value, np.random.Generator):
+        raise TypeError(f"{key} must be a numpy.random.Generator (e.g. "
+                        f"numpy.random.default_rng(seed)), got {value!r} "
+                        f"({type(value).__name__})")
+    return value

@@ -287,6 +287,75 @@ def test_api_misuse_is_refused_before_compiled_code(rng):
         orc.velocity(np.zeros((3, 4)))
 
 
+def _misuse_cases():
+    gen = np.random.default_rng(0)
+    problem = pt.teacher_student(2, rng=np.random.default_rng(0))
+    return [
+        ("teacher_student d=1.5", lambda: pt.teacher_student(1.5, rng=gen), TypeError,
+         r"d must be an integer, got 1\.5"),
+        ("teacher_student d=0 without rng", lambda: pt.teacher_student(0), ValueError,
+         "d=0 is invalid"),
+        ("teacher_student rng=3", lambda: pt.teacher_student(2, rng=3), TypeError,
+         "rng must be a numpy.random.Generator"),
+        ("random_teacher m0=0", lambda: pt.random_teacher(gen, 2, 0), ValueError,
+         "m0=0 is invalid"),
+        ("random_teacher d=0", lambda: pt.random_teacher(gen, 0, 2), ValueError,
+         "d=0 is invalid"),
+        ("random_teacher scale=-1", lambda: pt.random_teacher(gen, 2, 2, scale=-1.0),
+         ValueError, r"scale=-1\.0 is invalid"),
+        ("sample_inputs n=-1", lambda: pt.sample_inputs(gen, -1, 2), ValueError,
+         "n=-1 is invalid"),
+        # was silently Gaussian
+        ("sample_inputs inputs=cube", lambda: pt.sample_inputs(gen, 3, 2, inputs="cube"),
+         ValueError, "inputs='cube' is invalid"),
+        ("sample_inputs rng=None", lambda: pt.sample_inputs(None, 3, 2), TypeError,
+         "rng must be a numpy.random.Generator"),
+        ("initialize rng=0", lambda: pt.initialize(0, 4, 2), TypeError,
+         "rng must be a numpy.random.Generator"),
+        ("dataset 1-D X", lambda: pt.dataset(np.zeros(3), np.zeros(3)), ValueError,
+         r"X has shape \(3,\); allowed: an array of shape \(n, d\)"),
+        ("exact_oracle of a string", lambda: pt.exact_oracle("x", 4), TypeError,
+         "problem must be a particles Problem"),
+        ("online_oracle gen=None", lambda: pt.online_oracle(problem, 4, None), TypeError,
+         "gen must be a numpy.random.Generator"),
+        ("FixedStep of a string", lambda: pt.FixedStep("euler", "x", 0.1), TypeError,
+         "oracle must be a particles oracle"),
+        ("OdeDriver of a string", lambda: pt.OdeDriver("rk45", "x", 0.1), TypeError,
+         "oracle must be a particles oracle"),
+        ("State of a vector", lambda: pt.State(np.zeros(3)), ValueError,
+         r"theta \(shape \(3,\), float64\) is invalid"),
+        ("free_energy T=-1", lambda: pt.free_energy(1.0, 2.0, -1.0), ValueError,
+         r"temperature=-1\.0 is invalid"),
+        ("entropy of a vector", lambda: pt.entropy(np.zeros(3)), ValueError,
+         r"theta has shape \(3,\)"),
+        ("entropy of no particle", lambda: pt.entropy(np.zeros((0, 4))), ValueError,
+         r"theta has shape \(0, 4\)"),
+        ("entropy columns of ints", lambda: pt.entropy(np.zeros((5, 4)), [0, 1]), ValueError,
+         "columns has shape"),
+        ("temperature_at T=None", lambda: pt.temperature_at(1.0, None), ValueError,
+         "temperature=None is invalid"),
+        ("temperature_at t=-1", lambda: pt.temperature_at(-1.0, 1.0), ValueError,
+         r"t=-1\.0 is invalid"),
+        ("run_sweep of a string", lambda: pt.run_sweep("x", "unused"), TypeError,
+         "sweep must be a particles.Sweep"),
+        ("to_dict of a string", lambda: pt.to_dict("x"), TypeError,
+         "config must be a particles.Config"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(len(_misuse_cases())),
+                         ids=[c[0] for c in _misuse_cases()])
+def test_library_misuse_names_the_argument(case, tmp_path, monkeypatch):
+    # each misuse is refused with an error that names the argument, its value and what
+    # is allowed (before, these raised AttributeError or NumPy's messages, or were
+    # accepted: sample_inputs(inputs="cube") drew Gaussian inputs); nothing is written
+    monkeypatch.chdir(tmp_path)
+    name, call, error, message = _misuse_cases()[case]
+    with pytest.raises(error, match=message):
+        call()
+    assert os.listdir(tmp_path) == []
+
+
 def test_failures_leave_nothing_behind(tmp_path, good):
     # a bad data path: no output directory is created
     out = tmp_path / "new_dir" / "r.h5"

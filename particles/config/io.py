@@ -47,6 +47,11 @@ def from_dict(data):
 
 def to_dict(config) -> dict:
     """Nested plain-Python dict of ``config`` (None values dropped, TOML-friendly)."""
+    from .schema import Config
+
+    if not isinstance(config, Config):
+        raise TypeError(f"config must be a particles.Config, got {config!r} "
+                        f"({type(config).__name__})")
     out = {}
     for f in fields(config):
         v = getattr(config, f.name)

@@ -144,6 +144,9 @@ class ConicStep(CompiledStep):
                              "'euler', 'sgd'")
         if geometry not in ("wfr", "wasserstein"):
             raise ValueError(f"geometry={geometry!r} is invalid; allowed: 'wfr', 'wasserstein'")
+        from ..oracles.base import check_oracle
+
+        check_oracle(oracle)
         _check_dt(dt)
         if isinstance(fr_rate, bool) or not isinstance(fr_rate, (int, float, np.number)) \
                 or not (math.isfinite(fr_rate) and fr_rate > 0):

@@ -220,6 +220,13 @@ def temperature_at(t, temperature, schedule="constant"):
     -------
     float or ndarray
     """
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float, np.number)) \
+            or not (math.isfinite(temperature) and temperature >= 0):
+        raise ValueError(f"temperature={temperature!r} is invalid; allowed: a finite number "
+                         ">= 0")
+    tt = np.asarray(t, dtype=np.float64) if not isinstance(t, str) else None
+    if tt is None or not np.all(np.isfinite(tt) & (tt >= 0)):
+        raise ValueError(f"t={t!r} is invalid; allowed: finite times >= 0")
     if schedule == "constant":
         return np.full(np.shape(t), float(temperature)) if np.ndim(t) else float(temperature)
     if schedule == "log":
@@ -335,6 +342,9 @@ class FixedStep(CompiledStep):
         if method not in ("euler", "heun", "sgd"):
             raise ValueError(f"method={method!r} is not a fixed-step method; allowed: "
                              "'euler', 'heun', 'sgd'")
+        from ..oracles.base import check_oracle
+
+        check_oracle(oracle)
         _check_dt(dt)
         temperature_at(0.0, 0.0, temperature_schedule)  # checks the name
         if isinstance(temperature, bool) or not isinstance(temperature, (int, float, np.number)) \
@@ -418,6 +428,9 @@ class OdeDriver:
         if method not in self._CLASSES:
             raise ValueError(f"method={method!r} is invalid; allowed: "
                              f"{', '.join(self._CLASSES)}")
+        from ..oracles.base import check_oracle
+
+        check_oracle(oracle)
         _check_dt(dt)
         self.method = method
         self.solver_class = getattr(scipy.integrate, self._CLASSES[method])

@@ -111,8 +111,15 @@ def entropy(theta, columns=None, k=3):
     import scipy.special
 
     t = np.asarray(theta, dtype=np.float64)
+    if t.ndim != 2 or t.shape[0] < 1:
+        raise ValueError(f"theta has shape {t.shape}; allowed: an array of shape (m, d + 2) "
+                         "with m >= 1")
     if columns is not None:
-        t = t[:, np.asarray(columns, dtype=bool)]
+        cols = np.asarray(columns)
+        if cols.dtype != bool or cols.shape != (t.shape[1],):
+            raise ValueError(f"columns has shape {cols.shape} ({cols.dtype}); allowed: "
+                             f"booleans of shape ({t.shape[1]},)")
+        t = t[:, cols]
     m, D = t.shape
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k={k!r} is invalid; allowed: an integer >= 1")
@@ -131,7 +138,23 @@ def entropy(theta, columns=None, k=3):
 def free_energy(objective_value, entropy_value, temperature):
     """F_T = G - T H: the objective G (see :func:`objective`) minus the temperature
     times the entropy (F_T = G + T int mu log mu, the functional the Langevin
-    dynamics descends)."""
+    dynamics descends).
+
+    Parameters
+    ----------
+    objective_value, entropy_value : float or ndarray
+        G and H (broadcast together).
+    temperature : float
+        T >= 0.
+
+    Returns
+    -------
+    float or ndarray
+    """
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float, np.number)) \
+            or not (math.isfinite(temperature) and temperature >= 0):
+        raise ValueError(f"temperature={temperature!r} is invalid; allowed: a finite number "
+                         ">= 0")
     return objective_value - temperature * entropy_value
 
 

@@ -465,6 +465,9 @@ def run_sweep(sweep, out_dir, *, workers=None, dask=None, progress=None, overwri
     """
     from ..io.lock import WriterLock
 
+    if not isinstance(sweep, Sweep):
+        raise TypeError(f"sweep must be a particles.Sweep (or particles.experiments.sweep."
+                        f"load_sweep(path)), got {sweep!r} ({type(sweep).__name__})")
     out_dir = os.fspath(out_dir)
     tasks = sweep.tasks(out_dir)  # every run's config is valid before anything starts
     resolve_post(sweep.post)  # a bad post-processing function fails now, not at the end

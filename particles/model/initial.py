@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 
-from .._checks import _check_int
+from .._checks import _check_int, _check_rng
 from ..config import INIT_SCHEMES
 
 
@@ -44,6 +44,7 @@ def initialize(rng, m, d, *, scheme="gaussian", tau=1.0, tau_c=None, tau_a=None,
     -------
     theta : ndarray, shape (m, d + 2)
     """
+    _check_rng("rng", rng)
     _check_int("m", m, 1)
     _check_int("d", d, 1)
     if scheme not in ("gaussian", "sphere"):

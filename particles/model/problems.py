@@ -100,6 +100,11 @@ class Problem:
 
 def sample_inputs(rng, n, d, inputs="gaussian"):
     """n inputs from N(0, I_d) or uniform on S^(d-1); shape (n, d), float64."""
+    from .._checks import _check_choice, _check_int, _check_rng
+
+    _check_rng("rng", rng)
+    n, d = _check_int("n", n, 0), _check_int("d", d, 1)
+    _check_choice("inputs", inputs, ("gaussian", "sphere"))
     X = rng.standard_normal((n, d))
     if inputs == "sphere":
         X /= np.linalg.norm(X, axis=1, keepdims=True)
@@ -117,9 +122,14 @@ def random_teacher(rng, d, m0, output="sign", bias=False, scale=1.0):
     -------
     ndarray, shape (m0, d + 2)
     """
+    from .._checks import _check_float, _check_int, _check_rng
+
     if output not in TEACHER_OUTPUTS:
         raise ValueError(f"teacher_output={output!r} is invalid; allowed: "
                          f"{', '.join(TEACHER_OUTPUTS)}")
+    _check_rng("rng", rng)
+    d, m0 = _check_int("d", d, 1), _check_int("m0", m0, 1)
+    scale = _check_float("scale", scale, 0.0, lo_open=True)
     t = np.zeros((m0, d + 2))
     a = rng.standard_normal((m0, d))
     t[:, 1:d + 1] = a / np.linalg.norm(a, axis=1, keepdims=True)
@@ -162,7 +172,14 @@ def teacher_student(d, m0=3, *, activation="relu", bias=False, inputs="gaussian"
         Required for a random teacher.
     leak : float
         Slope of a leaky-ReLU teacher for z < 0 (use the student's ``leak``).
+
+    Returns
+    -------
+    Problem
     """
+    from .._checks import _check_int
+
+    d = _check_int("d", d, 1)
     activation_code(activation)
     if inputs not in INPUTS:
         raise ValueError(f"inputs={inputs!r} is invalid; allowed: {', '.join(INPUTS)}")
@@ -173,7 +190,7 @@ def teacher_student(d, m0=3, *, activation="relu", bias=False, inputs="gaussian"
             raise ValueError("rng is required for a random teacher (pass a numpy Generator)")
         teacher = random_teacher(rng, d, m0, output, bias, scale)
     else:
-        teacher = _check_array("teacher", teacher, (None, d + 2))
+        teacher = _check_array("teacher", teacher, ("m0", d + 2))
         if not bias:
             teacher[:, d + 1] = 0.0
     return Problem(d=d, inputs=inputs, loss=loss, teacher=teacher,
@@ -181,9 +198,11 @@ def teacher_student(d, m0=3, *, activation="relu", bias=False, inputs="gaussian"
 
 
 def _check_array(name, value, shape):
+    # shape: ints, or names ("n", "m0", "d") for sizes that may be anything
     arr = np.array(value, dtype=np.float64, copy=True)
-    if arr.ndim != len(shape) or any(s is not None and s != t for s, t in zip(shape, arr.shape)):
-        want = "(" + ", ".join("n" if s is None else str(s) for s in shape) + ")"
+    if arr.ndim != len(shape) or any(not isinstance(s, str) and s != t
+                                     for s, t in zip(shape, arr.shape)):
+        want = "(" + ", ".join(str(s) for s in shape) + ")"
         raise ValueError(f"{name} has shape {arr.shape}; allowed: an array of shape {want}")
     if not np.all(np.isfinite(arr)):
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
@@ -205,14 +224,14 @@ def dataset(X, y, X_test=None, y_test=None, *, loss="squared"):
     """
     if loss not in LOSSES:
         raise ValueError(f"loss={loss!r} is invalid; allowed: {', '.join(LOSSES)}")
-    X = _check_array("X", X, (None, None))
+    X = _check_array("X", X, ("n", "d"))
     y = _check_array("y", y, (X.shape[0],))
     if X.shape[0] < 1:
         raise ValueError("X has 0 rows; allowed: at least one sample")
     if (X_test is None) != (y_test is None):
         raise ValueError("X_test and y_test must be given together")
     if X_test is not None:
-        X_test = _check_array("X_test", X_test, (None, X.shape[1]))
+        X_test = _check_array("X_test", X_test, ("n_test", X.shape[1]))
         y_test = _check_array("y_test", y_test, (X_test.shape[0],))
     if loss == "logistic":
         for name, arr in (("y", y), ("y_test", y_test)):

@@ -144,6 +144,15 @@ class State:
     solver: dict = field(default_factory=dict)
     records: dict = field(default_factory=dict)
 
+    def __post_init__(self):
+        theta = self.theta
+        if not isinstance(theta, np.ndarray) or theta.ndim != 2 or theta.shape[0] < 1 \
+                or theta.shape[1] < 3 or theta.dtype not in (np.float64, np.float32):
+            shape = getattr(theta, "shape", None)
+            dtype = getattr(theta, "dtype", type(theta).__name__)
+            raise ValueError(f"theta (shape {shape}, {dtype}) is invalid; allowed: a float64 "
+                             "or float32 array of shape (m, d + 2), m >= 1, d >= 1")
+
     @property
     def m(self):
         return self.theta.shape[0]

@@ -165,3 +165,26 @@ class Oracle:
 
     def __repr__(self):
         return f"<{self.kind} oracle, m={self.m}, d={self.d}, {self.dtype}>"
+
+
+def check_problem(problem, want="teacher-student"):
+    """TypeError naming ``problem`` when it is not a :class:`~particles.model.problems.Problem`
+    (what the network oracles take)."""
+    from ..model.problems import Problem
+
+    if not isinstance(problem, Problem):
+        raise TypeError(f"problem must be a particles Problem (a {want} problem: "
+                        f"particles.teacher_student(...) or particles.dataset(...)), got "
+                        f"{problem!r} ({type(problem).__name__})")
+    return problem
+
+
+def check_oracle(oracle):
+    """TypeError naming ``oracle`` when it has not the oracle's interface (the
+    ``velocity`` and ``check`` methods, ``m``, ``d`` and ``dtype``; an object of the
+    caller's own with them is accepted, as :class:`RiskOracle` allows)."""
+    if not all(hasattr(oracle, k) for k in ("velocity", "check", "m", "d", "dtype")):
+        raise TypeError(f"oracle must be a particles oracle (particles.exact_oracle, "
+                        f"sample_oracle, online_oracle or deconvolution_oracle), got "
+                        f"{oracle!r} ({type(oracle).__name__})")
+    return oracle

@@ -12,7 +12,7 @@ from ..kernels import exact as _exact
 from ..kernels.dispatch import register
 from ..kernels.pairs import gaussian_rules, pair_array
 from ..model.state import C
-from .base import Oracle
+from .base import Oracle, check_problem
 
 ExactParams = namedtuple("ExactParams", "code leak bias alpha scale teacher const nodes "
                                         "weights counts")
@@ -122,6 +122,7 @@ def exact_oracle(problem, m, *, activation="relu", bias=False, alpha=1.0, leak=0
     -------
     Oracle
     """
+    check_problem(problem)
     if problem.teacher is None:
         raise ValueError("the exact oracle needs a teacher-student problem; allowed for "
                          "data sets: the 'dataset' oracle")

@@ -10,8 +10,9 @@ from .._numba.jit import jit
 from ..registry import activation_code
 from ..kernels import sampled as _sampled
 from ..kernels.dispatch import register
+from .._checks import _check_rng
 from ..model.problems import sample_inputs
-from .base import Oracle
+from .base import Oracle, check_problem
 
 SampleParams = namedtuple("SampleParams", "X y code leak bias alpha loss")
 OnlineParams = namedtuple("OnlineParams",
@@ -136,6 +137,8 @@ def online_oracle(problem, m, gen, *, batch=100, activation="relu", bias=False, 
     -------
     Oracle
     """
+    check_problem(problem)
+    _check_rng("gen", gen)
     if problem.teacher is None:
         raise ValueError("the online oracle needs a teacher-student problem")
     for name, value in (("m", m), ("batch", batch)):
