@@ -4,8 +4,10 @@ their images are present and not broken.
     python docs/check_site.py [BUILD_DIR]      (default docs/_build/html)
 
 For each page a copy is made next to it with a script that, once the page has loaded,
-lists its images that did not decode; Chromium prints the resulting DOM. Exits 1 when
-a page fails, 77 when no Chromium is installed (so CI can tell a skip from a failure).
+lists its images that did not decode; Chromium prints the resulting DOM. Each page is
+also photographed (1280 x 1600 pixels) into BUILD_DIR/../screenshots/ (CI keeps them as
+artifacts, to be looked at by eye). Exits 1 when a page fails, 77 when no Chromium is
+installed (so CI can tell a skip from a failure).
 """
 import json
 import os
@@ -14,7 +16,10 @@ import shutil
 import subprocess
 import sys
 
-PAGES = ["index.html", "auto_examples/plot_lazy_twin.html", "figures.html"]
+PAGES = ["index.html", "auto_examples/plot_lazy_twin.html", "figures.html", "theory.html",
+         "api.html"]
+#: pages without figures (text, equations, tables): only broken images fail them
+TEXT_PAGES = {"theory.html", "api.html"}
 PROBE = """<script>
 window.addEventListener('load', () => {
   const imgs = Array.from(document.images);
@@ -56,6 +61,19 @@ def check_page(browser, path):
     return data["title"], data["images"], data["bad"]
 
 
+def screenshot(browser, path, out):
+    """A PNG of the page at ``path`` (1280 x 1600) written to ``out``; True when written."""
+    try:
+        subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu",
+                        "--hide-scrollbars", "--window-size=1280,1600",
+                        "--virtual-time-budget=15000", f"--screenshot={os.path.abspath(out)}",
+                        "file://" + os.path.abspath(path)],
+                       capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        return False
+    return os.path.exists(out) and os.path.getsize(out) > 0
+
+
 def main(build="docs/_build/html"):
     browser = chromium()
     if browser is None:
@@ -69,10 +87,17 @@ def main(build="docs/_build/html"):
             failed = True
             continue
         title, n, bad = check_page(browser, path)
-        ok = n > 0 and not bad
+        ok = (n > 0 or page in TEXT_PAGES) and not bad
         failed |= not ok
         print(f"{'ok    ' if ok else 'FAILED'} {page}: '{title}', {n} images"
               + (f", broken: {bad}" if bad else ""))
+        shots = os.path.join(os.path.dirname(os.path.abspath(build)), "screenshots")
+        os.makedirs(shots, exist_ok=True)
+        png = os.path.join(shots, page.replace("/", "_").replace(".html", ".png"))
+        if screenshot(browser, path, png):
+            print(f"       screenshot {png}")
+        else:
+            print(f"       (no screenshot of {page})")
     return 1 if failed else 0
 
 

@@ -19,6 +19,16 @@ def from_dict(data):
 
     Unknown sections or keys raise :class:`ConfigError` naming them and listing the
     allowed ones.
+
+    Parameters
+    ----------
+    data : dict
+        ``{"seed": ..., "dtype": ..., "threads": ..., "problem": {...}, "network": {...},
+        ...}``; every key optional (its default otherwise, docs/config.md).
+
+    Returns
+    -------
+    Config
     """
     _SECTIONS, Config = _schema()
     if not isinstance(data, dict):
@@ -46,7 +56,17 @@ def from_dict(data):
 
 
 def to_dict(config) -> dict:
-    """Nested plain-Python dict of ``config`` (None values dropped, TOML-friendly)."""
+    """Nested plain-Python dict of ``config`` (None values dropped, TOML-friendly).
+
+    Parameters
+    ----------
+    config : Config
+
+    Returns
+    -------
+    dict
+        ``from_dict(to_dict(config)) == config``.
+    """
     from .schema import Config
 
     if not isinstance(config, Config):
@@ -91,7 +111,17 @@ def read_toml(path) -> dict:
 
 
 def load_toml(path):
-    """Read and validate a TOML configuration file."""
+    """Read and validate a TOML configuration file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A TOML file with the sections of :class:`Config` (docs/config.md).
+
+    Returns
+    -------
+    Config
+    """
     return from_dict(read_toml(path))
 
 

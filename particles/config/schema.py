@@ -594,6 +594,19 @@ class Config(_Section):
     sphere inputs with the exact oracle need a bias-free relu/leaky_relu model;
     "sgd" goes with the online oracle and the online oracle only with "sgd";
     the dataset oracle goes with a dataset problem; a symmetric init needs an even m.
+
+    Parameters
+    ----------
+    problem, network, init, oracle, integrator, record, output : sections
+        :class:`ProblemConfig`, :class:`NetworkConfig`, :class:`InitConfig`,
+        :class:`OracleConfig`, :class:`IntegratorConfig`, :class:`RecordConfig` and
+        :class:`OutputConfig` (each with its defaults when omitted; docs/config.md).
+    seed : int
+        Root of every random stream (teacher, data, initialisation, noise, monitor).
+    dtype : {"float64", "float32"}
+        The particles' precision (risks accumulate in float64).
+    threads : int
+        Numba threads of the run (0: the cores this process may use).
     """
 
     problem: ProblemConfig = field(default_factory=ProblemConfig)

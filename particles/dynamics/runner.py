@@ -81,6 +81,25 @@ def resume(path, *, t_end=None, progress=None, keep=False, interrupted=None, sal
     checkpoint's full-precision state, random stream states and solver state, so the
     final particles equal those of an uninterrupted run bit for bit.
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The run file.
+    t_end : float, optional
+        A new end time (> 0; the file's configured end by default). Longer than the
+        configured end: the run is extended and the file records the new end.
+    progress : callable, optional
+        As for :func:`run`.
+    keep : bool
+        Also keep the frames in memory in the returned Result.
+    interrupted : callable, optional
+        Polled between compiled chunks (see :meth:`particles.Simulation.run`).
+    salvage : bool
+        Accept a file cut off after its last checkpoint (see above).
+    output : str or os.PathLike, optional
+        Continue into another file (must not exist); default: ``path`` itself, or
+        ``<name>-salvaged.h5`` with ``salvage``.
+
     Returns
     -------
     Result or None

@@ -288,5 +288,17 @@ class Run:
 
 
 def load(path):
-    """Open a run file lazily (see :class:`Run`)."""
+    """Open a run file lazily (see :class:`Run`).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A run file written by :func:`particles.run` (complete, running or interrupted).
+
+    Returns
+    -------
+    Run
+        Use it as a context manager (``with particles.load(path) as run: ...``) so the
+        file is closed after.
+    """
     return Run(path)

@@ -35,7 +35,13 @@ class Recorder:
 
 
 class MemoryRecorder(Recorder):
-    """Keeps frames and observables in memory (lists, turned into arrays on demand)."""
+    """Keeps frames and observables in memory (lists, turned into arrays on demand).
+
+    Parameters
+    ----------
+    keep_frames : bool
+        Keep the particle snapshots (False: observables only, bounded memory).
+    """
 
     def __init__(self, keep_frames=True):
         self.keep_frames = keep_frames

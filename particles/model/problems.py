@@ -99,7 +99,19 @@ class Problem:
 
 
 def sample_inputs(rng, n, d, inputs="gaussian"):
-    """n inputs from N(0, I_d) or uniform on S^(d-1); shape (n, d), float64."""
+    """n inputs from N(0, I_d) or uniform on S^(d-1).
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    n, d : int
+        Number of inputs (>= 0) and dimension (>= 1).
+    inputs : {"gaussian", "sphere"}
+
+    Returns
+    -------
+    ndarray, shape (n, d), float64
+    """
     from .._checks import _check_choice, _check_int, _check_rng
 
     _check_rng("rng", rng)
@@ -115,8 +127,17 @@ def random_teacher(rng, d, m0, output="sign", bias=False, scale=1.0):
     """Teacher neurons: unit-norm a*_l, c*_l by ``output`` times ``scale``, b*_l ~ N(0, 1)
     if ``bias``.
 
-    ``output`` is "sign" (alternating +-1), "random_sign" (i.i.d. +-1), "gaussian"
-    (N(0, 1)) or "ones".
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    d, m0 : int
+        Input dimension and number of teacher neurons (>= 1).
+    output : {"sign", "random_sign", "gaussian", "ones"}
+        Output weights: alternating +-1, i.i.d. +-1, N(0, 1), or all 1.
+    bias : bool
+        Draw biases b*_l ~ N(0, 1) (otherwise 0).
+    scale : float
+        Factor on the output weights (> 0).
 
     Returns
     -------

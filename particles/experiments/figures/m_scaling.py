@@ -12,7 +12,7 @@ against m, with fitted slopes and 95 % intervals:
   R_inf + C m^slope, each weighted by its standard error
   (:func:`particles.analysis.distances.fit_power_offset`). A run's risk fluctuates by
   about 0.05 / sqrt(m) around a bias of about 0.4 / m, so the gap at m = 512 is seen
-  through 4 times its size in noise per run: the trials are many (400);
+  through 4 times its size in noise per run: the trials are many (1200);
 * one run's L2 distance to the reference network on 4000 held-out inputs (its
   fluctuation is O(1/sqrt(m)), slope -1/2; log-log least squares,
   :func:`particles.analysis.distances.fit_loglog`);
@@ -20,7 +20,7 @@ against m, with fitted slopes and 95 % intervals:
   reference of 1024 particles, sliced beyond; log-log least squares).
 
 The distances are averaged over the first 48 trials (their spread is small). Full: m =
-16 .. 512, 400 trials, reference m = 4096 (16 runs); quick: m = 16 .. 256, 6 trials,
+16 .. 512, 1200 trials, reference m = 4096 (16 runs); quick: m = 16 .. 256, 6 trials,
 reference m = 1024 (2 runs). ``python -m benchmarks convergence`` runs it.
 """
 from __future__ import annotations
@@ -43,7 +43,7 @@ def settings(quick):
     if quick:
         return {"ms": [16, 32, 64, 128, 256], "trials": 6, "m_ref": 1024, "ref_trials": 2,
                 "distance_trials": 6}
-    return {"ms": [16, 32, 64, 128, 256, 512], "trials": 400, "m_ref": 4096,
+    return {"ms": [16, 32, 64, 128, 256, 512], "trials": 1200, "m_ref": 4096,
             "ref_trials": 16, "distance_trials": 48}
 
 
