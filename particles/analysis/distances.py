@@ -96,6 +96,13 @@ def sliced_w2(x, y, n_proj=256, rng=None):
 def fit_loglog(x, y, level=0.95):
     """Least-squares fit of log y = slope log x + b, with a confidence interval.
 
+    Parameters
+    ----------
+    x, y : array_like, shape (n,)
+        Positive values (non-positive or non-finite pairs are left out; n >= 3 kept).
+    level : float
+        Confidence level of the interval.
+
     Returns
     -------
     dict
@@ -189,7 +196,20 @@ def fit_power_offset(x, y, se, level=0.95):
 
 
 def function_distance(theta_a, theta_b, X, activation="relu", alpha=1.0, leak=0.01):
-    """sqrt(mean_k (f_a(x_k) - f_b(x_k))^2): L2 distance of two networks on inputs X."""
+    """sqrt(mean_k (f_a(x_k) - f_b(x_k))^2): L2 distance of two networks on inputs X.
+
+    Parameters
+    ----------
+    theta_a, theta_b : array_like, shapes (m_a, d + 2), (m_b, d + 2)
+        Two mean-field networks (each scaled by alpha / its own m).
+    X : array_like, shape (n, d)
+    activation : str
+    alpha, leak : float
+
+    Returns
+    -------
+    float
+    """
     from ..model.network import forward
 
     X = np.ascontiguousarray(X, dtype=np.float64)

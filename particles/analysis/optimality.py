@@ -592,6 +592,15 @@ def _run_state(path, polished=True):
 def polish_file(path, *, method="lbfgs", gtol=1e-13):
     """Polish the last state of a run file and store it in ``/optimality/polish``.
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A run file with a deterministic oracle.
+    method : {"lbfgs", "newton"}
+        As for :func:`polish` (a deconvolution uses L-BFGS-B with the signs fixed).
+    gtol : float
+        Target root mean square of the mean-field velocity.
+
     Returns
     -------
     PolishResult
@@ -622,6 +631,25 @@ def certify_file(path, *, starts=512, seed=0, hessian=True, grow_into=None, t_en
 
     With ``grow_into`` (a new file), the neuron the certificate points to is added and
     the run continues with m + 1 neurons there (see :func:`grow_file`).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A run file of a network with a deterministic oracle (full model, not the
+        tangent model), or of a deconvolution.
+    starts : int
+        Random directions scanned before the best are refined.
+    seed : int
+        Seed of those directions.
+    hessian : bool
+        Also classify the point by the Hessian's smallest eigenvalue on the
+        complement of the known zero modes.
+    grow_into : str or os.PathLike, optional
+        A new file: grow a neuron and continue the run there.
+    t_end : float, optional
+        End time of the grown run (default: the run's).
+    progress : callable, optional
+        As for :func:`particles.run`, for the grown run.
 
     Returns
     -------
@@ -694,6 +722,16 @@ def grow(theta, cert, second_moment, alpha=1.0, alpha_new=None):
     the risk by ``cert.decrease_bound`` exactly (a conditional-gradient step on the
     measure).
 
+    Parameters
+    ----------
+    theta : array_like, shape (m, d + 2)
+    cert : Certificate
+        From :func:`certificate` at ``theta``.
+    second_moment : callable
+        E[sigma(a . x + b)^2] of a unit direction (a, b) (from :func:`for_simulation`).
+    alpha, alpha_new : float
+        Output scale of the m-neuron and (m + 1)-neuron networks.
+
     Returns
     -------
     ndarray, shape (m + 1, d + 2)
@@ -716,6 +754,16 @@ def grow(theta, cert, second_moment, alpha=1.0, alpha_new=None):
 def grow_file(path, out, *, starts=512, seed=0, t_end=None, progress=None):
     """Certify the last (or polished) state of ``path``, add the neuron the certificate
     points to, and continue the run with m + 1 neurons into the new file ``out``.
+
+    Parameters
+    ----------
+    path, out : str or os.PathLike
+        The run file and the new file (must not exist).
+    starts, seed : int
+        As for :func:`certify_file`.
+    t_end : float, optional
+        End time of the grown run (default: the run's).
+    progress : callable, optional
 
     Returns
     -------

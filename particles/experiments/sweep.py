@@ -244,7 +244,17 @@ def sweep_from_dict(data):
 
 
 def load_sweep(path):
-    """Read a sweep TOML file."""
+    """Read a sweep TOML file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A run configuration with a ``[sweep]`` table (docs/figures.md, "Sweeps").
+
+    Returns
+    -------
+    Sweep
+    """
     return sweep_from_dict(read_toml(path))
 
 

@@ -354,6 +354,21 @@ def plot_paths(run, ax=None, count=40, projection="auto", units="teacher", title
     neurons as stars with dotted rays, the unit circle, each particle's path from its
     start (hollow circle) to its final position (dot), particles and teacher in the
     units ``units`` (see :func:`particle_scale`).
+
+    Parameters
+    ----------
+    run : Run or str
+    ax : matplotlib Axes, optional
+    count : int
+        Frames drawn along each path (log-spaced in time).
+    projection : str
+        As for :func:`projection_basis`.
+    units : {"teacher", "neuron", "raw"}
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     run = _open(run)
     fig, ax = _axes(ax, figsize=(5.5, 5.5))
@@ -391,6 +406,15 @@ def _square_limits(ax, pts, run, basis):
 
 def plot_histograms(run, frame=-1, axes=None, bins=30):
     """Histograms of c_i and |a_i| at frame 0 and at ``frame``.
+
+    Parameters
+    ----------
+    run : Run or str
+    frame : int
+        The stored frame compared with the first (default: the last).
+    axes : sequence of 2 matplotlib Axes, optional
+    bins : int
+        Bins shared by both times.
 
     Returns
     -------
@@ -491,6 +515,20 @@ def plot_sweep(table, x, y, by=None, ax=None, logx=None, logy=None):
 
     Axes are logarithmic when every value is positive and spans more than a decade,
     unless ``logx``/``logy`` say otherwise.
+
+    Parameters
+    ----------
+    table : SweepTable
+    x, y : str
+        Column names (a unique suffix is enough: "tau" for "init.tau").
+    by : str or list of str, optional
+        The keys that separate the curves.
+    ax : matplotlib Axes, optional
+    logx, logy : bool, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     fig, ax = _axes(ax, figsize=(6, 4.2))
     curves = table.curve(x, y, by=by)
