@@ -19,9 +19,9 @@ curves per activation:
 The floor (band) is the largest polished risk among the runs whose mean-field
 certificate (particles.analysis.optimality.certificate) is below 1e-5: what is left there is
 optimisation error, since those runs are certified global minimisers up to it. For the
-sigmoid that floor is about 1e-8: its outputs have mean 1/2, so the risk is a small
-difference of terms of order |c|^2 ~ 100, and L-BFGS stops where the quadrature's
-rounding (about 1e-12 of those terms) hides the descent. Full: relu and erf at m
+sigmoid, whose flow is the slowest and most ill-conditioned (its outputs have mean 1/2,
+so the risk is a small difference of terms of order |c|^2 ~ 100), L-BFGS stops higher
+(the floor was 1.7e-8 at full size). Full: relu and erf at m
 from 1 to 100 with 5 trials, the sigmoid at m from 1 to 40 with 3 trials; quick: 6
 values of m (5 for the sigmoid), 2 trials.
 """

@@ -122,12 +122,33 @@ def curves(tables, quick):
            curve("L2 distance of one run's network to the reference", x, fd, fd_sd),
            curve("W2 distance between the particle clouds", x, w2, w2_sd)]
     out[0].update(fit=fit, std_is="standard error of the mean", reference_risk=ref_mean,
-                  reference_risk_se=ref_se, risks=mean)
+                  reference_risk_se=ref_se, risks=mean,
+                  expansion=_expansion(np.r_[x, st["m_ref"]], np.r_[mean, ref_mean],
+                                       np.r_[se, ref_se]))
     out[1]["fit"] = analysis.fit_loglog(x, fd)
     out[2]["fit"] = analysis.fit_loglog(x, w2)
     if len(ref_states) > 1:
         out[1]["reference_floor"] = analysis.function_distance(ref_states[0], ref_states[1],
                                                                X)
+    return out
+
+
+def _expansion(x, y, se):
+    """Weighted least squares of the theory's expansion E[R_m] = R_inf + C / m + D / m^2
+    (exponent -1 imposed, with its next order), against C / m alone: coefficients,
+    standard errors, chi2 and dof of both."""
+    from scipy import stats
+
+    out = {}
+    for name, cols in (("first and second order", 3), ("first order only", 2)):
+        A = np.stack([x ** -k for k in range(cols)], axis=1) / se[:, None]
+        coef = np.linalg.lstsq(A, y / se, rcond=None)[0]
+        r = A @ coef - y / se
+        cov = np.linalg.inv(A.T @ A)
+        chi2, dof = float(r @ r), int(x.size - cols)
+        out[name] = {"coefficients": [float(v) for v in coef],
+                     "stderr": [float(v) for v in np.sqrt(np.diag(cov))],
+                     "chi2": chi2, "dof": dof, "p_value": float(stats.chi2.sf(chi2, dof))}
     return out
 
 
@@ -144,6 +165,12 @@ def checks(data):
                   for c in data["curves"]}
         out.append(check("every slope is determined: each 95 % interval is at most +-0.1",
                          max(widths.values()) <= 0.1, widths))
+        exp = gap["expansion"]["first and second order"]
+        out.append(check("the theory's bias, C / m with its next order D / m^2, fits the "
+                         "trial-averaged risks (chi2 p-value > 0.01)", exp["p_value"] > 0.01,
+                         {"C": round(exp["coefficients"][1], 4),
+                          "D": round(exp["coefficients"][2], 4),
+                          "chi2": round(exp["chi2"], 2), "dof": exp["dof"]}))
     return out
 
 
@@ -159,6 +186,15 @@ def plot(data, tables, path):
     ms = data["protocol"]["ms"]
     for ax, c, label in zip(axes, data["curves"], y_labels):
         draw_fitted(ax, c)
+        exp = (c.get("expansion") or {}).get("first and second order")
+        if exp:  # the theory's bias with its next order, exponent -1 imposed, on the
+            # same axis as the points (minus the power law's fitted limit)
+            xs = np.geomspace(ms[0], ms[-1], 100)
+            r_inf, cc, dd = exp["coefficients"]
+            ax.plot(xs, r_inf - c["fit"]["y_inf"] + cc / xs + dd / xs ** 2, "--",
+                    color="0.3", lw=0.9,
+                    label=f"C/m + D/m^2 (C = {cc:.3f}, D = {dd:.2f}; chi2 "
+                          f"{exp['chi2']:.1f} on {exp['dof']} dof)")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xticks(ms, [str(v) for v in ms])
