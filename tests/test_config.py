@@ -124,30 +124,3 @@ def test_random_sign_teacher_and_teacher_scale():
     np.testing.assert_array_equal(scaled.teacher[:, 1:], base.teacher[:, 1:])
     with pytest.raises(pt.ConfigError, match="problem.teacher_scale=0.0 is invalid"):
         pt.ProblemConfig(teacher_scale=0.0)
-
-
-@pytest.mark.parametrize("data, key", [
-    ({"oracle": {"kind": "exact", "n": 500}}, "oracle.n=500"),
-    ({"oracle": {"kind": "online", "n": 500}}, "oracle.n=500"),
-    ({"oracle": {"kind": "sampled", "batch": 5}}, "oracle.batch=5"),
-    ({"integrator": {"method": "euler", "rtol": 1e-3}}, "integrator.rtol=0.001"),
-    ({"integrator": {"method": "heun", "atol": 1e-3}}, "integrator.atol=0.001"),
-    ({"record": {"schedule": "log", "every": 3}}, "record.every=3"),
-    ({"record": {"schedule": "every", "times": [0.5]}}, r"record.times=\(0.5,\)"),
-])
-def test_keys_the_run_would_not_use_are_refused(data, key):
-    # a non-default value of a key that the chosen oracle, method or schedule does not
-    # read was silently ignored (a user who set oracle.n with the exact oracle believed
-    # the risk came from n samples); it is refused, naming the key and why
-    with pytest.raises(pt.ConfigError, match=key + ".*the key is not used with"):
-        pt.from_dict(data)
-
-
-def test_keys_are_accepted_where_they_apply():
-    pt.from_dict({"oracle": {"kind": "sampled", "n": 50}})
-    pt.from_dict({"oracle": {"kind": "online", "batch": 5}, "integrator": {"method": "sgd"}})
-    pt.from_dict({"integrator": {"method": "rk45", "rtol": 1e-3, "atol": 1e-6}})
-    pt.from_dict({"record": {"schedule": "every", "every": 3}})
-    pt.from_dict({"record": {"schedule": "times", "times": [0.5]}, "integrator": {"t_end": 1.0}})
-    # the defaults never trip the rule
-    pt.from_dict({"oracle": {"kind": "exact", "n": 1000, "batch": 100}})

@@ -193,8 +193,7 @@ def _check_unused(section, names, why):
     """Refuse a non-default value of keys that ``why`` does not use (never ignored)."""
     name = type(section).__name__
     prefix = {"ProblemConfig": "problem", "NetworkConfig": "network",
-              "IntegratorConfig": "integrator", "InitConfig": "init",
-              "OracleConfig": "oracle", "RecordConfig": "record"}[name]
+              "IntegratorConfig": "integrator", "InitConfig": "init"}[name]
     defaults = {f.name: f.default for f in fields(section)}
     for key in names:
         value = getattr(section, key)
@@ -333,10 +332,9 @@ class OracleConfig(_Section):
         Carlo sample of ``n`` inputs; a fresh batch of ``batch`` inputs per step
         (online SGD); the user's data set.
     n : int
-        Sample size of the `sampled` oracle (a value other than the default is refused
-        with the other kinds, which would not use it).
+        Sample size of the `sampled` oracle.
     batch : int
-        Batch size of the `online` oracle (likewise refused with the other kinds).
+        Batch size of the `online` oracle.
     quad_nodes : int
         Largest number of nodes per dimension of the adaptive 2-D quadrature (exact
         oracle with sigmoid, tanh, softplus).
@@ -357,12 +355,6 @@ class OracleConfig(_Section):
         _check_int("oracle.batch", self.batch, 1)
         _check_int("oracle.quad_nodes", self.quad_nodes, 24, 2000)
         _check_int("oracle.n_monitor", self.n_monitor, 0)
-        if self.kind != "sampled":
-            _check_unused(self, ("n",), f"oracle.kind = {self.kind!r} (the sample size of "
-                          "the 'sampled' oracle)")
-        if self.kind != "online":
-            _check_unused(self, ("batch",), f"oracle.kind = {self.kind!r} (the batch size "
-                          "of the 'online' oracle)")
 
 
 @dataclass(frozen=True)
@@ -379,8 +371,7 @@ class IntegratorConfig(_Section):
     t_end : float
         Final time, > 0.
     rtol, atol : float
-        Tolerances of the accuracy-controlled methods (values other than the defaults
-        are refused with the fixed-step methods).
+        Tolerances of the accuracy-controlled methods.
     lr_c, lr_a, lr_b : float
         Per-layer learning-rate multipliers (>= 0; 0 freezes the layer, e.g. lr_a =
         lr_b = 0 trains the output weights of fixed random features).
@@ -446,9 +437,6 @@ class IntegratorConfig(_Section):
                                                         getattr(self, name), 0.0,
                                                         allow_none=True))
         _check_int("integrator.chunk", self.chunk, 1)
-        if self.method not in ODE_METHODS:
-            _check_unused(self, ("rtol", "atol"), f"integrator.method = {self.method!r} "
-                          "(tolerances of the accuracy-controlled ODE methods)")
         object.__setattr__(self, "temperature",
                            _check_float("integrator.temperature", self.temperature, 0.0))
         _check_choice("integrator.temperature_schedule", self.temperature_schedule,
@@ -501,11 +489,9 @@ class RecordConfig(_Section):
     frames : int
         Number of particle snapshots for the log schedule (>= 2).
     every : int
-        Period in steps for the "every" schedule (a value other than the default is
-        refused with the other schedules).
+        Period in steps for the "every" schedule.
     times : tuple of float
-        Explicit times for the "times" schedule (increasing, in (0, t_end]; refused
-        with the other schedules).
+        Explicit times for the "times" schedule (increasing, in (0, t_end]).
     observables_factor : int
         Observables are recorded this many times more often than particles (>= 1).
     particles : {"schedule", "ends"}
@@ -538,12 +524,6 @@ class RecordConfig(_Section):
         if self.schedule == "times" and not ts:
             _fail("record.times", list(ts), "a non-empty list when schedule = 'times'")
         object.__setattr__(self, "times", ts)
-        if self.schedule != "every":
-            _check_unused(self, ("every",), f"record.schedule = {self.schedule!r} (the "
-                          "period of the 'every' schedule)")
-        if self.schedule != "times":
-            _check_unused(self, ("times",), f"record.schedule = {self.schedule!r} (the "
-                          "times of the 'times' schedule)")
         _check_int("record.observables_factor", self.observables_factor, 1)
         _check_choice("record.particles", self.particles, ("schedule", "ends"))
         _check_int("record.kernel_probes", self.kernel_probes, 0, 4096)
