@@ -135,8 +135,8 @@ def test_expected_loss_at_initialisation(rng):
 @pytest.mark.parametrize("method,oracle", [("euler", "exact"), ("heun", "sampled"),
                                            ("sgd", "online"), ("rk45", "exact")])
 def test_same_seed_same_result_bit_for_bit(method, oracle):
-    cfg = _cfg(method=method, t_end=0.3, oracle=pt.OracleConfig(kind=oracle, n=200, batch=20),
-               seed=5)
+    sizes = {"sampled": {"n": 200}, "online": {"batch": 20}}.get(oracle, {})
+    cfg = _cfg(method=method, t_end=0.3, oracle=pt.OracleConfig(kind=oracle, **sizes), seed=5)
     a, b = pt.simulate(cfg), pt.simulate(cfg)
     assert np.array_equal(a.theta, b.theta)
     assert np.array_equal(a.frames, b.frames)
@@ -146,7 +146,8 @@ def test_same_seed_same_result_bit_for_bit(method, oracle):
 
 @pytest.mark.parametrize("oracle", ["exact", "sampled"])
 def test_float32_agrees_with_float64(oracle):
-    cfg = _cfg(t_end=1.0, oracle=pt.OracleConfig(kind=oracle, n=300), bias=True)
+    sizes = {"n": 300} if oracle == "sampled" else {}
+    cfg = _cfg(t_end=1.0, oracle=pt.OracleConfig(kind=oracle, **sizes), bias=True)
     a = pt.simulate(cfg)
     b = pt.simulate(cfg.replace(dtype="float32"))
     assert b.theta.dtype == np.float32 and b.frames.dtype == np.float32

@@ -32,7 +32,9 @@ def _cfg(method="euler", oracle="exact", t_end=1.0, dt=0.01, m=6, storage="float
     if oracle == "dataset":
         problem = pt.ProblemConfig(kind="dataset", d=3, data=kw.pop("data"))
     return pt.Config(problem=problem, network=pt.NetworkConfig(m=m, bias=True),
-                     oracle=pt.OracleConfig(kind=oracle, n=200, batch=16, n_monitor=500),
+                     oracle=pt.OracleConfig(kind=oracle, n_monitor=500,
+                                            **{"sampled": {"n": 200},
+                                               "online": {"batch": 16}}.get(oracle, {})),
                      integrator=pt.IntegratorConfig(method=method, dt=dt, t_end=t_end),
                      record=pt.RecordConfig(frames=20),
                      output=pt.OutputConfig(storage_dtype=storage), seed=4, **kw)
