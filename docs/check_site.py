@@ -54,7 +54,8 @@ def check_page(browser, path):
                              capture_output=True, text=True, timeout=120).stdout
     finally:
         os.remove(probe)
-    found = re.search(r'<pre id="site-check">(.*?)</pre>', dom, re.S)
+    # (the theme's script gives every <pre> attributes of its own, e.g. tabindex)
+    found = re.search(r'<pre id="site-check"[^>]*>(.*?)</pre>', dom, re.S)
     if not found:
         raise RuntimeError(f"{path}: the page did not finish loading in Chromium")
     data = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
