@@ -204,6 +204,15 @@ def fixed_steps(theta, data, v, v2, tmp, lrc, wd, dt, nsteps, heun, stop_risk, s
     stats[4] = rsum
 
 
+def check_temperature(temperature):
+    """ValueError naming ``temperature`` unless it is a finite number >= 0."""
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float, np.number)) \
+            or not (math.isfinite(temperature) and temperature >= 0):
+        raise ValueError(f"temperature={temperature!r} is invalid; allowed: a finite number "
+                         ">= 0")
+    return float(temperature)
+
+
 def temperature_at(t, temperature, schedule="constant"):
     """T(t) of a temperature schedule (:data:`particles.registry.TEMPERATURE_SCHEDULES`).
 
@@ -220,10 +229,7 @@ def temperature_at(t, temperature, schedule="constant"):
     -------
     float or ndarray
     """
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float, np.number)) \
-            or not (math.isfinite(temperature) and temperature >= 0):
-        raise ValueError(f"temperature={temperature!r} is invalid; allowed: a finite number "
-                         ">= 0")
+    check_temperature(temperature)
     tt = np.asarray(t, dtype=np.float64) if not isinstance(t, str) else None
     if tt is None or not np.all(np.isfinite(tt) & (tt >= 0)):
         raise ValueError(f"t={t!r} is invalid; allowed: finite times >= 0")
@@ -347,10 +353,7 @@ class FixedStep(CompiledStep):
         check_oracle(oracle)
         _check_dt(dt)
         temperature_at(0.0, 0.0, temperature_schedule)  # checks the name
-        if isinstance(temperature, bool) or not isinstance(temperature, (int, float, np.number)) \
-                or not (math.isfinite(temperature) and temperature >= 0):
-            raise ValueError(f"temperature={temperature!r} is invalid; allowed: a finite "
-                             "number >= 0")
+        check_temperature(temperature)
         if temperature > 0 and method == "heun":
             raise ValueError(f"temperature={temperature!r} is invalid with method='heun'; "
                              "allowed: 0 (a temperature > 0 needs 'euler' or 'sgd')")

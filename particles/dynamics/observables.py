@@ -22,7 +22,7 @@ import numpy as np
 from .._numba.jit import FastCall, jit
 from ..registry import HOMOGENEOUS
 from ..model.state import rate_columns, trained_columns
-from .integrators import temperature_at
+from .integrators import check_temperature, temperature_at
 
 
 def invariants(theta, lr):
@@ -151,10 +151,7 @@ def free_energy(objective_value, entropy_value, temperature):
     -------
     float or ndarray
     """
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float, np.number)) \
-            or not (math.isfinite(temperature) and temperature >= 0):
-        raise ValueError(f"temperature={temperature!r} is invalid; allowed: a finite number "
-                         ">= 0")
+    check_temperature(temperature)
     return objective_value - temperature * entropy_value
 
 
