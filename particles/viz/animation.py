@@ -29,7 +29,7 @@ import numpy as np
 from .._checks import _check_int
 from .plotting import (NEG_COLOR, POS_COLOR, TEACHER_COLOR, _positive, check_output,
                        draw_reference, frame_indices, motion_indices, particle_scale, planar,
-                       projection_basis, sign_legend, unit_label)
+                       projection_basis, sign_colors, sign_legend, unit_label)
 
 
 def ffmpeg_path():
@@ -180,7 +180,7 @@ class Scene:
         self.history.append(p)
         pos = theta[:, 0] >= 0
         self.scat.set_offsets(p)
-        self.scat.set_facecolor(np.where(pos, POS_COLOR, NEG_COLOR))
+        self.scat.set_facecolor(sign_colors(theta[:, 0]))
         if self.size_by_c and self.cmax > 0:
             self.scat.set_sizes(8 + 60 * np.abs(theta[:, 0]) / self.cmax)
         else:

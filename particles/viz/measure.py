@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .plotting import NEG_COLOR, POS_COLOR, TEACHER_COLOR, _axes, _open, frame_indices
+from .plotting import TEACHER_COLOR, _axes, _open, frame_indices, sign_colors
 
 
 def is_measure(run):
@@ -59,7 +59,7 @@ def plot_measure_paths(run, ax=None, count=60, title=None):
     thetas = [theta for _, _, theta in run.iter_frames(idx)]
     xy = np.stack([measure_xy(t) for t in thetas])
     last = thetas[-1]
-    colors = np.where(last[:, 0] >= 0, POS_COLOR, NEG_COLOR)
+    colors = sign_colors(last[:, 0])
     xs = unwrap_breaks(xy[:, :, 0])
     for i in range(xy.shape[1]):
         ax.plot(xs[:, i], xy[:, i, 1], color=colors[i], lw=0.7, alpha=0.6)
@@ -124,15 +124,15 @@ def plot_deconvolution(run, axes=None, polished=True):
                 label=f"sup |V| = {value:.4g}")
     xy = measure_xy(theta)
     alive = theta[:, 0] != 0
-    top.scatter(xy[alive, 0], fv(xy[alive, 0]), c=np.where(theta[alive, 0] >= 0, POS_COLOR,
-                                                          NEG_COLOR), s=12, zorder=4)
+    top.scatter(xy[alive, 0], fv(xy[alive, 0]), c=sign_colors(theta[alive, 0]), s=12,
+                zorder=4)
     top.set_ylabel("first variation V(p)")
     top.legend(fontsize="x-small", loc="upper right")
     top.set_title(f"{which} state, t = {run.state.get('time', 0.0):.4g}: V(p) against "
                   f"+-reg = {lam:g}", fontsize="medium")
     cmax = float(np.abs(theta[:, 0]).max())
     draw_truth(bottom, prob.spikes)
-    bottom.scatter(xy[:, 0], xy[:, 1], c=np.where(theta[:, 0] >= 0, POS_COLOR, NEG_COLOR),
+    bottom.scatter(xy[:, 0], xy[:, 1], c=sign_colors(theta[:, 0]),
                    s=marker_sizes(theta, cmax), edgecolor="k", linewidth=0.3, zorder=4,
                    label="particles (area ~ |c|)")
     bottom.set_ylim(*mass_limits(prob.spikes, [theta]))

@@ -89,7 +89,7 @@ def curves(tables, quick):
 def checks(data):
     lo, hi = data["curves"]
     signs = sorted({int(np.sign(c)) for c, *_ in lo["teacher"]})
-    rays = np.radians([np.degrees(np.arctan2(y, x)) for _, x, y in lo["teacher"]])
+    rays = [np.arctan2(y, x) for _, x, y in lo["teacher"]]
     gaps = [float(np.degrees(abs(np.angle(np.exp(1j * (p - q))))))
             for i, p in enumerate(rays) for q in rays[i + 1:]]
     return [check("tau = 2 is lazy: the median neuron turns < 5 degrees, less than a fifth "

@@ -114,8 +114,9 @@ def curves(tables, quick):
     x = np.asarray(st["ms"], float)
     ref_mean = float(ref_risks.mean())
     ref_se = float(ref_risks.std(ddof=1) / np.sqrt(ref_risks.size))
-    fit = analysis.fit_power_offset(np.r_[x, st["m_ref"]], np.r_[mean, ref_mean],
-                                    np.r_[se, ref_se])
+    # the risks of every m and of the reference, with their standard errors
+    all_m, all_mean, all_se = np.r_[x, st["m_ref"]], np.r_[mean, ref_mean], np.r_[se, ref_se]
+    fit = analysis.fit_power_offset(all_m, all_mean, all_se)
     fit["intercept"] = float(np.log(fit["coefficient"])) if fit["coefficient"] > 0 else None
     gap = np.asarray(mean) - fit["y_inf"]
     out = [curve("gap of the trial-averaged risk at t = 4 to the fitted limit", x, gap, se),
@@ -123,8 +124,7 @@ def curves(tables, quick):
            curve("W2 distance between the particle clouds", x, w2, w2_sd)]
     out[0].update(fit=fit, std_is="standard error of the mean", reference_risk=ref_mean,
                   reference_risk_se=ref_se, risks=mean,
-                  expansion=_expansion(np.r_[x, st["m_ref"]], np.r_[mean, ref_mean],
-                                       np.r_[se, ref_se]))
+                  expansion=_expansion(all_m, all_mean, all_se))
     out[1]["fit"] = analysis.fit_loglog(x, fd)
     out[2]["fit"] = analysis.fit_loglog(x, w2)
     if len(ref_states) > 1:

@@ -187,8 +187,8 @@ def plot(data, tables, path):
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    from ...viz.measure import draw_truth, unwrap_breaks
-    from ...viz.plotting import NEG_COLOR, POS_COLOR, frame_indices
+    from ...viz.measure import draw_truth, measure_xy, unwrap_breaks
+    from ...viz.plotting import frame_indices, sign_colors
 
     fig, axes = plt.subplots(2, 2, figsize=(12, 8.2), layout="constrained")
     spikes = np.asarray(SPIKES)
@@ -199,9 +199,8 @@ def plot(data, tables, path):
         with tg.run(geos.index(geo)) as run:
             idx = frame_indices(run.times, 60)
             thetas = [np.asarray(th, dtype=np.float64) for _, _, th in run.iter_frames(idx)]
-        xy = np.stack([np.column_stack([t[:, 1] % 1.0, t[:, 0] / t.shape[0]]) for t in thetas])
-        last = thetas[-1]
-        colors = np.where(last[:, 0] >= 0, POS_COLOR, NEG_COLOR)
+        xy = np.stack([measure_xy(t) for t in thetas])
+        colors = sign_colors(thetas[-1][:, 0])
         xs = unwrap_breaks(xy[:, :, 0])
         for i in range(xy.shape[1]):
             ax.plot(xs[:, i], xy[:, i, 1], color=colors[i], lw=0.7, alpha=0.6)
