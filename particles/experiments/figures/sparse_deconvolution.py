@@ -200,7 +200,8 @@ def plot(data, tables, path):
             idx = frame_indices(run.times, 60)
             thetas = [np.asarray(th, dtype=np.float64) for _, _, th in run.iter_frames(idx)]
         xy = np.stack([measure_xy(t) for t in thetas])
-        colors = sign_colors(thetas[-1][:, 0])
+        last = thetas[-1]
+        colors = sign_colors(last[:, 0])
         xs = unwrap_breaks(xy[:, :, 0])
         for i in range(xy.shape[1]):
             ax.plot(xs[:, i], xy[:, i, 1], color=colors[i], lw=0.7, alpha=0.6)
