@@ -10,6 +10,15 @@ class ConfigError(ValueError):
     """A configuration value is invalid (the message names key, value and rule)."""
 
 
+class UnusedKeyError(ConfigError):
+    """A key is set to a non-default value that the rest of the configuration never
+    reads (refused rather than silently ignored); ``key`` is its dotted name."""
+
+    def __init__(self, message, key):
+        super().__init__(message)
+        self.key = key
+
+
 class RunError(RuntimeError):
     """An error raised inside a run's stepping loop, after every input was accepted.
 

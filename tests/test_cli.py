@@ -130,7 +130,7 @@ def test_existing_output_needs_overwrite(small, tmp_path, capsys):
 
 
 def test_help_on_every_subcommand(capsys):
-    for sub in ("run", "resume", "info", "plot", "animate"):
+    for sub in ("run", "resume", "info", "plot", "animate", "compile"):
         with pytest.raises(SystemExit) as e:
             main([sub, "--help"])
         assert e.value.code == 0
@@ -337,3 +337,30 @@ def test_a_closed_pipe_ends_quietly(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(sys, "stdout", Closed())
     assert main(["info", str(out)]) == 141
     assert capsys.readouterr().err == ""
+
+
+def test_divergence_advice_on_every_schedule(tmp_path, capsys):
+    """The advice reruns the start with its own record settings: a run recorded
+    "every" k steps is advised as well as a log-recorded one."""
+    cfg = tmp_path / "div.toml"
+    cfg.write_text("[integrator]\ndt = 5.0\nt_end = 5000.0\n[init]\ntau = 3.0\n"
+                   "[record]\nschedule = \"every\"\nevery = 10\n")
+    assert main(["run", str(cfg), "-o", str(tmp_path / "d.h5"), "-q"]) == 1
+    err = capsys.readouterr().err
+    assert "diverged" in err and "integrator.dt" in err, err
+
+
+def test_compile_fills_the_cache_for_every_target(capsys):
+    """`particles compile --all --json` runs every compiled path once (tiny, in memory)
+    and reports the seconds of each; a second call finds every kernel cached."""
+    import json
+
+    from particles.dynamics.warmup import targets
+
+    assert main(["compile", "--all", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [t["name"] for t in report["targets"]] == targets(everything=True)
+    assert len(report["targets"]) >= 14 and targets()[0].startswith("default job")
+    assert main(["compile"]) == 0
+    captured = capsys.readouterr()
+    assert "[1/1] default job" in captured.err and "compiled 1 target(s)" in captured.out

@@ -124,3 +124,76 @@ def test_random_sign_teacher_and_teacher_scale():
     np.testing.assert_array_equal(scaled.teacher[:, 1:], base.teacher[:, 1:])
     with pytest.raises(pt.ConfigError, match="problem.teacher_scale=0.0 is invalid"):
         pt.ProblemConfig(teacher_scale=0.0)
+
+
+#: keys that the rest of the configuration never reads: refused when set (never ignored)
+UNUSED = [
+    (["oracle.n=500"], "oracle.n", "oracle.kind = 'exact'"),
+    (["oracle.kind=online", "integrator.method=sgd", "oracle.n=500"], "oracle.n",
+     "oracle.kind = 'online'"),
+    (["oracle.batch=32"], "oracle.batch", "oracle.kind = 'exact'"),
+    (["oracle.kind=sampled", "oracle.batch=32"], "oracle.batch", "oracle.kind = 'sampled'"),
+    (["oracle.n_monitor=500"], "oracle.n_monitor", "oracle.kind = 'exact'"),
+    (["integrator.rtol=1e-6"], "integrator.rtol", "integrator.method = 'euler'"),
+    (["integrator.method=heun", "integrator.atol=1e-6"], "integrator.atol",
+     "integrator.method = 'heun'"),
+    (["record.every=50"], "record.every", "record.schedule = 'log'"),
+    (["record.schedule=every", "record.times=[1.0, 2.0]"], "record.times",
+     "record.schedule = 'every'"),
+]
+
+
+@pytest.mark.parametrize("sets,key,why", UNUSED)
+def test_keys_that_are_not_read_are_refused(sets, key, why, tmp_path, capsys):
+    from particles.cli import main
+
+    argv = ["run", "-o", str(tmp_path / "r.h5"), "--no-animate", "-q"]
+    for s in sets:
+        argv += ["--set", s]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{key}=" in err[0] and why in err[0], err
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("sets,key,why", UNUSED[:1] + UNUSED[5:])
+def test_the_same_keys_are_read_where_they_apply(sets, key, why):
+    """The keys refused above are accepted with the choice that reads them."""
+    section, name = key.split(".")
+    use = {"oracle.n": {"oracle": {"kind": "sampled"}},
+           "integrator.rtol": {"integrator": {"method": "rk45"}},
+           "integrator.atol": {"integrator": {"method": "rk45"}},
+           "record.every": {"record": {"schedule": "every"}},
+           "record.times": {"record": {"schedule": "times"}}}[key]
+    value = {"oracle.n": 500, "integrator.rtol": 1e-6, "integrator.atol": 1e-6,
+             "record.every": 50, "record.times": (1.0, 2.0)}[key]
+    data = {s: dict(v) for s, v in use.items()}
+    data.setdefault(section, {})[name] = value
+    assert getattr(getattr(C.from_dict(data), section), name) == value
+
+
+def test_run_files_of_earlier_versions_with_unread_keys_still_load(tmp_path):
+    """Earlier versions accepted keys their run never read; such files open (the keys
+    reset to their defaults, which changes nothing about the run) and resume."""
+    import json
+
+    import h5py
+
+    cfg = pt.Config(network=pt.NetworkConfig(m=4),
+                    integrator=pt.IntegratorConfig(dt=0.05, t_end=0.5),
+                    record=pt.RecordConfig(kernel_probes=0))
+    path = tmp_path / "old.h5"
+    pt.run(cfg, path, interrupted=lambda: True)
+    with h5py.File(path, "r+") as f:
+        stored = json.loads(f["parameters"].attrs["config"])
+        stored["oracle"]["n"] = 123
+        stored["integrator"]["rtol"] = 1e-3
+        stored["record"]["every"] = 7
+        f["parameters"].attrs["config"] = json.dumps(stored)
+    with pytest.raises(C.ConfigError, match="oracle.n=123"):
+        C.from_dict(stored)
+    with pt.load(path) as run:
+        assert run.config == cfg
+    res = pt.resume(path)
+    assert res.status == "complete"
+    np.testing.assert_array_equal(res.theta, pt.simulate(cfg).theta)

@@ -167,3 +167,31 @@ def test_threads_option_and_default(rng):
                     integrator=pt.IntegratorConfig(dt=0.1, t_end=1.0))
     one = pt.simulate(cfg.replace(threads=1))
     np.testing.assert_array_equal(pt.simulate(cfg).theta, one.theta)
+
+
+def test_cache_write_guard_hook(tmp_path):
+    """A kernel whose cache write finds no room (here a 1-byte file-size limit on an empty
+    cache directory) runs and warns once; before the guard its first call raised
+    OSError 'File too large' and failed the command."""
+    code = (
+        "import resource, signal, warnings\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (1, 1))\n"
+        "from particles.kernels.bvn import bvn_cdf\n"
+        "with warnings.catch_warnings(record=True) as w:\n"
+        "    warnings.simplefilter('always')\n"
+        "    p = bvn_cdf(0.0, 0.0, 0.0)\n"
+        "print(p, sum('could not be cached (File too large' in str(x.message) for x in w))\n")
+    env_dir = tmp_path / "cache"
+    old = os.environ.get("NUMBA_CACHE_DIR")
+    os.environ["NUMBA_CACHE_DIR"] = str(env_dir)
+    try:
+        out = _python(code)
+    finally:
+        if old is None:
+            os.environ.pop("NUMBA_CACHE_DIR")
+        else:
+            os.environ["NUMBA_CACHE_DIR"] = old
+    value, warned = out.split()
+    np.testing.assert_allclose(float(value), 0.25, rtol=1e-14)
+    assert int(warned) >= 1

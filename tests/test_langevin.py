@@ -163,7 +163,8 @@ def test_seeds_keep_their_meaning():
 
 @pytest.mark.parametrize("method,oracle", [("euler", "exact"), ("sgd", "online")])
 def test_resume_noisy_run_bit_for_bit(method, oracle, tmp_path):
-    oc = pt.OracleConfig(kind=oracle, batch=16, n_monitor=200)
+    oc = (pt.OracleConfig(kind=oracle, batch=16, n_monitor=200) if oracle == "online"
+          else pt.OracleConfig(kind=oracle))
     full = pt.simulate(_cfg(method=method, oracle=oc, t_end=1.0, schedule="log"))
     pt.run(_cfg(method=method, oracle=oc, t_end=0.5, schedule="log"), tmp_path / "r.h5")
     with pt.load(tmp_path / "r.h5") as run:

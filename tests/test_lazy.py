@@ -11,6 +11,7 @@ import particles as pt
 from particles import lazy
 from particles.oracles.tangent import exact_tangent_oracle, online_tangent_oracle, tangent_oracle
 from particles.model.problems import teacher_student
+from particles.registry import FIXED_METHODS
 
 import naive
 
@@ -388,8 +389,9 @@ def _dataset_config(m=40, alpha=1.0, model="full", t_end=2.0, method="dop853", d
         network=pt.NetworkConfig(m=m, alpha=alpha, model=model, bias=True),
         init=pt.InitConfig(**init),
         oracle=pt.OracleConfig(kind="dataset"),
-        integrator=pt.IntegratorConfig(method=method, dt=0.01, t_end=t_end, rtol=1e-12,
-                                       atol=1e-14),
+        integrator=pt.IntegratorConfig(method=method, dt=0.01, t_end=t_end,
+                                       **({} if method in FIXED_METHODS else
+                                          dict(rtol=1e-12, atol=1e-14))),
         record=pt.RecordConfig(frames=6))
 
 

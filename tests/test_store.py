@@ -32,9 +32,10 @@ def _cfg(method="euler", oracle="exact", t_end=1.0, dt=0.01, m=6, storage="float
     if oracle == "dataset":
         problem = pt.ProblemConfig(kind="dataset", d=3, data=kw.pop("data"))
     return pt.Config(problem=problem, network=pt.NetworkConfig(m=m, bias=True),
-                     oracle=pt.OracleConfig(kind=oracle, n_monitor=500,
-                                            **{"sampled": {"n": 200},
-                                               "online": {"batch": 16}}.get(oracle, {})),
+                     oracle=pt.OracleConfig(kind=oracle,
+                                            **{"sampled": {"n": 200, "n_monitor": 500},
+                                               "online": {"batch": 16, "n_monitor": 500}
+                                               }.get(oracle, {})),
                      integrator=pt.IntegratorConfig(method=method, dt=dt, t_end=t_end),
                      record=pt.RecordConfig(frames=20),
                      output=pt.OutputConfig(storage_dtype=storage), seed=4, **kw)
@@ -163,9 +164,16 @@ def test_not_a_run_and_missing(tmp_path):
         pt.load(tmp_path / "text.h5")
 
 
+def _oracle(kind, batch, n_monitor):
+    """An oracle section with the sizes its kind reads (others are refused when set)."""
+    sizes = {"online": dict(batch=batch, n_monitor=n_monitor),
+             "sampled": dict(n_monitor=n_monitor)}.get(kind, {})
+    return pt.OracleConfig(kind=kind, **sizes)
+
+
 def _write_config(tmp_path, method, oracle, t_end, every=200):
     cfg = pt.Config(problem=pt.ProblemConfig(d=2, m0=3), network=pt.NetworkConfig(m=48),
-                    oracle=pt.OracleConfig(kind=oracle, batch=32, n_monitor=2000),
+                    oracle=_oracle(oracle, batch=32, n_monitor=2000),
                     integrator=pt.IntegratorConfig(method=method, dt=0.01, t_end=t_end,
                                                    chunk=50),
                     record=pt.RecordConfig(schedule="every", every=every, observables_factor=2),

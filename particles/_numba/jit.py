@@ -7,16 +7,19 @@ that must vectorise and allow only reassociation and FMA contraction
 (:data:`FASTMATH`: no 'nnan'/'ninf', so NaN and Inf keep their meaning).
 Nothing here compiles at import time.
 
-Three uses of Numba internals live here and nowhere else, each tested in
+Four uses of Numba internals live here and nowhere else, each tested in
 ``tests/test_jit.py`` (a test fails when one stops working; pyproject.toml pins the
 Numba range they were tested with):
 
 * the cache guard (``CacheImpl._locator_classes``): package-wide cache invalidation;
+* the cache-write guard (``Cache.save_overload``): a full disk or a file-size limit
+  while a kernel is cached is a warning, not a failed command;
 * the thread-pool launch (``numba.np.ufunc.parallel._launch_threads``);
 * :class:`FastCall` (``Dispatcher.overloads[...].entry_point``).
 
 When a hook cannot be installed, a :class:`RuntimeWarning` says so (never silently).
 """
+import errno
 import hashlib
 import os
 import warnings
@@ -107,6 +110,54 @@ def _install_cache_guard():
 
 
 _install_cache_guard()
+
+#: errno values of a write that found no room (full disk, quota, file-size limit)
+_NO_ROOM = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+#: the kernels of this process whose cache write found no room
+_uncached = []
+
+
+def _install_cache_write_guard():
+    """Let a kernel run when caching it fails for want of room.
+
+    Numba writes a compiled kernel to its cache right after compiling it, and lets an
+    OSError of that write escape from the first call: under a full disk or a small
+    file-size limit (``ulimit -f``) a run failed in its first step although the kernel
+    was compiled. For this package's kernels (those behind the cache guard above) such
+    a write now warns (once per process) and the kernel runs uncached; other errors, and
+    other packages' kernels, are untouched.
+    """
+    try:
+        from numba.core import caching
+
+        original = caching.Cache.save_overload
+    except (ImportError, AttributeError) as exc:  # pragma: no cover - other Numba versions
+        warnings.warn(f"particles: Numba {numba.__version__} has no Cache.save_overload "
+                      f"({exc}); a full disk while a kernel is cached fails the command",
+                      RuntimeWarning, stacklevel=2)
+        return
+    if getattr(original, "_particles_guard", False):
+        return
+
+    def save_overload(self, sig, data):
+        try:
+            original(self, sig, data)
+        except OSError as exc:
+            locator = getattr(getattr(self, "_impl", None), "locator", None)
+            if exc.errno not in _NO_ROOM or not getattr(locator, "_particles_guard", False):
+                raise
+            if not _uncached:  # one warning for all the kernels of the process
+                warnings.warn(f"particles: compiled kernels could not be cached "
+                              f"({os.strerror(exc.errno)}, in {self._cache_path}); they run, "
+                              "and are compiled again by the next process", RuntimeWarning,
+                              stacklevel=2)
+            _uncached.append(self._name)
+
+    save_overload._particles_guard = True
+    caching.Cache.save_overload = save_overload
+
+
+_install_cache_write_guard()
 
 # nogil lets a caller run kernels from several Python threads; error_model="numpy"
 # makes a division by zero give inf/nan (checked by the divergence guard) instead of

@@ -14,8 +14,7 @@ import time
 
 from .text import _Progress, summary
 
-DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data",
-                              "default.toml")
+from ..config.io import DEFAULT_CONFIG
 
 
 class UsageError(Exception):
@@ -131,6 +130,18 @@ def _build_parser():
     fg.add_argument("-o", "--output", metavar="DIR", default=None,
                     help="output directory (default: figure-NAME[-quick])")
     _executor_options(fg)
+
+    co = sub.add_parser("compile", help="fill the kernel cache ahead of time",
+                        description="Compile the Numba kernels of the embedded default job "
+                        "(with --all: of every oracle, activation family, precision and "
+                        "integrator) into the cache (NUMBA_CACHE_DIR), so that later "
+                        "processes start at once, e.g. when building a Docker image or on a "
+                        "cluster's login node. Kernels cached already load in well under a "
+                        "second.")
+    co.add_argument("--all", action="store_true", dest="everything",
+                    help="every compiled path, not only the default job's")
+    co.add_argument("--json", action="store_true", help="print the seconds per target "
+                    "as JSON")
 
     i = sub.add_parser("info", help="summarise a run file",
                        description="Print the configuration, progress, last risk, completion "
@@ -423,6 +434,28 @@ def cmd_certify(args):
     return 0
 
 
+def cmd_compile(args):
+    import json
+
+    from ..dynamics.warmup import compile_kernels, targets
+
+    n = len(targets(args.everything))
+    print(f"compiling the kernels of {n} target(s) into the cache; a target not cached "
+          "yet takes 10 to 60 s on 2 cores", file=sys.stderr, flush=True)
+
+    def progress(k, total, name, seconds):
+        print(f"[{k}/{total}] {name}: {seconds:.1f} s", file=sys.stderr, flush=True)
+
+    t0 = time.perf_counter()
+    done = compile_kernels(args.everything, progress=progress)
+    total = time.perf_counter() - t0
+    if args.json:
+        print(json.dumps({"targets": done, "seconds": total}, indent=1))
+    else:
+        print(f"compiled {len(done)} target(s) in {total:.1f} s")
+    return 0
+
+
 def cmd_info(args):
     from ..io import load
 
@@ -491,8 +524,11 @@ def _save(fig, out, dpi):
     open)."""
     import matplotlib.pyplot as plt
 
+    from ..io.atomic import replaced
+
     try:
-        fig.savefig(out, dpi=dpi)
+        with replaced(out, keep_extension=True) as tmp:
+            fig.savefig(tmp, dpi=dpi)
     finally:
         plt.close(fig)
 
@@ -565,7 +601,7 @@ def cmd_figure(args):
 
 COMMANDS = {"run": cmd_run, "resume": cmd_resume, "info": cmd_info, "plot": cmd_plot,
             "animate": cmd_animate, "polish": cmd_polish, "certify": cmd_certify,
-            "sweep": cmd_sweep, "figure": cmd_figure}
+            "sweep": cmd_sweep, "figure": cmd_figure, "compile": cmd_compile}
 
 
 def main(argv=None):
@@ -638,12 +674,22 @@ def _main(argv):
             pass
         return 141  # as a process killed by SIGPIPE
     except OSError as exc:  # reading a damaged file (HDF5 checksum or structure errors)
-        print(f"error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
-              file=sys.stderr)
+        from ..io.atomic import no_room
+
+        if no_room(exc):  # a write that found no room is a failure, not bad input
+            print(f"error: writing failed: {_first_line(exc)} (no space left or the "
+                  "file-size limit reached)", file=sys.stderr)
+            return 1
+        print(f"error: {_first_line(exc)}", file=sys.stderr)
         return 2
     except Exception as exc:  # noqa: BLE001 - a failed run: one line, status 1
-        print(f"error: run failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"error: run failed: {type(exc).__name__}: {_first_line(exc)}",
+              file=sys.stderr)
         return 1
+
+
+def _first_line(exc):
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def entry():

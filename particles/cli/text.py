@@ -77,8 +77,9 @@ class _Progress:
 
 def _compile_notice():
     where = os.environ.get("NUMBA_CACHE_DIR") or "__pycache__ next to the package"
-    print(f"compiling the kernels this run needs (first run only: about 15 s on 2 cores; "
-          f"later runs load them from {where})", file=sys.stderr, flush=True)
+    print(f"compiling the kernels this run needs (first run only: 20 to 60 s on 2 cores; "
+          f"later runs load them from {where}; `particles compile --all` fills the cache "
+          "ahead of time)", file=sys.stderr, flush=True)
 
 
 def _progress(run, st):

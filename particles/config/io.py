@@ -7,6 +7,10 @@ from dataclasses import fields
 
 from .._checks import ConfigError
 
+#: the embedded default job of ``particles run`` (a TOML file shipped with the package)
+DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                              "data", "default.toml")
+
 
 def _schema():
     from .schema import _SECTIONS, Config
@@ -53,6 +57,38 @@ def from_dict(data):
             vals["times"] = tuple(vals["times"])
         top[key] = cls(**vals)
     return Config(**top)
+
+
+def from_stored(data):
+    """The :class:`Config` stored in a run file (as :func:`from_dict`), forgiving one thing.
+
+    Files written by earlier versions can hold keys that their run never read (e.g.
+    ``record.every`` with the log schedule), which :func:`from_dict` now refuses; such
+    keys are reset to their defaults here, which changes nothing about the run.
+
+    Parameters
+    ----------
+    data : dict
+        The stored configuration (nested mappings).
+
+    Returns
+    -------
+    Config
+    """
+    from .._checks import UnusedKeyError
+
+    if not isinstance(data, dict):
+        return from_dict(data)
+    data = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
+    for _ in range(64):
+        try:
+            return from_dict(data)
+        except UnusedKeyError as exc:
+            section, key = exc.key.split(".")
+            if key not in data.get(section, {}):
+                raise
+            del data[section][key]
+    return from_dict(data)
 
 
 def to_dict(config) -> dict:

@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Optional, Tuple
 
-from .._checks import (ConfigError, _check_bool, _check_choice, _check_float,  # noqa: F401
+from .._checks import (ConfigError, UnusedKeyError, _check_bool, _check_choice, _check_float,  # noqa: F401
                       _check_int, _fail)
 from ..registry import (ACTIVATIONS, FIXED_METHODS, GEOMETRIES, LOSSES, PROBLEM_KINDS,
                         TEMPERATURE_SCHEDULES)
@@ -193,13 +193,15 @@ def _check_unused(section, names, why):
     """Refuse a non-default value of keys that ``why`` does not use (never ignored)."""
     name = type(section).__name__
     prefix = {"ProblemConfig": "problem", "NetworkConfig": "network",
-              "IntegratorConfig": "integrator", "InitConfig": "init"}[name]
+              "IntegratorConfig": "integrator", "InitConfig": "init",
+              "OracleConfig": "oracle", "RecordConfig": "record"}[name]
     defaults = {f.name: f.default for f in fields(section)}
     for key in names:
         value = getattr(section, key)
         if value != defaults[key]:
-            _fail(f"{prefix}.{key}", value, f"its default {defaults[key]!r}: the key is not "
-                  f"used with {why}")
+            raise UnusedKeyError(f"{prefix}.{key}={value!r} is invalid; allowed: its default "
+                                 f"{defaults[key]!r}: the key is not used with {why}",
+                                 f"{prefix}.{key}")
 
 
 @dataclass(frozen=True)
@@ -332,15 +334,16 @@ class OracleConfig(_Section):
         Carlo sample of ``n`` inputs; a fresh batch of ``batch`` inputs per step
         (online SGD); the user's data set.
     n : int
-        Sample size of the `sampled` oracle.
+        Sample size of the `sampled` oracle (set with another kind: refused).
     batch : int
-        Batch size of the `online` oracle.
+        Batch size of the `online` oracle (set with another kind: refused).
     quad_nodes : int
         Largest number of nodes per dimension of the adaptive 2-D quadrature (exact
         oracle with sigmoid, tanh, softplus).
     n_monitor : int
         Size of the fixed sample used to report the risk when no exact formula
-        applies (online oracle); 0 disables it.
+        applies (sampled and online oracles; set with another kind: refused); 0
+        disables it.
     """
 
     kind: str = "exact"
@@ -355,6 +358,15 @@ class OracleConfig(_Section):
         _check_int("oracle.batch", self.batch, 1)
         _check_int("oracle.quad_nodes", self.quad_nodes, 24, 2000)
         _check_int("oracle.n_monitor", self.n_monitor, 0)
+        if self.kind != "sampled":
+            _check_unused(self, ("n",), f"oracle.kind = {self.kind!r} (the sample size of "
+                          "the 'sampled' oracle)")
+        if self.kind != "online":
+            _check_unused(self, ("batch",), f"oracle.kind = {self.kind!r} (the batch size "
+                          "of the 'online' oracle)")
+        if self.kind not in ("sampled", "online"):
+            _check_unused(self, ("n_monitor",), f"oracle.kind = {self.kind!r} (the monitor "
+                          "sample of the 'sampled' and 'online' oracles)")
 
 
 @dataclass(frozen=True)
@@ -371,7 +383,8 @@ class IntegratorConfig(_Section):
     t_end : float
         Final time, > 0.
     rtol, atol : float
-        Tolerances of the accuracy-controlled methods.
+        Tolerances of the accuracy-controlled methods (set with a fixed-step method:
+        refused).
     lr_c, lr_a, lr_b : float
         Per-layer learning-rate multipliers (>= 0; 0 freezes the layer, e.g. lr_a =
         lr_b = 0 trains the output weights of fixed random features).
@@ -454,6 +467,9 @@ class IntegratorConfig(_Section):
                   "'constant' with integrator.temperature = 0 (nothing to anneal)")
         if self.method in FIXED_METHODS and self.dt > self.t_end:
             _fail("integrator.dt", self.dt, f"a step <= t_end = {self.t_end}")
+        if self.method in FIXED_METHODS:
+            _check_unused(self, ("rtol", "atol"), f"integrator.method = {self.method!r} (the "
+                          "tolerances of the accuracy-controlled methods)")
         _check_choice("integrator.geometry", self.geometry, tuple(GEOMETRIES))
         object.__setattr__(self, "fr_rate", _check_float("integrator.fr_rate", self.fr_rate,
                                                          0.0, MAX_RATE, lo_open=True))
@@ -489,9 +505,10 @@ class RecordConfig(_Section):
     frames : int
         Number of particle snapshots for the log schedule (>= 2).
     every : int
-        Period in steps for the "every" schedule.
+        Period in steps for the "every" schedule (set with another schedule: refused).
     times : tuple of float
-        Explicit times for the "times" schedule (increasing, in (0, t_end]).
+        Explicit times for the "times" schedule (increasing, in (0, t_end]; set with
+        another schedule: refused).
     observables_factor : int
         Observables are recorded this many times more often than particles (>= 1).
     particles : {"schedule", "ends"}
@@ -527,6 +544,13 @@ class RecordConfig(_Section):
         _check_int("record.observables_factor", self.observables_factor, 1)
         _check_choice("record.particles", self.particles, ("schedule", "ends"))
         _check_int("record.kernel_probes", self.kernel_probes, 0, 4096)
+        if self.schedule != "every":
+            _check_unused(self, ("every",), f"record.schedule = {self.schedule!r} (the "
+                          "period of the 'every' schedule)")
+        if self.schedule != "times" and ts:
+            raise UnusedKeyError(f"record.times={list(ts)!r} is invalid; allowed: [] with "
+                                 f"record.schedule = {self.schedule!r}: the key is not used "
+                                 "(the times of the 'times' schedule)", "record.times")
 
 
 @dataclass(frozen=True)

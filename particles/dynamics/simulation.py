@@ -426,7 +426,7 @@ class Simulation:
             if horizon / dt > budget:
                 break
             ic = self.config.integrator.replace(dt=dt, t_end=max(horizon, dt))
-            probe = self.config.replace(integrator=ic, record=self.config.record.replace(
+            probe = self.config.replace(integrator=ic, record=_cfg.RecordConfig(
                 schedule="log", frames=2, observables_factor=1, kernel_probes=0))
             sim = Simulation(probe, theta=self.theta0, problem=self.problem)
             if sim.run(keep=False).status != "diverged":

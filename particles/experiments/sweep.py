@@ -47,11 +47,15 @@ import numpy as np
 from .._checks import ConfigError
 from ..config import Config
 from ..config.io import assign, from_dict, read_toml, to_dict
+from ..io.atomic import replaced
+from ..io.writer import write_whole
 
 SEED_CHOICES = ("trial", "point", "fixed")
 #: the most runs one sweep may hold (each writes a file; checked from the numbers,
 #: before any run's config is built)
 MAX_RUNS = 100_000
+#: room for index.h5's structure besides its table (its groups and links)
+INDEX_MARGIN = 2 ** 16
 SEED_KEYS = ("problem", "init", "run")
 
 
@@ -424,7 +428,7 @@ def run_task(task):
         if os.path.exists(path):
             with Run(path) as run:
                 status = run.checkpoint().get("status", "running")
-                if to_dict(run.config) != to_dict(config.replace(
+                if to_dict(run.config) != to_dict(_as_stored(config).replace(
                         output=run.config.output, threads=run.config.threads)):
                     raise ConfigError(f"{path!r} holds another configuration; move it away "
                                       "or start the sweep in a new directory")
@@ -583,13 +587,22 @@ def _reporter(progress, total, what):
     return line
 
 
+def _as_stored(config):
+    """``config`` as its run file stores it: resolved by the problem it builds (e.g. a
+    deconvolution's drawn spikes and their number), so that the run file of an
+    interrupted sweep is recognised as its own when the sweep is rerun."""
+    from ..model import problems
+
+    problem = problems.from_config(config.problem, config.network, config.seed)
+    return problems.resolve_config(config, problem, False)
+
+
 def _write_json(path, data):
     from ..io.annotate import _plain
 
-    tmp = path + ".tmp"
-    with open(tmp, "w") as fh:
-        json.dump(data, fh, indent=1, default=_plain)
-    os.replace(tmp, path)
+    with replaced(path) as tmp:
+        with open(tmp, "w") as fh:
+            json.dump(data, fh, indent=1, default=_plain)
 
 
 def write_index(sweep, out_dir, results=()):
@@ -618,21 +631,20 @@ def write_index(sweep, out_dir, results=()):
             rows.append(_flat(row, sweep))
     columns = _columns(rows)
     _write_json(os.path.join(out_dir, "summary.json"), {"columns": columns, "rows": rows})
-    tmp = os.path.join(out_dir, "summary.csv.tmp")
-    with open(tmp, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=columns)
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: r.get(k, "") for k in columns})
-    os.replace(tmp, os.path.join(out_dir, "summary.csv"))
-    tmp = os.path.join(out_dir, "index.h5.tmp")
-    with h5py.File(tmp, "w") as f:
+    with replaced(os.path.join(out_dir, "summary.csv")) as tmp:
+        with open(tmp, "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=columns)
+            w.writeheader()
+            for r in rows:
+                w.writerow({k: r.get(k, "") for k in columns})
+    def fill(f, check):
         f.attrs["sweep"] = json.dumps(sweep.to_dict())
         runs = f.create_group("runs")
         for r in rows:
             if os.path.exists(r["path"]) and r["status"] not in ("missing",):
                 name = os.path.splitext(os.path.basename(r["path"]))[0]
                 runs[name] = h5py.ExternalLink(os.path.basename(r["path"]), "/")
+        check()
         table = f.create_group("table")
         for c in columns:
             vals = [r.get(c, None) for r in rows]
@@ -642,7 +654,12 @@ def write_index(sweep, out_dir, results=()):
             else:
                 table[c] = np.asarray(["" if v is None else str(v) for v in vals],
                                       dtype=h5py.string_dtype())
-    os.replace(tmp, os.path.join(out_dir, "index.h5"))
+            check()
+
+    index = os.path.join(out_dir, "index.h5")
+    write_whole(index, fill, need=INDEX_MARGIN + 64 * len(rows) * (len(columns) + 1),
+                what=f"writing {index!r}", kept="every run file is kept; rerun the sweep "
+                "(it skips complete runs) to write the index")
     return rows
 
 

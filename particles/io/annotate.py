@@ -10,9 +10,18 @@ from .lock import WriterLock
 from .reader import Run
 from .verify import check_slots
 
+#: room kept for HDF5's own structures when an annotation is added (a group, its
+#: attribute and its datasets' headers)
+ANNOTATION_MARGIN = 2 ** 16
+
 
 def annotate(path, name, attrs, arrays=None, group="optimality"):
     """Write the group ``/<group>/<name>`` (replacing an earlier one) into ``path``.
+
+    The file is never changed in place: a copy is annotated and then renamed over it,
+    so a command that fails while writing (a full disk, a file-size limit, Ctrl-C)
+    leaves the run file exactly as it was. This needs room for one more copy of the
+    file, which is checked before anything is written.
 
     Parameters
     ----------
@@ -26,21 +35,37 @@ def annotate(path, name, attrs, arrays=None, group="optimality"):
         Datasets of the group (with checksums).
     group : str
         "optimality" (polish, certificate) or "lazy" (the tangent twin's gap).
+
+    Raises
+    ------
+    particles.io.writer.StoreWriteError
+        There is no room for the annotated copy, or writing it failed; the run file is
+        unchanged either way.
     """
-    import h5py
+    from .writer import write_whole
 
     path = os.fspath(path)
+    report = json.dumps(attrs, default=_plain)
+    arrays = {key: np.asarray(value) for key, value in (arrays or {}).items()}
+
+    def fill(f, check):
+        parent = f.require_group(group)
+        if name in parent:
+            del parent[name]
+        g = parent.create_group(name)
+        g.attrs["report"] = report
+        check()
+        for key, value in arrays.items():
+            g.create_dataset(key, data=value, fletcher32=True)
+            check()
+
     with WriterLock(path):
         with Run(path) as run:  # the file is intact before it is changed
             check_slots(run.f, path)
-        with h5py.File(path, "r+", libver="latest", locking=False) as f:
-            parent = f.require_group(group)
-            if name in parent:
-                del parent[name]
-            g = parent.create_group(name)
-            g.attrs["report"] = json.dumps(attrs, default=_plain)
-            for key, value in (arrays or {}).items():
-                g.create_dataset(key, data=np.asarray(value), fletcher32=True)
+        need = (os.path.getsize(path) + len(report) + sum(a.nbytes for a in arrays.values())
+                + ANNOTATION_MARGIN)
+        write_whole(path, fill, need=need, what=f"annotating {path!r}",
+                    kept="the file is unchanged", copy=True)
 
 
 def read_annotation(f, name, group="optimality"):

@@ -34,7 +34,7 @@ class Run:
     """
 
     def __init__(self, path, allow_truncated=False, records=True):
-        from ..config import from_dict
+        from ..config.io import from_stored
 
         self.path = os.fspath(path)
         if os.path.isdir(self.path):
@@ -57,7 +57,7 @@ class Run:
                 raise NotARunError(f"{self.path!r} is damaged: "
                                    f"{str(exc).splitlines()[0][:160]}") from None
             try:
-                self.config = from_dict(head["config"])
+                self.config = from_stored(head["config"])
             except (ValueError, TypeError) as exc:
                 raise NotARunError(f"{self.path!r} holds an invalid config: {exc}") from None
         except BaseException:

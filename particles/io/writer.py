@@ -33,12 +33,16 @@ checkpoint that no flushed record postdates.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
+import sys
 import time as _time
 
 import numpy as np
 
+from .atomic import space_left
 from .recorder import Recorder
 from .layout import STATE_BYTES, _json_default, create_layout
 from .lock import WriterLock
@@ -254,15 +258,7 @@ class H5Writer(Recorder):
     def _space_left(self, path=None):
         """Bytes the file ``path`` (default: this run file) may still grow by: free space
         on its file system, capped by the process's file-size limit."""
-        import resource
-
-        path = self.path if path is None else path
-        st = os.statvfs(os.path.dirname(os.path.abspath(path)))
-        free = st.f_bavail * st.f_frsize
-        soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
-        if soft != resource.RLIM_INFINITY:
-            free = min(free, soft - (os.path.getsize(path) if os.path.exists(path) else 0))
-        return free
+        return space_left(self.path if path is None else path)
 
     def _reserve(self, n_frames, n_obs, checkpoint):
         """Stop cleanly, before writing, when the records would not fit.
@@ -399,6 +395,80 @@ class H5Writer(Recorder):
             self.f.close()
             self.f = None
         self.lock.release()
+
+
+def write_whole(path, fill, *, need, what, kept, copy=False):
+    """Write the HDF5 file ``path`` whole or not at all.
+
+    A new file (or, with ``copy``, a copy of ``path``) is opened under a temporary name,
+    ``fill(f, check)`` writes into it (calling ``check()`` after each write, which raises
+    a write failure that h5py reported only from a destructor), and the file is then
+    renamed over ``path``. The room ``need`` is checked first; a write that fails anyway
+    removes the temporary file, leaves ``path`` as it was, and keeps HDF5's handles of the
+    failed file alive (releasing them crashes the process; the command line exits without
+    HDF5's shutdown, see :class:`StoreWriteError`).
+
+    Parameters
+    ----------
+    path : str
+        The file to write.
+    fill : callable
+        ``fill(f, check)`` with ``f`` an open ``h5py.File``.
+    need : int
+        Bytes the temporary file will need (checked against :func:`space_left`).
+    what : str
+        What is written, for messages ("annotating 'run.h5'").
+    kept : str
+        What stays as it was when the write fails ("the file is unchanged").
+    copy : bool
+        Start from a copy of ``path`` (opened "r+") instead of an empty file.
+
+    Raises
+    ------
+    StoreWriteError
+        No room, or a write failed; ``path`` is as it was.
+    """
+    import shutil
+
+    import h5py
+
+    tmp = path + ".tmp"
+    free = space_left(tmp)
+    if free < need:
+        raise StoreWriteError(f"no space left for {what} ({free / 1e6:.3g} MB free or "
+                              f"allowed, {need / 1e6:.3g} MB needed); {kept}")
+    f = None
+    try:
+        if copy:
+            shutil.copyfile(path, tmp)
+            shutil.copymode(path, tmp)
+        # h5py prints the failures of handles it drops internally (a traceback per
+        # handle) straight to sys.stderr; they are held back here, and shown only if
+        # the write succeeds after all (the failure itself is reported once)
+        held_back = io.StringIO()
+        with _DestructorFailures() as failed, contextlib.redirect_stderr(held_back):
+            f = h5py.File(tmp, "r+" if copy else "w", libver="latest", locking=False)
+            fill(f, failed.check)
+            failed.check()
+            f.close()
+            failed.check()
+        f = None
+        sys.stderr.write(held_back.getvalue())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        held = f is not None and isinstance(exc, (OSError, RuntimeError))
+        if held:  # HDF5 cannot release a file it failed to write: keep its handles
+            _UNRELEASABLE.append((f, exc))  # exc: the handles in its frames
+            _silence_h5py_destructors()
+        elif f is not None:
+            _close_quietly(f)
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        if not isinstance(exc, (OSError, RuntimeError)) or isinstance(exc, StoreWriteError):
+            raise
+        failed = StoreWriteError(f"{what} failed: {_reason(exc)}; {kept}")
+        failed.clean = not held
+        raise failed from None
 
 
 def _close_quietly(f):

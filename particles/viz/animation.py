@@ -27,6 +27,7 @@ from collections import deque
 import numpy as np
 
 from .._checks import _check_int
+from ..io.atomic import replaced
 from .plotting import (NEG_COLOR, POS_COLOR, TEACHER_COLOR, _positive, check_output,
                        draw_reference, frame_indices, motion_indices, particle_scale, planar,
                        projection_basis, sign_colors, sign_legend, unit_label)
@@ -378,10 +379,9 @@ class _GifSink:
                                                    method=Image.Quantize.MEDIANCUT)
         images = [Image.fromarray(f).quantize(palette=palette, dither=Image.Dither.NONE)
                   for f in self.frames]
-        tmp = self.out + ".tmp"
-        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:],
-                       duration=self.duration, loop=0)
-        os.replace(tmp, self.out)
+        with replaced(self.out) as tmp:
+            images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:],
+                           duration=self.duration, loop=0)
 
     def abort(self):
         self.frames = []
@@ -443,6 +443,7 @@ def snapshot(path, out, *, index=-1, frames=60, dpi=100, size=5.0, trail=8,
                       units=units)
         for j in idx[max(0, list(idx).index(k) - trail):list(idx).index(k) + 1]:
             scene.draw(j)
-        scene.fig.savefig(out, dpi=dpi)
+        with replaced(out, keep_extension=True) as tmp:
+            scene.fig.savefig(tmp, dpi=dpi)
         plt.close(scene.fig)
     return out

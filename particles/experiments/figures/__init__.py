@@ -24,6 +24,8 @@ import time
 
 import numpy as np
 
+from ...io.atomic import replaced
+
 #: figure name -> module
 FIGURES = {
     "lazy-trajectories": "lazy_trajectories",
@@ -89,10 +91,9 @@ def make(name, out_dir=None, *, quick=False, workers=None, dask=None, progress=N
         "serial" if workers == 1 else f"pool ({workers or 'all cores'} workers)"))
     png = os.path.join(out_dir, f"{name}.png")
     module.plot(data, tables, png)
-    tmp = os.path.join(out_dir, f"{name}.json.tmp")
-    with open(tmp, "w") as fh:
-        json.dump(data, fh, indent=1)
-    os.replace(tmp, os.path.join(out_dir, f"{name}.json"))
+    with replaced(os.path.join(out_dir, f"{name}.json")) as tmp:
+        with open(tmp, "w") as fh:
+            json.dump(data, fh, indent=1)
     for c in data["checks"]:
         log(f"{'ok    ' if c['passed'] else 'FAILED'} {c['check']} ({c['value']})")
     log(f"wrote {png} and {os.path.join(out_dir, name + '.json')} in {data['seconds']:.0f} s")
