@@ -111,6 +111,7 @@ def test_ou_stationary_variance_with_euler_maruyama_correction():
     np.testing.assert_allclose(theta.mean(0), 0.0, atol=5 * math.sqrt(T / wd / 40000))
 
 
+@pytest.mark.slow  # 22 s of 40 000-particle runs at three steps; CI runs the slow group
 def test_ou_weak_order_one():
     """E[theta_t^2] against the exact OU variance T/wd (1 - exp(-2 wd t)) at t = 1: the
     error halves with dt (weak order 1), the estimated order within 0.25 of 1."""

@@ -179,7 +179,19 @@ class Sweep:
                    % (2 ** 31))
 
     def config(self, point, trial):
-        """The config of point index ``point`` and trial ``trial`` (validated)."""
+        """The config of one run (validated).
+
+        Parameters
+        ----------
+        point : int
+            Index into :meth:`points` (the grid's product, then the zipped values).
+        trial : int
+            Trial index, ``0 <= trial < trials`` (it picks the seeds, see ``seeds``).
+
+        Returns
+        -------
+        particles.Config
+        """
         return self._config(self.points()[point], point, trial)
 
     def _config(self, params, point, trial):
@@ -208,7 +220,19 @@ class Sweep:
 
     def tasks(self, out_dir):
         """The runs as picklable dicts (what workers receive), trial-major; building them
-        validates every run's config."""
+        validates every run's config.
+
+        Parameters
+        ----------
+        out_dir : str
+            The sweep's directory (each task's ``path`` is in it).
+
+        Returns
+        -------
+        list of dict
+            ``{"point", "trial", "params", "post", "config", "path"}`` per run, the
+            config as nested dicts.
+        """
         points = self.points()
         return [{"point": p, "trial": t, "params": params, "post": self.post,
                  "config": to_dict(self._config(params, p, t)),
@@ -216,7 +240,17 @@ class Sweep:
                 for t in range(self.trials) for p, params in enumerate(points)]
 
     def file_name(self, point, trial):
-        """File name of a run: ``<name>-pPPP-tTT.h5``."""
+        """File name of a run: ``<name>-pPPP-tTT.h5``.
+
+        Parameters
+        ----------
+        point, trial : int
+            As for :meth:`config`.
+
+        Returns
+        -------
+        str
+        """
         return f"{self.name}-p{point:03d}-t{trial:02d}.h5"
 
     def to_dict(self):
@@ -228,7 +262,25 @@ class Sweep:
 
 
 def sweep_from_dict(data):
-    """A :class:`Sweep` from nested mappings: the base config's sections plus ``sweep``."""
+    """A :class:`Sweep` from nested mappings: the base config's sections plus ``sweep``.
+
+    Parameters
+    ----------
+    data : dict
+        As read from a sweep TOML file: the sections of :func:`particles.from_dict` and a
+        ``sweep`` table (``grid``, ``zip``, ``trials``, ``seed``, ``seeds``, ``name``,
+        ``post``).
+
+    Returns
+    -------
+    Sweep
+
+    Raises
+    ------
+    particles.ConfigError
+        A missing or unknown sweep key, a sweep with nothing to vary, or an invalid base
+        configuration.
+    """
     if not isinstance(data, dict):
         raise ConfigError(f"a sweep must be a table, got {type(data).__name__}")
     data = dict(data)
@@ -372,8 +424,21 @@ class DaskExecutor:
 
 
 def make_executor(workers=None, dask=None):
-    """Serial (``workers=1``), a local pool (default: one worker per core), or Dask
-    (``dask="local"``, a scheduler address or a ``Client``)."""
+    """The executor of a sweep's runs.
+
+    Parameters
+    ----------
+    workers : int, optional
+        Processes: 1 runs serially in this process; default: one per core this process
+        may use.
+    dask : str or dask.distributed.Client, optional
+        ``"local"`` (a LocalCluster of ``workers`` processes), a scheduler address, or a
+        client; takes precedence over the local choices.
+
+    Returns
+    -------
+    SerialExecutor, PoolExecutor or DaskExecutor
+    """
     if dask is not None:
         return DaskExecutor(dask, workers)
     if workers is None:
@@ -387,8 +452,19 @@ def make_executor(workers=None, dask=None):
 
 # ------------------------------------------------------------------ one run
 def summarize_run(path):
-    """Status and per-observable final, best (minimum) and last-recorded values of a
-    run file (dict)."""
+    """Status and per-observable final and best (minimum) values of a run file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A run file.
+
+    Returns
+    -------
+    dict
+        ``status``, ``message``, ``time`` and, per observable NAME, ``final.NAME`` (last
+        recorded value) and ``best.NAME`` (smallest finite value); NaN when none.
+    """
     from ..io import Run
 
     out = {}
@@ -408,6 +484,11 @@ def summarize_run(path):
 
 def run_task(task):
     """Run (or resume, or skip) one sweep run; never raises for a failing run.
+
+    Parameters
+    ----------
+    task : dict
+        One entry of :meth:`Sweep.tasks`.
 
     Returns
     -------
@@ -472,6 +553,8 @@ def run_sweep(sweep, out_dir, *, workers=None, dask=None, progress=None, overwri
     progress : callable, optional
         ``progress(done, total, result)`` after every run; default: a bar on a terminal,
         one line per run otherwise (None output when ``progress=False``).
+    overwrite : bool
+        Replace another sweep's ``sweep.json`` in ``out_dir`` (see ``out_dir``).
 
     Returns
     -------
@@ -608,7 +691,21 @@ def _write_json(path, data):
 def write_index(sweep, out_dir, results=()):
     """Write ``index.h5``, ``summary.csv`` and ``summary.json`` for every run of the
     sweep that has a file (``results`` of this invocation first; the others are
-    summarised from their files)."""
+    summarised from their files). Each file appears whole or not at all.
+
+    Parameters
+    ----------
+    sweep : Sweep
+    out_dir : str
+        The sweep's directory.
+    results : sequence of dict, optional
+        What :func:`run_task` returned for the runs of this invocation.
+
+    Returns
+    -------
+    list of dict
+        The table's rows (one per point and trial).
+    """
     import h5py
 
     by_key = {(r["point"], r["trial"]): r for r in results}
@@ -713,7 +810,17 @@ class SweepTable:
         return len(self.rows)
 
     def column(self, name):
-        """One column as an array (float when every value is a number, else object)."""
+        """One column as an array (float when every value is a number, else object).
+
+        Parameters
+        ----------
+        name : str
+            A column, or its unique suffix (see :meth:`resolve`).
+
+        Returns
+        -------
+        ndarray, shape (rows,)
+        """
         name = self.resolve(name)
         vals = [r.get(name) for r in self.rows]
         try:
@@ -724,7 +831,21 @@ class SweepTable:
 
     def resolve(self, name):
         """The column called ``name``, or the one ending in ``.name`` when that is unique
-        ("tau" -> "init.tau")."""
+        ("tau" -> "init.tau").
+
+        Parameters
+        ----------
+        name : str
+
+        Returns
+        -------
+        str
+
+        Raises
+        ------
+        UnknownColumn
+            No such column (the message lists them).
+        """
         if name in self.columns:
             return name
         hits = [c for c in self.columns if c.endswith("." + name)]
@@ -844,7 +965,17 @@ class SweepTable:
         return ds
 
     def run(self, i):
-        """The run file of row ``i``, opened (a :class:`particles.io.Run`; close it)."""
+        """The run file of row ``i``, opened (close it, e.g. with ``with``).
+
+        Parameters
+        ----------
+        i : int
+            Row index.
+
+        Returns
+        -------
+        particles.Run
+        """
         from ..io import Run
 
         return Run(self.rows[i]["path"])
@@ -855,7 +986,17 @@ class SweepTable:
 
 
 def load(out_dir):
-    """The table of a sweep directory (:class:`SweepTable`), from its summary.json."""
+    """The table of a sweep directory, from its summary.json (written first if missing).
+
+    Parameters
+    ----------
+    out_dir : str or os.PathLike
+        A directory written by :func:`run_sweep` or ``particles sweep``.
+
+    Returns
+    -------
+    SweepTable
+    """
     out_dir = os.fspath(out_dir)
     spec_path = os.path.join(out_dir, "sweep.json")
     summary = os.path.join(out_dir, "summary.json")

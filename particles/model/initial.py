@@ -30,6 +30,8 @@ def initialize(rng, m, d, *, scheme="gaussian", tau=1.0, tau_c=None, tau_a=None,
         "sphere": a uniform on the sphere of radius tau_a, c and b Gaussian as above.
     tau : float
         Default for the per-layer scales tau_c, tau_a, tau_b.
+    tau_c, tau_a, tau_b : float, optional
+        Per-layer scales of c, a and b (default: ``tau``).
     bias : bool
         Draw b (otherwise b = 0).
     symmetric : bool
