@@ -80,7 +80,17 @@ FIXED_METHODS = ("euler", "heun", "sgd")
 
 
 def activation_code(name):
-    """Integer code of the activation ``name`` (ValueError naming the choices)."""
+    """Integer code of the activation ``name`` (ValueError naming the choices).
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`ACTIVATIONS`.
+
+    Returns
+    -------
+    int
+    """
     if not isinstance(name, str):
         raise TypeError(f"activation must be a string, got {type(name).__name__}")
     try:

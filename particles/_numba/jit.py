@@ -184,6 +184,11 @@ class FastCall:
     cache); later calls go straight to that overload's entry point. The caller
     guarantees that the argument types never change (one FastCall per oracle and
     state dtype, arrays C-contiguous and writeable).
+
+    Parameters
+    ----------
+    dispatcher : numba dispatcher
+        A compiled function (or, with ``NUMBA_DISABLE_JIT=1``, the plain function).
     """
 
     def __init__(self, dispatcher):

@@ -119,13 +119,13 @@ def _load_numba_blas():
 def pool_owner(threads=None):
     """Context in which Numba's pool owns the cores (every BLAS pool at one thread).
 
+    Re-entrant: inside an active context it only changes the thread count, so a
+    whole run can hold the setting once instead of once per compiled call.
+
     Parameters
     ----------
     threads : int or None
         Numba threads inside the context (None: leave the current setting).
-
-    Re-entrant: inside an active context it only changes the thread count, so a
-    whole run can hold the setting once instead of once per compiled call.
     """
     previous = None
     if threads is not None:

@@ -44,6 +44,7 @@ class ConvexResult:
     gram_condition: float
 
     def report(self):
+        """The JSON-friendly summary (dict; without the particles)."""
         return {"risk": self.risk, "rank": self.rank, "gram_condition": self.gram_condition}
 
 

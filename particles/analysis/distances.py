@@ -47,7 +47,18 @@ def w2_exact(x, y):
 
 
 def w2_pot(x, y):
-    """Exact 2-Wasserstein distance for any sizes with POT (``pip install pot``)."""
+    """Exact 2-Wasserstein distance for any sizes with POT (``pip install pot``).
+
+    Parameters
+    ----------
+    x : ndarray, shape (n, D)
+    y : ndarray, shape (k, D)
+        Two clouds, uniform weights each.
+
+    Returns
+    -------
+    float
+    """
     try:
         import ot
     except ImportError:

@@ -258,7 +258,16 @@ def kernel_ridge(K, y, ridge=0.0, *, K_test=None):
 
 
 def twin_path(path):
-    """The file of a run's tangent twin: ``RUN.h5`` -> ``RUN-tangent.h5``."""
+    """The file of a run's tangent twin: ``RUN.h5`` -> ``RUN-tangent.h5``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    str
+    """
     root, ext = os.path.splitext(os.fspath(path))
     return f"{root}-tangent{ext or '.h5'}"
 

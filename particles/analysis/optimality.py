@@ -93,7 +93,17 @@ class Objective:
         return self.theta[self.mask].astype(np.float64)
 
     def full(self, x):
-        """The state with free coordinates ``x`` (a new array in the oracle's dtype)."""
+        """The state with free coordinates ``x``.
+
+        Parameters
+        ----------
+        x : ndarray, shape (free coordinates,)
+
+        Returns
+        -------
+        ndarray, shape (m, d + 2)
+            A new array in the oracle's dtype.
+        """
         theta = self.theta.copy()
         theta[self.mask] = x
         return theta
@@ -108,15 +118,45 @@ class Objective:
         return value, risk, g
 
     def fun_grad(self, x):
-        """(J, dJ/dx) at free coordinates ``x``."""
+        """(J, dJ/dx) at free coordinates ``x``.
+
+        Parameters
+        ----------
+        x : ndarray, shape (free coordinates,)
+
+        Returns
+        -------
+        value : float
+        grad : ndarray, shape (free coordinates,)
+        """
         value, _, g = self._eval(x)
         return value, g[self.mask]
 
     def grad(self, x):
+        """dJ/dx at free coordinates ``x``.
+
+        Parameters
+        ----------
+        x : ndarray, shape (free coordinates,)
+
+        Returns
+        -------
+        ndarray, shape (free coordinates,)
+        """
         return self._eval(x)[2][self.mask]
 
     def hessp(self, x, p):
-        """Hessian-vector product by central differences of the gradient."""
+        """Hessian-vector product by central differences of the gradient.
+
+        Parameters
+        ----------
+        x, p : ndarray, shape (free coordinates,)
+            The point and the direction.
+
+        Returns
+        -------
+        ndarray, shape (free coordinates,)
+        """
         norm = float(np.linalg.norm(p))
         if norm == 0:
             return np.zeros_like(x)
@@ -125,10 +165,29 @@ class Objective:
 
     def grad_norm(self, x):
         """sqrt((1/m) sum_i |v_i - lambda theta_i|^2) over the free coordinates: the root
-        mean square of the mean-field velocity."""
+        mean square of the mean-field velocity.
+
+        Parameters
+        ----------
+        x : ndarray, shape (free coordinates,)
+
+        Returns
+        -------
+        float
+        """
         return float(self.m * np.linalg.norm(self.grad(x)) / math.sqrt(self.m))
 
     def risk(self, x):
+        """The risk R(f) (without the regulariser) at free coordinates ``x``.
+
+        Parameters
+        ----------
+        x : ndarray, shape (free coordinates,)
+
+        Returns
+        -------
+        float
+        """
         return self._eval(x)[1]
 
 
@@ -223,8 +282,22 @@ def zero_modes(theta, mask, activation, tol=1e-9):
 
     For positively homogeneous activations: each neuron's rescaling
     (c, a, b) -> (r c, a / r, b / r), direction (c_i, -a_i, -b_i); and for neurons with
-    parallel (a, b), the split of the output between them. Returns an orthonormal
-    basis, shape (free coordinates, q).
+    parallel (a, b), the split of the output between them.
+
+    Parameters
+    ----------
+    theta : ndarray, shape (m, d + 2)
+    mask : ndarray of bool, shape (m, d + 2)
+        The free (trained) coordinates.
+    activation : str
+        Only positively homogeneous ones (relu, leaky_relu) have the rescaling modes.
+    tol : float
+        Relative tolerance for "parallel" (a, b).
+
+    Returns
+    -------
+    ndarray, shape (free coordinates, q)
+        An orthonormal basis.
     """
     theta = np.asarray(theta, dtype=np.float64)
     m, k = theta.shape
@@ -290,6 +363,7 @@ class Spectrum:
     method: str
 
     def report(self):
+        """The JSON-friendly summary stored in a run file (dict; no eigenvectors)."""
         return {"classification": self.classification, "min_eig": self.min_eig,
                 "max_eig": self.max_eig, "zero_modes": self.zero_modes, "tol": self.tol,
                 "method": self.method}
@@ -407,6 +481,7 @@ class Certificate:
     extra: dict = field(default_factory=dict)
 
     def report(self):
+        """The JSON-friendly summary stored in a run file (dict)."""
         return {"value": self.value, "direction": self.direction.tolist(), "sign": self.sign,
                 "decrease_bound": self.decrease_bound, "evaluations": self.evaluations,
                 "starts": self.starts}
@@ -526,6 +601,11 @@ def certificate(theta, make_oracle, *, bias=False, second_moment, starts=512, se
 
 def for_simulation(sim):
     """The pieces polish, Hessians and certificates need for a configured run.
+
+    Parameters
+    ----------
+    sim : particles.Simulation
+        The run, built from its file (problem and initial state resolved).
 
     Returns
     -------

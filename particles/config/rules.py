@@ -44,8 +44,17 @@ def exact_tangent_rule(inputs, loss, teacher_activation, teacher_bias, activatio
     """Why the exact oracle of the tangent (linearised) model does not apply, or None.
 
     It needs what :func:`exact_rule` needs, and a bias-free relu student and teacher
-    (the arc-cosine closed forms of the linearised network). Parameters and return as
-    in :func:`exact_rule`.
+    (the arc-cosine closed forms of the linearised network).
+
+    Parameters
+    ----------
+    inputs, loss, teacher_activation, teacher_bias, activation, bias
+        As for :func:`exact_rule`.
+
+    Returns
+    -------
+    tuple or None
+        As for :func:`exact_rule`.
     """
     why = exact_rule(inputs, loss, teacher_activation, teacher_bias, activation, bias)
     if why is not None:

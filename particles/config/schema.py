@@ -259,7 +259,18 @@ class NetworkConfig(_Section):
         return scaled_alpha(self.alpha, self.scaling, self.m)
 
     def dt_for_step(self, eta) -> float:
-        """The Euler step dt that equals gradient descent with step ``eta`` on R(f)."""
+        """The Euler step dt that equals gradient descent with step ``eta`` on R(f).
+
+        Parameters
+        ----------
+        eta : float
+            The learning rate of plain gradient descent on R(f).
+
+        Returns
+        -------
+        float
+            dt = eta alpha_eff^2 / m (mean-field time per step).
+        """
         return eta * self.effective_alpha ** 2 / self.m
 
 

@@ -168,7 +168,21 @@ class ConicStep(CompiledStep):
         self._fresh = None
 
     def call_args(self, state, n_steps, reuse=False, risk_in=0.0):
-        """The arguments of the compiled loop :func:`conic_steps`."""
+        """The arguments of the compiled loop :func:`conic_steps`.
+
+        Parameters
+        ----------
+        state : particles.State
+        n_steps : int
+        reuse : bool
+            Whether the velocity in the work array is that of ``state`` already.
+        risk_in : float
+            Its risk, when ``reuse``.
+
+        Returns
+        -------
+        tuple
+        """
         return (state.theta, self.oracle.data, self.v, self.lrc, self.fr_rate, self.reg,
                 self.dt, int(n_steps), self.geometry == "wfr", self.period, self.stop_risk,
                 self.stop_grad, reuse, risk_in, self.stats)
@@ -180,7 +194,18 @@ class ConicStep(CompiledStep):
 
 def conic_step(config, oracle):
     """The :class:`ConicStep` of a run (geometry "wfr", or a deconvolution's proximal
-    Wasserstein step)."""
+    Wasserstein step).
+
+    Parameters
+    ----------
+    config : particles.Config
+    oracle : particles.Oracle
+        The run's oracle.
+
+    Returns
+    -------
+    ConicStep
+    """
     ic = config.integrator
     return ConicStep(ic.method, oracle, ic.dt, geometry=ic.geometry, fr_rate=ic.fr_rate,
                      lr=(ic.lr_c, ic.lr_a, ic.lr_b), stop_risk=ic.stop_risk,

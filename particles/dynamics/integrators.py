@@ -55,10 +55,31 @@ class Integrator(Protocol):
     whole_intervals: bool
 
     def evaluate(self, state):
-        """``(risk, v)`` at ``state.theta``; the state does not move."""
+        """``(risk, v)`` at ``state.theta``; the state does not move.
+
+        Parameters
+        ----------
+        state : particles.State
+
+        Returns
+        -------
+        risk : float
+        v : ndarray, shape (m, d + 2)
+        """
 
     def advance(self, state, n_steps):
-        """Move ``state`` in place by up to ``n_steps`` steps; returns a :data:`Report`."""
+        """Move ``state`` in place by up to ``n_steps`` steps.
+
+        Parameters
+        ----------
+        state : particles.State
+        n_steps : int
+
+        Returns
+        -------
+        Report
+            The steps done, the status and the sums the observables need.
+        """
 
     def streams(self):
         """Names of the random streams :meth:`advance` draws from."""
@@ -205,7 +226,16 @@ def fixed_steps(theta, data, v, v2, tmp, lrc, wd, dt, nsteps, heun, stop_risk, s
 
 
 def check_temperature(temperature):
-    """ValueError naming ``temperature`` unless it is a finite number >= 0."""
+    """ValueError naming ``temperature`` unless it is a finite number >= 0.
+
+    Parameters
+    ----------
+    temperature : float
+
+    Returns
+    -------
+    float
+    """
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float, np.number)) \
             or not (math.isfinite(temperature) and temperature >= 0):
         raise ValueError(f"temperature={temperature!r} is invalid; allowed: a finite number "
@@ -292,13 +322,32 @@ class CompiledStep:
 
         The velocity is kept, so the next :meth:`advance` from this very state does not
         compute it again (records cost no extra oracle call).
+
+        Parameters
+        ----------
+        state : particles.State
+
+        Returns
+        -------
+        risk : float
+        v : ndarray, shape (m, d + 2)
         """
         risk, v = self.oracle.velocity(state.theta, self.v)
         self._fresh = (state.theta, state.step, risk)
         return risk, v
 
     def advance(self, state, n_steps):
-        """Run up to ``n_steps`` steps in place; returns a :data:`Report`."""
+        """Run up to ``n_steps`` steps in place.
+
+        Parameters
+        ----------
+        state : particles.State
+        n_steps : int
+
+        Returns
+        -------
+        Report
+        """
         o = self.oracle
         o.check(state.theta)
         fresh = self._fresh
@@ -381,7 +430,21 @@ class FixedStep(CompiledStep):
 
     def call_args(self, state, n_steps, reuse=False, risk_in=0.0):
         """The arguments of the compiled loop :func:`fixed_steps` for ``n_steps`` steps
-        from ``state`` (what :meth:`advance` passes; benchmarks time the bare call)."""
+        from ``state`` (what :meth:`advance` passes; benchmarks time the bare call).
+
+        Parameters
+        ----------
+        state : particles.State
+        n_steps : int
+        reuse : bool
+            Whether the velocity in the work array is that of ``state`` already.
+        risk_in : float
+            Its risk, when ``reuse``.
+
+        Returns
+        -------
+        tuple
+        """
         return (state.theta, self.oracle.data, self.v, self.v2, self.tmp, self.lrc, self.wd,
                 self.dt, int(n_steps), self.method == "heun", self.stop_risk, self.stop_grad,
                 reuse, risk_in, self.stats, self.diffusion or _NO_DIFFUSION, self.noise_sd,
@@ -457,7 +520,17 @@ class OdeDriver:
         return self._v.astype(np.float64).ravel()
 
     def evaluate(self, state):
-        """Risk and raw oracle velocity at ``state.theta`` (the state does not move)."""
+        """Risk and raw oracle velocity at ``state.theta`` (the state does not move).
+
+        Parameters
+        ----------
+        state : particles.State
+
+        Returns
+        -------
+        risk : float
+        v : ndarray, shape (m, d + 2)
+        """
         return self.oracle.velocity(state.theta, self._v)
 
     def generators(self):
@@ -475,6 +548,16 @@ class OdeDriver:
         The status (risk, gradient, thresholds) is checked at the start; the solver's
         first step is ``state.solver["h"]`` (or ``first_step``), and its last proposed
         step is stored back there.
+
+        Parameters
+        ----------
+        state : particles.State
+        n_steps : int
+            Nominal steps of ``dt`` (the solver chooses its own inside).
+
+        Returns
+        -------
+        Report
         """
         theta = state.theta
         self.oracle.check(theta)

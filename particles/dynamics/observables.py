@@ -174,19 +174,49 @@ def grad_norm2(v, theta, weight_decay=0.0):
 
 
 def distance(theta, theta0):
-    """sqrt((1/m) sum_i |theta_i - theta0_i|^2): how far the particles moved."""
+    """sqrt((1/m) sum_i |theta_i - theta0_i|^2): how far the particles moved.
+
+    Parameters
+    ----------
+    theta, theta0 : ndarray, shape (m, d + 2)
+
+    Returns
+    -------
+    float
+    """
     e = np.asarray(theta, np.float64) - np.asarray(theta0, np.float64)
     return float(np.sqrt(np.sum(e * e) / e.shape[0]))
 
 
 def invariant_drift(theta, theta0, lr):
-    """max_i |Q_i(theta) - Q_i(theta0)| for the invariants of :func:`invariants`."""
+    """max_i |Q_i(theta) - Q_i(theta0)| for the invariants of :func:`invariants`.
+
+    Parameters
+    ----------
+    theta, theta0 : ndarray, shape (m, d + 2)
+    lr : tuple of float
+        The per-layer rates (lr_c, lr_a, lr_b) the invariants are weighted by.
+
+    Returns
+    -------
+    float
+    """
     return float(np.max(np.abs(invariants(theta, lr) - invariants(theta0, lr))))
 
 
 def kernel_drift(K, K0):
     """||K - K0||_F / ||K0||_F: the relative move of the tangent kernel on the probes
-    (0 when both vanish, inf when only K0 does)."""
+    (0 when both vanish, inf when only K0 does).
+
+    Parameters
+    ----------
+    K, K0 : ndarray, shape (n, n)
+        The kernel now and at the start.
+
+    Returns
+    -------
+    float
+    """
     diff = float(np.linalg.norm(K - K0))
     k0 = float(np.linalg.norm(K0))
     return diff / k0 if k0 > 0 else (0.0 if diff == 0 else float("inf"))
@@ -306,7 +336,13 @@ class Observer:
 
     def accumulate(self, state, report):
         """Add an ``advance`` call's sums (:data:`~particles.dynamics.integrators.Report`)
-        to the window the next record reports ("batch_loss"), in ``state.records``."""
+        to the window the next record reports ("batch_loss"), in ``state.records``.
+
+        Parameters
+        ----------
+        state : particles.State
+        report : particles.dynamics.integrators.Report
+        """
         if report.loss_n and "batch_loss" in self.names:
             rec = state.records
             rec["loss_sum"] = rec.get("loss_sum", 0.0) + report.loss_sum
@@ -317,6 +353,14 @@ class Observer:
 
         When the risk comes from the integrator's own oracle the velocity is computed
         by ``integrator.evaluate``, which the next step reuses.
+
+        Parameters
+        ----------
+        state : particles.State
+
+        Returns
+        -------
+        dict
         """
         theta = state.theta
         out = {}

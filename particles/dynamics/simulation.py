@@ -146,6 +146,13 @@ class Simulation:
         Parameters
         ----------
         run : particles.io.Run
+        restart : bool
+            Start again from theta0 (a salvage whose records are damaged); otherwise the
+            checkpoint must be complete and consistent (ValueError naming the file).
+
+        Returns
+        -------
+        Simulation
         """
         sim = cls.__new__(cls)
         sim.problem_origin = run.problem_origin
@@ -207,12 +214,31 @@ class Simulation:
         return probe_inputs(self.config, self.problem)
 
     def invariants(self, theta):
-        """Per-neuron Q_i = c^2/lr_c - |a|^2/lr_a - b^2/lr_b (docs/theory.md, "Invariants")."""
+        """Per-neuron Q_i = c^2/lr_c - |a|^2/lr_a - b^2/lr_b (docs/theory.md, "Invariants").
+
+        Parameters
+        ----------
+        theta : ndarray, shape (m, d + 2)
+
+        Returns
+        -------
+        ndarray, shape (m,)
+        """
         ic = self.config.integrator
         return invariants(theta, (ic.lr_c, ic.lr_a, ic.lr_b))
 
     def observe(self, theta):
-        """Observables at ``theta`` (dict name -> float); draws no random numbers."""
+        """Observables at ``theta``; draws no random numbers.
+
+        Parameters
+        ----------
+        theta : array_like, shape (m, d + 2)
+
+        Returns
+        -------
+        dict
+            Name -> float.
+        """
         theta = np.array(theta, dtype=self.dtype, order="C", copy=True)
         return self.observer.observe(State(theta))
 
@@ -229,7 +255,17 @@ class Simulation:
         return State(self.theta0.copy(), 0, 0.0, streams)
 
     def info(self, state):
-        """Static description handed to recorders at ``begin``."""
+        """Static description handed to recorders at ``begin``.
+
+        Parameters
+        ----------
+        state : particles.State
+            The state the run starts from (its checkpoint is included).
+
+        Returns
+        -------
+        dict
+        """
         return {"config": _cfg.to_dict(self.config), "m": self.m, "d": self.d,
                 "dtype": self.dtype.name, "teacher": self.problem.teacher,
                 "theta0": self.theta0, "seed": self.config.seed,
@@ -290,7 +326,17 @@ class Simulation:
 
     def schedule(self, n_steps):
         """(frames, observables) steps for a run of ``n_steps`` steps (see
-        :func:`particles.dynamics.schedule.extend_schedule`)."""
+        :func:`particles.dynamics.schedule.extend_schedule`).
+
+        Parameters
+        ----------
+        n_steps : int
+            The run's length (the configured one, or moved by ``resume --t-end``).
+
+        Returns
+        -------
+        frames, observables : ndarray of int64
+        """
         return extend_schedule(self.config.record, self.frame_steps, self.obs_steps,
                                self.n_steps, n_steps)
 
@@ -417,6 +463,20 @@ class Simulation:
 
         Each candidate dt / factor is run in memory (no file, no records) while its step
         count stays within ``budget``; the first that does not diverge is suggested.
+
+        Parameters
+        ----------
+        t_fail : float
+            When the run diverged.
+        factors : sequence of int
+            The divisors of dt tried, in order.
+        budget : int
+            The most steps one trial may take.
+
+        Returns
+        -------
+        str
+            The advice, in words.
         """
         if self.integrator.whole_intervals:  # adaptive methods choose their own steps
             return "tighten rtol/atol or use a smaller first step"

@@ -335,7 +335,13 @@ class SerialExecutor:
 
 
 class PoolExecutor:
-    """A local process pool (``spawn``): ``workers`` processes, results as they finish."""
+    """A local process pool (``spawn``): ``workers`` processes, results as they finish.
+
+    Parameters
+    ----------
+    workers : int
+        Processes (each gets cores / workers Numba threads).
+    """
 
     def __init__(self, workers):
         import concurrent.futures
@@ -381,7 +387,15 @@ class PoolExecutor:
 class DaskExecutor:
     """A Dask ``distributed`` client: a scheduler address, "local" for a
     ``LocalCluster`` started (and closed) with the sweep, or a ``Client`` of the
-    caller's (left open)."""
+    caller's (left open).
+
+    Parameters
+    ----------
+    address : str or dask.distributed.Client
+        "local", a scheduler address, or a client.
+    workers : int, optional
+        Processes of a "local" cluster (default: one per core).
+    """
 
     def __init__(self, address, workers=None):
         try:
@@ -624,8 +638,22 @@ def _execute(sweep, out_dir, tasks, executor, dask, progress):
 
 
 def resolve_post(post):
-    """The function that ``sweep.post`` (``"module:function"``) names; ConfigError naming
-    the key when it cannot be imported or is not callable. None for None."""
+    """The function that ``sweep.post`` (``"module:function"``) names.
+
+    Parameters
+    ----------
+    post : str or None
+
+    Returns
+    -------
+    callable or None
+        None for None.
+
+    Raises
+    ------
+    particles.ConfigError
+        Naming the key when it cannot be imported or is not callable.
+    """
     if post is None:
         return None
     import importlib
@@ -1015,7 +1043,18 @@ def load(out_dir):
 
 
 def replace(sweep, **changes):
-    """A copy of ``sweep`` with fields changed (validated again)."""
+    """A copy of ``sweep`` with fields changed (validated again).
+
+    Parameters
+    ----------
+    sweep : Sweep
+    **changes
+        Fields of :class:`Sweep` and their new values.
+
+    Returns
+    -------
+    Sweep
+    """
     return dataclasses.replace(sweep, **changes)
 
 

@@ -109,7 +109,17 @@ class Run:
         return self._pos["time"][:n]
 
     def frame(self, k):
-        """Particles of frame ``k`` (negative counts from the end), shape (m, d + 2)."""
+        """Particles of frame ``k`` (read from the file on each call).
+
+        Parameters
+        ----------
+        k : int
+            Frame index; negative counts from the end.
+
+        Returns
+        -------
+        ndarray, shape (m, d + 2)
+        """
         n = len(self)
         if k < 0:
             k += n
@@ -119,19 +129,61 @@ class Run:
         return self._pos["value"][k]
 
     def c(self, k):
-        """Output weights of frame k, shape (m,)."""
+        """Output weights of frame ``k``.
+
+        Parameters
+        ----------
+        k : int
+            As for :meth:`frame`.
+
+        Returns
+        -------
+        ndarray, shape (m,)
+        """
         return self.frame(k)[:, 0]
 
     def a(self, k):
-        """Input weights of frame k, shape (m, d)."""
+        """Input weights of frame ``k``.
+
+        Parameters
+        ----------
+        k : int
+            As for :meth:`frame`.
+
+        Returns
+        -------
+        ndarray, shape (m, d)
+        """
         return self.frame(k)[:, 1:self.d + 1]
 
     def b(self, k):
-        """Biases of frame k, shape (m,)."""
+        """Biases of frame ``k``.
+
+        Parameters
+        ----------
+        k : int
+            As for :meth:`frame`.
+
+        Returns
+        -------
+        ndarray, shape (m,)
+        """
         return self.frame(k)[:, self.d + 1]
 
     def iter_frames(self, indices=None):
-        """Yield (step, time, theta) one frame at a time."""
+        """Yield (step, time, theta) one frame at a time (memory: one frame).
+
+        Parameters
+        ----------
+        indices : iterable of int, optional
+            The frames (default: every frame, in order).
+
+        Yields
+        ------
+        step : int
+        time : float
+        theta : ndarray, shape (m, d + 2)
+        """
         n = len(self)
         idx = range(n) if indices is None else indices
         steps, times = self._pos["step"][:n], self._pos["time"][:n]
@@ -163,7 +215,17 @@ class Run:
         return list(self.f["observables"])
 
     def observable(self, name):
-        """(steps, times, values) of observable ``name``, each shape (K,)."""
+        """The records of one observable.
+
+        Parameters
+        ----------
+        name : str
+            One of :attr:`observable_names` (a KeyError lists them otherwise).
+
+        Returns
+        -------
+        steps, times, values : ndarray, shape (K,)
+        """
         if name not in self.f["observables"]:
             raise KeyError(f"observable {name!r} is not in {self.path!r}; it has "
                            f"{', '.join(self.observable_names)}")

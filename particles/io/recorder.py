@@ -16,22 +16,58 @@ class Recorder:
     """Base recorder: every hook does nothing."""
 
     def begin(self, info):
-        """``info``: dict with config (dict), m, d, dtype, teacher, theta0, seed."""
+        """The run starts.
+
+        Parameters
+        ----------
+        info : dict
+            ``config`` (dict), ``m``, ``d``, ``dtype``, ``teacher``, ``theta0``, ``seed``
+            and what the writer stores with them (problem, schedule, lazy criterion).
+        """
 
     def frame(self, step, time, theta):
-        """Snapshot of the particles (m, d + 2) at ``step``."""
+        """Snapshot of the particles at ``step``.
+
+        Parameters
+        ----------
+        step : int
+        time : float
+        theta : ndarray, shape (m, d + 2)
+            Copied by recorders that keep it.
+        """
 
     def observables(self, step, time, values):
-        """Dict name -> float at ``step``."""
+        """The observables at ``step``.
+
+        Parameters
+        ----------
+        step : int
+        time : float
+        values : dict
+            Name -> float.
+        """
 
     def checkpoint(self, state):
-        """Full-precision state to resume from (dict of arrays and JSON-able values)."""
+        """Full-precision state to resume from.
+
+        Parameters
+        ----------
+        state : dict
+            ``theta`` (array) and JSON-able values (step, time, status, streams, ...).
+        """
 
     def flush(self):
         """Make everything recorded so far durable now (e.g. the step-0 records)."""
 
     def end(self, status, message):
-        """Run finished with ``status`` ("complete", "stopped", "diverged", "interrupted")."""
+        """The run finished.
+
+        Parameters
+        ----------
+        status : {"complete", "stopped", "diverged", "interrupted"}
+        message : str
+            Why, in words.
+        """
 
 
 class MemoryRecorder(Recorder):

@@ -53,6 +53,17 @@ def loop(dispatcher, data):
 
     The cached dispatcher itself for the package's data types; for a type registered
     from elsewhere an uncached twin (same code, compiled in memory once per process).
+
+    Parameters
+    ----------
+    dispatcher : numba dispatcher
+        A compiled loop that takes an oracle's data.
+    data : namedtuple
+        The oracle's data (its type decides).
+
+    Returns
+    -------
+    numba dispatcher
     """
     if is_builtin(type(data)) or not hasattr(dispatcher, "py_func"):  # (JIT disabled)
         return dispatcher
@@ -74,6 +85,19 @@ def velocity(theta, data, out):
     Resolved at compile time inside compiled code (the overload below); called from
     Python (and everywhere with ``NUMBA_DISABLE_JIT=1``) it dispatches on the type of
     ``data`` here.
+
+    Parameters
+    ----------
+    theta : ndarray, shape (m, d + 2)
+    data : namedtuple
+        A registered oracle's data.
+    out : ndarray, shape (m, d + 2)
+        Receives the velocity.
+
+    Returns
+    -------
+    float
+        The risk.
     """
     kernel = _KERNELS.get(type(data))
     if kernel is None:
@@ -96,5 +120,19 @@ def _velocity_overload(theta, data, out):
 
 @jit
 def call_velocity(theta, data, out):
-    """Python-callable entry point: :func:`velocity` for one oracle's data."""
+    """Python-callable entry point: :func:`velocity` for one oracle's data.
+
+    Parameters
+    ----------
+    theta : ndarray, shape (m, d + 2)
+    data : namedtuple
+        A registered oracle's data.
+    out : ndarray, shape (m, d + 2)
+        Receives the velocity.
+
+    Returns
+    -------
+    float
+        The risk.
+    """
     return velocity(theta, data, out)

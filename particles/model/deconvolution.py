@@ -92,12 +92,31 @@ class Deconvolution:
         return FirstVariation(cs - self.yc, sn - self.ys)
 
     def data_term(self, theta):
-        """1/2 ||Phi mu - y||^2 at the particles ``theta`` (m, 3) (NumPy)."""
+        """1/2 ||Phi mu - y||^2 at the particles ``theta`` (NumPy).
+
+        Parameters
+        ----------
+        theta : ndarray, shape (m, 3)
+            Particles (c | p | b).
+
+        Returns
+        -------
+        float
+        """
         fv = self.first_variation(theta)
         return 0.5 * float(fv.dc[0] ** 2) + float(np.sum(fv.dc[1:] ** 2 + fv.ds[1:] ** 2))
 
     def objective(self, theta):
-        """J = 1/2 ||Phi mu - y||^2 + lam (1/m) sum_i |c_i| at ``theta`` (m, 3)."""
+        """J = 1/2 ||Phi mu - y||^2 + lam (1/m) sum_i |c_i| at ``theta``.
+
+        Parameters
+        ----------
+        theta : ndarray, shape (m, 3)
+
+        Returns
+        -------
+        float
+        """
         t = np.asarray(theta, dtype=np.float64)
         return self.data_term(t) + self.reg * float(np.mean(np.abs(t[:, 0])))
 
@@ -116,7 +135,13 @@ class Deconvolution:
 
 class FirstVariation:
     """V(p) = dC_0 + 2 sum_{k=1}^K (dC_k cos 2 pi k p + dS_k sin 2 pi k p) and its
-    derivatives (the residual's coefficients ``dc``, ``ds``, shape (K + 1,))."""
+    derivatives.
+
+    Parameters
+    ----------
+    dc, ds : array_like, shape (K + 1,)
+        The residual's cosine and sine coefficients.
+    """
 
     def __init__(self, dc, ds):
         self.dc = np.asarray(dc, dtype=np.float64)
@@ -140,7 +165,19 @@ class FirstVariation:
         return self._terms(p, 0)
 
     def derivative(self, p, order=1):
-        """V'(p) (``order`` 1) or V''(p) (``order`` 2)."""
+        """V'(p) (``order`` 1) or V''(p) (``order`` 2).
+
+        Parameters
+        ----------
+        p : array_like
+            Positions.
+        order : {1, 2}
+
+        Returns
+        -------
+        ndarray
+            Shaped like ``p``.
+        """
         if order not in (1, 2):
             raise ValueError(f"order={order!r} is invalid; allowed: 1 or 2")
         return self._terms(p, order)
@@ -148,6 +185,14 @@ class FirstVariation:
 
 def fourier_coefficients(weights, positions, cutoff, scale=1.0):
     """C_k = scale sum_j w_j cos(2 pi k p_j) and S_k (sin), k = 0..cutoff (NumPy).
+
+    Parameters
+    ----------
+    weights, positions : array_like, shape (m,)
+    cutoff : int
+        K.
+    scale : float
+        Factor of every coefficient (1/m for particles of mass c_i / m).
 
     Returns
     -------
@@ -159,13 +204,34 @@ def fourier_coefficients(weights, positions, cutoff, scale=1.0):
 
 
 def torus_distance(p, q):
-    """|p - q| on the torus [0, 1) (elementwise)."""
+    """|p - q| on the torus [0, 1) (elementwise).
+
+    Parameters
+    ----------
+    p, q : array_like
+        Broadcastable positions.
+
+    Returns
+    -------
+    ndarray
+        In [0, 1/2].
+    """
     e = np.abs(np.asarray(p, dtype=np.float64) - np.asarray(q, dtype=np.float64)) % 1.0
     return np.minimum(e, 1.0 - e)
 
 
 def separation(positions):
-    """The smallest torus distance between two of ``positions`` (inf for fewer than 2)."""
+    """The smallest torus distance between two of ``positions``.
+
+    Parameters
+    ----------
+    positions : array_like, shape (m0,)
+
+    Returns
+    -------
+    float
+        inf for fewer than two positions.
+    """
     p = np.sort(np.asarray(positions, dtype=np.float64) % 1.0)
     if p.size < 2:
         return math.inf
@@ -178,7 +244,24 @@ def _fail(key, value, allowed, error=ValueError):
 
 
 def check_spikes(positions, weights, cutoff, key="spikes", error=ValueError):
-    """The spikes as an (m0, 2) float64 array (p, w), or ``error`` naming ``key``."""
+    """The spikes as an (m0, 2) float64 array (p, w), or ``error`` naming ``key``.
+
+    Parameters
+    ----------
+    positions, weights : array_like, shape (m0,)
+        Positions in [0, 1), pairwise at least 1 / cutoff apart on the torus, and
+        nonzero finite weights.
+    cutoff : int
+        K (the separation is measured against 1 / K).
+    key : str
+        The name in the message.
+    error : type
+        The exception raised.
+
+    Returns
+    -------
+    ndarray, shape (m0, 2)
+    """
     try:
         p = np.array(positions, dtype=np.float64).reshape(-1)
         w = np.array(weights, dtype=np.float64).reshape(-1)
@@ -199,6 +282,21 @@ def check_spikes(positions, weights, cutoff, key="spikes", error=ValueError):
 
 
 def check_cutoff(cutoff, key="cutoff", error=ValueError):
+    """The cutoff K as an int, or ``error`` naming ``key``, the value and what is allowed.
+
+    Parameters
+    ----------
+    cutoff : int
+        Between 1 and :data:`MAX_CUTOFF`.
+    key : str
+        The name in the message (``"problem.cutoff"`` for a config).
+    error : type
+        The exception raised (ValueError, or ConfigError for a config).
+
+    Returns
+    -------
+    int
+    """
     if isinstance(cutoff, bool) or not isinstance(cutoff, (int, np.integer)) \
             or not 1 <= cutoff <= MAX_CUTOFF:
         _fail(key, cutoff, f"an integer between 1 and {MAX_CUTOFF}", error)
@@ -206,6 +304,20 @@ def check_cutoff(cutoff, key="cutoff", error=ValueError):
 
 
 def check_nonnegative(key, value, error=ValueError):
+    """``value`` as a float, or ``error`` unless it is a finite number >= 0.
+
+    Parameters
+    ----------
+    key : str
+        The name in the message.
+    value : float
+    error : type
+        The exception raised.
+
+    Returns
+    -------
+    float
+    """
     if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
             or not (math.isfinite(value) and value >= 0):
         _fail(key, value, "a finite number >= 0", error)
@@ -270,6 +382,16 @@ def draw_spikes(rng, m0, cutoff, separation_units=DRAW_SEPARATION):
     Positions: ``m0`` gaps drawn uniformly above the separation (a uniform spacing of the
     slack), rotated by a uniform offset, so that the draw never loops.
 
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    m0 : int
+        Number of spikes (at most ``cutoff / separation_units``).
+    cutoff : int
+        K.
+    separation_units : float
+        The least separation in units of 1 / K.
+
     Returns
     -------
     positions, weights : ndarray, shape (m0,)
@@ -290,7 +412,19 @@ def draw_spikes(rng, m0, cutoff, separation_units=DRAW_SEPARATION):
 
 def from_config(pc, seed):
     """The Deconvolution described by a :class:`~particles.config.ProblemConfig`
-    (spikes given, or ``m0`` drawn from the stream "teacher" of ``pc.seed`` or ``seed``)."""
+    (spikes given, or ``m0`` drawn from the stream "teacher" of ``pc.seed`` or ``seed``).
+
+    Parameters
+    ----------
+    pc : particles.ProblemConfig
+        With ``kind = "deconvolution"``.
+    seed : int
+        The run's seed (used when ``pc.seed`` is None).
+
+    Returns
+    -------
+    Deconvolution
+    """
     from .rng import stream
 
     s = seed if pc.seed is None else pc.seed
@@ -307,7 +441,18 @@ def from_config(pc, seed):
 
 
 def to_attrs(problem, origin):
-    """JSON-friendly, exact description (floats round-trip through JSON)."""
+    """JSON-friendly, exact description (floats round-trip through JSON).
+
+    Parameters
+    ----------
+    problem : Deconvolution
+    origin : {"config", "python"}
+        How the problem was given (stored with it).
+
+    Returns
+    -------
+    dict
+    """
     return {"kind": "deconvolution", "d": 1, "cutoff": problem.cutoff,
             "spikes": problem.spikes.tolist(), "noise": problem.noise, "reg": problem.reg,
             "yc": problem.yc.tolist(), "ys": problem.ys.tolist(), "seed": problem.seed,
@@ -315,7 +460,17 @@ def to_attrs(problem, origin):
 
 
 def from_attrs(attrs):
-    """The Deconvolution stored by :func:`to_attrs`."""
+    """The Deconvolution stored by :func:`to_attrs`.
+
+    Parameters
+    ----------
+    attrs : dict
+        As :func:`to_attrs` wrote it (read back from JSON).
+
+    Returns
+    -------
+    Deconvolution
+    """
     cutoff = check_cutoff(attrs["cutoff"])
     spikes = np.asarray(attrs["spikes"], dtype=np.float64)
     spikes = check_spikes(spikes[:, 0], spikes[:, 1], cutoff)

@@ -181,7 +181,14 @@ def flow_kernel(theta, x1, x2=None, *, activation="relu", bias=False, alpha=1.0,
     With squared loss on n points, df/dt = -(1/n) K_flow (f - y) on those points
     (mean-field time): a tangent-model run follows :func:`kernel_flow` with this kernel.
 
-    Parameters and returns as for :func:`empirical_ntk`.
+    Parameters
+    ----------
+    theta, x1, x2, activation, bias, alpha, scaling, leak, lr
+        As for :func:`empirical_ntk`.
+
+    Returns
+    -------
+    ndarray, shape (n1, n2)
     """
     m = np.shape(theta)[0]
     ae = _effective_alpha(alpha, scaling, m)
@@ -191,7 +198,22 @@ def flow_kernel(theta, x1, x2=None, *, activation="relu", bias=False, alpha=1.0,
 
 def gauss_pair(activation, s11, s22, s12, leak=0.01):
     """E[sigma(u) sigma(v)] and E[sigma'(u) sigma'(v)] for (u, v) centred Gaussian with
-    variances s11, s22 and covariance s12 (arrays of one shape, closed forms)."""
+    variances s11, s22 and covariance s12 (closed forms).
+
+    Parameters
+    ----------
+    activation : str
+        One with a closed form (relu, leaky_relu, erf).
+    s11, s22, s12 : ndarray
+        Arrays of one shape.
+    leak : float
+        Slope of leaky_relu for negative inputs.
+
+    Returns
+    -------
+    k0, k1 : ndarray
+        E[sigma(u) sigma(v)] and E[sigma'(u) sigma'(v)], shaped like ``s11``.
+    """
     s11, s22, s12 = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64)
                                           for v in (s11, s22, s12)))
     if activation in ("relu", "leaky_relu"):
@@ -219,6 +241,13 @@ def arccos1(n1, n2, t):
     """2 pi E[relu(u . x) relu(w . x)], x ~ N(0, I), for norms |u| = n1 (n,), |w| = n2
     (k,) and angles t (n, k) between them: the order-1 arc-cosine kernel that
     :func:`gauss_pair` gives for relu, in the (norm, angle) form the tangent oracle uses.
+
+    Parameters
+    ----------
+    n1 : ndarray, shape (n,)
+    n2 : ndarray, shape (k,)
+    t : ndarray, shape (n, k)
+        Angles in [0, pi].
 
     Returns
     -------

@@ -80,7 +80,17 @@ class Problem:
         return self.X is not None
 
     def labels(self, X):
-        """Teacher labels of inputs X (n, d): f*(x), or sign(f*(x)) for the logistic loss."""
+        """Teacher labels: f*(x), or sign(f*(x)) for the logistic loss.
+
+        Parameters
+        ----------
+        X : ndarray, shape (n, d)
+            Inputs.
+
+        Returns
+        -------
+        ndarray, shape (n,)
+        """
         from ..kernels.network import forward
 
         if self.teacher is None:

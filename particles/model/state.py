@@ -34,13 +34,36 @@ def layer_of_column(q, d):
 
 
 def rate_columns(lr, d):
-    """Per-column rates, shape (d + 2,), from per-layer rates ``lr`` = (c, a, b)."""
+    """Per-column rates from per-layer rates.
+
+    Parameters
+    ----------
+    lr : sequence of 3 floats
+        (lr_c, lr_a, lr_b).
+    d : int
+        Input dimension.
+
+    Returns
+    -------
+    ndarray, shape (d + 2,)
+    """
     return np.array([lr[layer_of_column(q, d)] for q in range(d + 2)], dtype=np.float64)
 
 
 def trained_columns(lr, d, bias):
     """Which columns move, shape (d + 2,), bool: a layer with rate > 0, and the bias
-    column only for a model with biases (an untrained bias stays at 0)."""
+    column only for a model with biases (an untrained bias stays at 0).
+
+    Parameters
+    ----------
+    lr : sequence of 3 floats
+    d : int
+    bias : bool
+
+    Returns
+    -------
+    ndarray of bool, shape (d + 2,)
+    """
     cols = rate_columns(lr, d) > 0
     if not bias:
         cols[d + 1] = False
@@ -177,7 +200,17 @@ class State:
         return self.theta[:, B(self.d)]
 
     def checkpoint(self, status):
-        """A copy that can be stored: JSON-friendly dict plus ``theta`` (a copy)."""
+        """A copy that can be stored: JSON-friendly dict plus ``theta`` (a copy).
+
+        Parameters
+        ----------
+        status : str
+            The run's status at this state ("running", "complete", ...).
+
+        Returns
+        -------
+        dict
+        """
         from .rng import get_state
 
         out = {"step": int(self.step), "time": float(self.time),
@@ -194,6 +227,11 @@ class State:
         """Take step, time, stream states and solver state from a stored checkpoint.
 
         ``theta`` is copied in place (same shape and dtype as this state's).
+
+        Parameters
+        ----------
+        checkpoint : dict
+            As :meth:`checkpoint` made it (read back from a run file).
         """
         from .rng import set_state
 

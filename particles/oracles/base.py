@@ -56,13 +56,41 @@ class RiskOracle(Protocol):
     streams: dict
 
     def velocity(self, theta, out=None):
-        """``(risk, v)`` with v_i = -m grad_{theta_i} (R / alpha^2), shape (m, d + 2)."""
+        """``(risk, v)`` with v_i = -m grad_{theta_i} (R / alpha^2).
+
+        Parameters
+        ----------
+        theta : ndarray, shape (m, d + 2)
+        out : ndarray, shape (m, d + 2), optional
+            Receives v.
+
+        Returns
+        -------
+        risk : float
+        v : ndarray, shape (m, d + 2)
+        """
 
     def risk(self, theta):
-        """The risk R(f) at ``theta``."""
+        """The risk R(f) at ``theta``.
+
+        Parameters
+        ----------
+        theta : ndarray, shape (m, d + 2)
+
+        Returns
+        -------
+        float
+        """
 
     def check(self, theta, name="theta"):
-        """Raise ValueError unless ``theta`` is a state this oracle accepts."""
+        """Raise ValueError unless ``theta`` is a state this oracle accepts.
+
+        Parameters
+        ----------
+        theta : object
+        name : str
+            The name in the message.
+        """
 
     def sample(self):
         """``(X, y)`` of a fixed-sample oracle, or None."""
@@ -121,7 +149,14 @@ class Oracle:
 
     def check(self, theta, name="theta"):
         """Raise ValueError unless ``theta`` is a writeable C-contiguous (m, d + 2) array
-        of the oracle's dtype (what the compiled kernels require)."""
+        of the oracle's dtype (what the compiled kernels require).
+
+        Parameters
+        ----------
+        theta : object
+        name : str
+            The name in the message.
+        """
         if not isinstance(theta, np.ndarray) or theta.shape != (self.m, self.d + 2):
             shape = getattr(theta, "shape", None)
             raise ValueError(f"{name} has shape {shape}; allowed: ({self.m}, {self.d + 2})")
@@ -156,7 +191,16 @@ class Oracle:
         return (0.0 if risk < 0 else risk), out
 
     def risk(self, theta):
-        """Risk R(f) at ``theta`` (computes and discards the velocity)."""
+        """Risk R(f) at ``theta`` (computes and discards the velocity).
+
+        Parameters
+        ----------
+        theta : ndarray, shape (m, d + 2)
+
+        Returns
+        -------
+        float
+        """
         return self.velocity(theta)[0]
 
     def sample(self):
@@ -169,7 +213,19 @@ class Oracle:
 
 def check_problem(problem, want="teacher-student"):
     """TypeError naming ``problem`` when it is not a :class:`~particles.model.problems.Problem`
-    (what the network oracles take)."""
+    (what the network oracles take).
+
+    Parameters
+    ----------
+    problem : object
+    want : str
+        The kind named in the message.
+
+    Returns
+    -------
+    particles.Problem
+        ``problem``.
+    """
     from ..model.problems import Problem
 
     if not isinstance(problem, Problem):
@@ -182,7 +238,17 @@ def check_problem(problem, want="teacher-student"):
 def check_oracle(oracle):
     """TypeError naming ``oracle`` when it has not the oracle's interface (the
     ``velocity`` and ``check`` methods, ``m``, ``d`` and ``dtype``; an object of the
-    caller's own with them is accepted, as :class:`RiskOracle` allows)."""
+    caller's own with them is accepted, as :class:`RiskOracle` allows).
+
+    Parameters
+    ----------
+    oracle : object
+
+    Returns
+    -------
+    object
+        ``oracle``.
+    """
     if not all(hasattr(oracle, k) for k in ("velocity", "check", "m", "d", "dtype")):
         raise TypeError(f"oracle must be a particles oracle (particles.exact_oracle, "
                         f"sample_oracle, online_oracle or deconvolution_oracle), got "

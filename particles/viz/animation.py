@@ -175,7 +175,13 @@ class Scene:
         return np.asarray(canvas.buffer_rgba())
 
     def draw(self, k):
-        """Update the figure to frame ``k`` (reads that one frame)."""
+        """Update the figure to frame ``k`` (reads that one frame).
+
+        Parameters
+        ----------
+        k : int
+            Index of a stored frame of the run.
+        """
         theta = self.run.frame(int(k))
         p = self._plane(theta)
         self.history.append(p)
@@ -424,7 +430,24 @@ class _Mp4Sink:
 
 def snapshot(path, out, *, index=-1, frames=60, dpi=100, size=5.0, trail=8,
              projection="auto", units="teacher"):
-    """Write frame ``index`` of the animation (default: the last) as a still image."""
+    """Write frame ``index`` of the animation (default: the last) as a still image.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A run file.
+    out : str or os.PathLike
+        The image (written whole or not at all).
+    index : int
+        Which of the animation's frames (negative from the end).
+    frames, dpi, size, trail, projection, units
+        As for :func:`animate`.
+
+    Returns
+    -------
+    str or os.PathLike
+        ``out``.
+    """
     import matplotlib
 
     matplotlib.use("Agg", force=False)

@@ -9,24 +9,64 @@ from .plotting import TEACHER_COLOR, _axes, _open, frame_indices, sign_colors
 
 
 def is_measure(run):
-    """Whether ``run`` holds a measure on the torus (a deconvolution run)."""
+    """Whether ``run`` holds a measure on the torus (a deconvolution run).
+
+    Parameters
+    ----------
+    run : particles.Run
+
+    Returns
+    -------
+    bool
+    """
     return run.config.problem.kind == "deconvolution"
 
 
 def measure_xy(theta):
-    """(p_i mod 1, c_i / m): each particle's position and the mass it carries, (m, 2)."""
+    """Each particle's position and the mass it carries, (p_i mod 1, c_i / m).
+
+    Parameters
+    ----------
+    theta : ndarray, shape (m, 3)
+        Particles (c | p | b) of a measure.
+
+    Returns
+    -------
+    ndarray, shape (m, 2)
+    """
     t = np.asarray(theta, dtype=np.float64)
     return np.column_stack([t[:, 1] % 1.0, t[:, 0] / t.shape[0]])
 
 
 def marker_sizes(theta, cmax, smallest=4.0, largest=120.0):
-    """Marker areas proportional to |c_i| (``largest`` at ``cmax``), at least ``smallest``."""
+    """Marker areas proportional to |c_i| (``largest`` at ``cmax``), at least ``smallest``.
+
+    Parameters
+    ----------
+    theta : ndarray, shape (m, 3)
+        Particles (c | p | b) of a measure.
+    cmax : float
+        The |c| drawn at ``largest`` (e.g. the largest over the frames shown).
+    smallest, largest : float
+        Marker areas in points^2.
+
+    Returns
+    -------
+    ndarray, shape (m,)
+    """
     c = np.abs(np.asarray(theta[:, 0], dtype=np.float64))
     return smallest + (largest - smallest) * (c / cmax if cmax > 0 else 0 * c)
 
 
 def draw_truth(ax, spikes):
-    """The true spikes (p_k, w_k) as stems with diamond heads."""
+    """The true spikes (p_k, w_k) as stems with diamond heads.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    spikes : ndarray, shape (m0, 2)
+        Positions p_k in [0, 1) and weights w_k.
+    """
     for p, w in spikes:
         ax.plot([p, p], [0, w], color=TEACHER_COLOR, lw=1.6, zorder=2)
     ax.scatter(spikes[:, 0], spikes[:, 1], marker="D", s=36, color=TEACHER_COLOR,
@@ -35,7 +75,20 @@ def draw_truth(ax, spikes):
 
 
 def mass_limits(spikes, thetas):
-    """Symmetric y limits covering the spikes and the particles' masses c_i / m."""
+    """Symmetric y limits covering the spikes and the particles' masses c_i / m.
+
+    Parameters
+    ----------
+    spikes : ndarray, shape (m0, 2), or None
+        The true spikes (positions, weights).
+    thetas : list of ndarray, shape (m, 3)
+        The frames drawn.
+
+    Returns
+    -------
+    tuple of float
+        (-y, y), with a 15 % margin.
+    """
     top = max([float(np.abs(spikes[:, 1]).max())]
               + [float(np.abs(t[:, 0]).max()) / t.shape[0] for t in thetas])
     return -1.15 * top, 1.15 * top
@@ -43,7 +96,17 @@ def mass_limits(spikes, thetas):
 
 def unwrap_breaks(xs):
     """Paths on the torus, shape (T, m): NaN where a step wraps around (|jump| > 1/2), so
-    that a plotted line does not cross the whole axis."""
+    that a plotted line does not cross the whole axis.
+
+    Parameters
+    ----------
+    xs : ndarray, shape (T, m)
+        Positions in [0, 1) over time.
+
+    Returns
+    -------
+    ndarray, shape (T, m)
+    """
     xs = np.array(xs, dtype=np.float64, copy=True)
     jump = np.abs(np.diff(xs, axis=0)) > 0.5
     xs[1:][jump] = np.nan
@@ -52,7 +115,23 @@ def unwrap_breaks(xs):
 
 def plot_measure_paths(run, ax=None, count=60, title=None):
     """Particle paths in the (position, mass) plane at log-spaced times, the truth as
-    stems; hollow circles at the start, dots (area ~ |c|) at the end."""
+    stems; hollow circles at the start, dots (area ~ |c|) at the end.
+
+    Parameters
+    ----------
+    run : particles.Run
+        A deconvolution run.
+    ax : matplotlib.axes.Axes, optional
+        Drawn into (default: a new figure).
+    count : int
+        Frames read (log-spaced in time).
+    title : str, optional
+        Axes title (default: "particles in the (position, mass) plane" and the times).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     run = _open(run)
     fig, ax = _axes(ax, figsize=(7.0, 4.2))
     idx = frame_indices(run.times, count)
@@ -146,7 +225,19 @@ def plot_deconvolution(run, axes=None, polished=True):
 def plot_files(paths, kind):
     """CLI helper: the figure of ``kind`` for a deconvolution run ("deconvolution",
     "paths"), or None when ``kind`` is another kind of figure (the network views of
-    :func:`particles.viz.plotting.plot_files` apply)."""
+    :func:`particles.viz.plotting.plot_files` apply).
+
+    Parameters
+    ----------
+    paths : list of str
+        Run files (one for the deconvolution kind).
+    kind : str
+        The ``particles plot --kind``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure or None
+    """
     from ..io import Run
 
     if kind not in ("deconvolution", "paths", "histograms"):

@@ -33,7 +33,19 @@ def _axes(ax, ncols=1, figsize=(5.5, 4.5)):
 
 
 def check_output(path):
-    """Raise ValueError unless ``path`` can be written as an image or animation."""
+    """Raise ValueError unless ``path`` can be written as an image or animation.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The output file: a supported extension, in an existing directory, not a
+        directory itself.
+
+    Raises
+    ------
+    ValueError
+        Naming the path and what is allowed.
+    """
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise ValueError(f"output directory {directory!r} does not exist")
@@ -44,7 +56,16 @@ def check_output(path):
 
 
 def run_label(run):
-    """Short label of a run: m, tau, alpha and the file name."""
+    """Short label of a run: m, tau, alpha and the file name.
+
+    Parameters
+    ----------
+    run : particles.Run
+
+    Returns
+    -------
+    str
+    """
     c = run.config
     return (f"m={c.network.m}, tau={c.init.tau:g}"
             + (f", alpha={c.network.alpha:g}" if c.network.alpha != 1 else "")
@@ -90,7 +111,19 @@ def plot_risk(runs, ax=None, test=True):
 
 
 def plot_invariants(runs, ax=None):
-    """Max drift of the ReLU conservation law Q_i = c_i^2 - |a_i|^2 - b_i^2 vs time."""
+    """Max drift of the ReLU conservation law Q_i = c_i^2 - |a_i|^2 - b_i^2 vs time.
+
+    Parameters
+    ----------
+    runs : list of particles.Run
+        One curve per run.
+    ax : matplotlib.axes.Axes, optional
+        Drawn into (default: a new figure).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     runs = runs if isinstance(runs, (list, tuple)) else [runs]
     fig, ax = _axes(ax)
     for k, r in enumerate(runs):
@@ -174,6 +207,16 @@ def particle_scale(run, units="teacher"):
       cluster add up to the star (the picture of code that writes f = sum_i c_i
       relu(a_i . x), where alpha_eff = m).
     * "raw": k = 1, the parameters themselves.
+
+    Parameters
+    ----------
+    run : particles.Run
+    units : {"teacher", "neuron", "raw"}
+        As above.
+
+    Returns
+    -------
+    float
     """
     if units not in UNITS:
         raise ValueError(f"units={units!r} is unknown; allowed: {', '.join(UNITS)}")
@@ -186,7 +229,18 @@ def particle_scale(run, units="teacher"):
 
 
 def unit_label(units, projected=False):
-    """Axis label of the 2-D views for ``units``."""
+    """Axis label of the 2-D views for ``units``.
+
+    Parameters
+    ----------
+    units : {"teacher", "neuron", "raw"}
+    projected : bool
+        Whether the view is a projection of d > 2 (the label then names the basis).
+
+    Returns
+    -------
+    str
+    """
     return _UNIT_LABELS[units] + (" (projected)" if projected else "")
 
 
@@ -218,6 +272,16 @@ def projection_basis(run, projection="auto"):
     ``projection``: "auto" (teacher if it has two neurons, else pca), "teacher" (span
     of the first two teacher directions), "pca" (top two principal directions of the
     final cloud |c_i| a_i), or "coords:I,J" (coordinates I and J, from 0).
+
+    Parameters
+    ----------
+    run : particles.Run
+    projection : str
+        As above.
+
+    Returns
+    -------
+    ndarray, shape (d, 2), or None
     """
     d = run.d
     allowed = "'auto', 'teacher', 'pca' or 'coords:I,J' with 0 <= I, J < d"
@@ -253,7 +317,18 @@ def projection_basis(run, projection="auto"):
 
 def draw_reference(ax, run, basis, radius=1.0):
     """Unit circle and the teacher's neurons |c*_l| a*_l with rays from the origin, each
-    star filled with the colour of the sign of c*_l (as the particles are)."""
+    star filled with the colour of the sign of c*_l (as the particles are).
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    run : particles.Run
+        The run whose teacher is drawn (nothing but the circle without a teacher).
+    basis : ndarray, shape (d, 2), or None
+        The view's projection (:func:`projection_basis`); None for d <= 2.
+    radius : float
+        Radius of the reference circle (the scale of the particles, :func:`particle_scale`).
+    """
     th = np.linspace(0, 2 * np.pi, 200)
     ax.plot(radius * np.cos(th), radius * np.sin(th), color="0.6", lw=0.8, zorder=0)
     teacher = run.teacher
@@ -268,13 +343,32 @@ def draw_reference(ax, run, basis, radius=1.0):
 
 
 def sign_colors(c):
-    """POS_COLOR where c >= 0, NEG_COLOR elsewhere (array of colour strings)."""
+    """POS_COLOR where c >= 0, NEG_COLOR elsewhere.
+
+    Parameters
+    ----------
+    c : array_like, shape (k,)
+        Output weights (or signed masses).
+
+    Returns
+    -------
+    ndarray of str, shape (k,)
+    """
     return np.where(np.asarray(c) >= 0, POS_COLOR, NEG_COLOR)
 
 
 def sign_legend(ax, teacher=None, **kw):
     """Legend of the 2-D particle views: the flow's particles by the sign of c_i, their
-    start, and the teacher's neurons by the sign of c*_l (only the signs it has)."""
+    start, and the teacher's neurons by the sign of c*_l (only the signs it has).
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    teacher : ndarray, shape (m0, d + 2), optional
+        The teacher's neurons (no teacher entries without one).
+    **kw
+        Passed to ``ax.legend`` (e.g. ``loc``, ``fontsize``).
+    """
     from matplotlib.lines import Line2D
 
     def mark(**k):
@@ -298,7 +392,20 @@ def sign_legend(ax, teacher=None, **kw):
 
 
 def frame_indices(times, count):
-    """Indices of ``count`` frames spread evenly in log-time (frame 0 included)."""
+    """Indices of ``count`` frames spread evenly in log-time (frame 0 included).
+
+    Parameters
+    ----------
+    times : array_like, shape (T,)
+        The stored frames' times, increasing.
+    count : int
+        Frames wanted (fewer when the run has fewer).
+
+    Returns
+    -------
+    ndarray of int
+        Increasing, unique, frame 0 and the last frame included.
+    """
     times = np.asarray(times)
     n = times.size
     if n <= count:
@@ -317,6 +424,14 @@ def motion_indices(run, count, share=0.7):
     change of the recorded distance from the start, read from the observables, no frame
     is read) and of log-time (the rest, so a plateau still gets frames). Falls back to
     :func:`frame_indices` when the run records no distance.
+
+    Parameters
+    ----------
+    run : particles.Run
+    count : int
+        Frames wanted.
+    share : float
+        Weight of the motion in the blend, in [0, 1] (0: log-time only).
 
     Returns
     -------
@@ -559,7 +674,22 @@ def plot_sweep(table, x, y, by=None, ax=None, logx=None, logy=None):
 
 
 def plot_files(paths, kind="risk", units="teacher"):
-    """CLI helper: the figure of ``kind`` for one or several run files."""
+    """The figure of ``kind`` for one or several run files (what ``particles plot`` draws).
+
+    Parameters
+    ----------
+    paths : list of str
+        Run files; the risk, invariants, lazy and free-energy kinds overlay several.
+    kind : str
+        One of risk, paths, histograms, invariants, frame, lazy, free-energy,
+        deconvolution (``particles plot --help`` says what each draws).
+    units : {"teacher", "neuron", "raw"}
+        Scale of the particles in the paths and frame kinds (:func:`particle_scale`).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     from ..io import Run
 
     runs = [Run(p) for p in paths]

@@ -39,7 +39,18 @@ FIGURES = {
 
 
 def get(name):
-    """The module of figure ``name``."""
+    """The module of figure ``name``.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`FIGURES`.
+
+    Returns
+    -------
+    module
+        With ``sweeps``, ``curves``, ``checks``, ``plot``, ``protocol`` and the labels.
+    """
     if name not in FIGURES:
         raise ValueError(f"figure {name!r} is unknown; allowed: {', '.join(FIGURES)}")
     return importlib.import_module(f"{__name__}.{FIGURES[name]}")
@@ -60,6 +71,8 @@ def make(name, out_dir=None, *, quick=False, workers=None, dask=None, progress=N
         The reduced protocol.
     workers, dask, progress
         As for :func:`particles.experiments.sweep.run_sweep`.
+    log : callable
+        Receives the lines the command prints (the checks, the files written).
 
     Returns
     -------
@@ -101,14 +114,41 @@ def make(name, out_dir=None, *, quick=False, workers=None, dask=None, progress=N
 
 
 def curve(label, x, mean, std=None):
-    """One curve of a figure's JSON (plain floats)."""
+    """One curve of a figure's JSON (plain floats).
+
+    Parameters
+    ----------
+    label : str
+    x, mean : array_like, shape (k,)
+    std : array_like, shape (k,), optional
+        Spread over trials (default zeros).
+
+    Returns
+    -------
+    dict
+        ``label``, ``x``, ``mean``, ``std``.
+    """
     mean = [float(v) for v in mean]
     return {"label": label, "x": [float(v) for v in x], "mean": mean,
             "std": [0.0] * len(mean) if std is None else [float(v) for v in std]}
 
 
 def check(description, passed, value):
-    """One qualitative check of a figure's JSON."""
+    """One qualitative check of a figure's JSON.
+
+    Parameters
+    ----------
+    description : str
+        What is checked, as printed.
+    passed : bool
+    value
+        The numbers behind it (JSON-serialisable).
+
+    Returns
+    -------
+    dict
+        ``check``, ``passed``, ``value``.
+    """
     return {"check": description, "passed": bool(passed), "value": value}
 
 
@@ -117,6 +157,14 @@ def kappa_curve(table, x, n=256):
     ``n`` fresh probes), as a curve: mean and standard deviation over the trials at each
     value of column ``x``, and the value of ``x`` where the mean crosses 1 (log-log
     interpolation; None when it does not).
+
+    Parameters
+    ----------
+    table : particles.experiments.sweep.SweepTable
+    x : str
+        The column on the x axis (e.g. "init.tau").
+    n : int
+        Probe inputs of the criterion.
 
     Returns
     -------
@@ -144,7 +192,22 @@ def kappa_curve(table, x, n=256):
 def add_kappa(first, table, level):
     """Add to a tau figure's first curve ``first`` its kappa(tau) curve (``kappa``), where
     that curve's mean crosses ``level`` (``transition_at``: the change of regime) and
-    kappa there (``kappa_at_transition``, log-log interpolation)."""
+    kappa there (``kappa_at_transition``, log-log interpolation).
+
+    Parameters
+    ----------
+    first : dict
+        A :func:`curve` against tau (changed in place).
+    table : particles.experiments.sweep.SweepTable
+        The runs behind it (their files give kappa(w0)).
+    level : float
+        The loss level that marks the change of regime.
+
+    Returns
+    -------
+    dict
+        ``first``.
+    """
     first["kappa"] = kappa = kappa_curve(table, "init.tau")
     at = first["transition_at"] = crossing(first["x"], first["mean"], level)
     first["kappa_at_transition"] = None if at is None else float(np.exp(np.interp(
@@ -153,7 +216,20 @@ def add_kappa(first, table, level):
 
 
 def crossing(x, y, level):
-    """The first x where y crosses ``level``, interpolated in log-log (None if never)."""
+    """The first x where y crosses ``level``, interpolated in log-log.
+
+    Parameters
+    ----------
+    x, y : array_like, shape (k,)
+        A curve, x increasing and positive.
+    level : float
+        Positive.
+
+    Returns
+    -------
+    float or None
+        None when y never crosses ``level``.
+    """
     x, y = np.asarray(x, float), np.asarray(y, float)
     for k in range(len(x) - 1):
         if (y[k] - level) * (y[k + 1] - level) <= 0 and y[k] != y[k + 1]:
@@ -167,7 +243,16 @@ def draw_fitted(ax, c, color=None):
     """One curve of a log-log figure on ``ax``: its positive means with error bars, its
     fitted power law (``c["fit"]`` from :func:`particles.analysis.distances.fit_loglog`,
     labelled with the slope and its 95 % interval) and its ``reference_floor`` line, when
-    the curve has them."""
+    the curve has them.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    c : dict
+        A :func:`curve`, with ``fit`` and ``reference_floor`` optional.
+    color : str, optional
+        Matplotlib colour of the points and the fit.
+    """
     x, m, s = (np.asarray(c[k]) for k in ("x", "mean", "std"))
     keep = m > 0
     ax.errorbar(x[keep], m[keep], yerr=s[keep], fmt="o", ms=3, color=color, label=c["label"])
@@ -182,8 +267,19 @@ def draw_fitted(ax, c, color=None):
 
 
 def draw_kappa(ax, kappa):
-    """kappa against x on a second (log) axis of ``ax``, with the line kappa = 1; returns
-    the legend entries of both axes (handles, labels)."""
+    """kappa against x on a second (log) axis of ``ax``, with the line kappa = 1.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    kappa : dict
+        The curve of :func:`kappa_curve`.
+
+    Returns
+    -------
+    handles, labels : list
+        The legend entries of both axes.
+    """
     twin = ax.twinx()
     twin.plot(kappa["x"], kappa["mean"], "^:", ms=3, color="0.35", label=kappa["label"])
     twin.axhline(1.0, color="0.35", lw=0.6, ls="-.", label="kappa = 1")
@@ -199,7 +295,18 @@ def kappa_checks(first):
     """The criterion's checks of a tau figure: kappa(w0) falls as tau grows (at h(w0) = 0
     a 2-homogeneous network has kappa ~ tau^-2), it crosses 1 inside the tau range, and
     the loss changes regime within a decade of tau from that crossing (a factor 100 in
-    kappa: the criterion locates the transition, its constant is not sharp)."""
+    kappa: the criterion locates the transition, its constant is not sharp).
+
+    Parameters
+    ----------
+    first : dict
+        The curve :func:`add_kappa` completed.
+
+    Returns
+    -------
+    list of dict
+        Two :func:`check` entries.
+    """
     k = np.asarray(first["kappa"]["mean"])
     one, at = first["kappa"].get("crosses_one_at"), first.get("transition_at")
     near = one is not None and at is not None and 0.1 <= at / one <= 10
