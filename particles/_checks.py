@@ -2,8 +2,12 @@
 the field, the value and what is allowed; and the two kinds of error the command line
 tells apart by where they come from (:class:`ConfigError`: bad input, exit 2;
 :class:`RunError`: a failure while a run was stepping, exit 1)."""
+import errno
 import math
 import numbers
+
+#: errno values of a write that failed for want of room (full disk, quota, size limit)
+NO_ROOM = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
 
 
 class ConfigError(ValueError):

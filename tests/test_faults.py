@@ -12,11 +12,8 @@ Each case first runs the command without the limit: that measures the size of wh
 writes (the limits are fractions of it) and compiles every kernel it needs (a limited
 process cannot write the Numba cache; it would warn).
 """
-import hashlib
 import os
-import resource
 import shutil
-import signal
 import subprocess
 import sys
 
@@ -24,10 +21,7 @@ import numpy as np
 import pytest
 
 import particles as pt
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-ENV = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+from test_reliability import ENV, _digest, _limited
 
 #: a script that runs the command line with the space check fooled, so that a write
 #: itself fails (the path taken when the estimate of the room needed is too low)
@@ -38,23 +32,12 @@ FOOLED = ("import sys\n"
           "sys.exit(main(sys.argv[1:]))\n")
 
 
-def _limited(limit):
-    def pre():
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-    return pre
-
-
 def _cli(args, cwd, limit=None, fooled=False):
     head = [sys.executable, "-c", FOOLED] if fooled else [sys.executable, "-m", "particles.cli"]
     proc = subprocess.run(head + [str(a) for a in args], env=ENV, capture_output=True,
                           text=True, cwd=cwd, timeout=300,
                           preexec_fn=_limited(int(limit)) if limit else None)
     return proc.returncode, proc.stderr.strip().splitlines()
-
-
-def _digest(path):
-    return hashlib.sha256(open(path, "rb").read()).hexdigest()
 
 
 def _stray(folder):

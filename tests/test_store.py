@@ -27,15 +27,20 @@ CASES = {
 }
 
 
+def _oracle(kind, n=None, batch=None, n_monitor=None):
+    """An oracle section with the sizes its kind reads (others are refused when set)."""
+    reads = {"sampled": ("n", "n_monitor"), "online": ("batch", "n_monitor")}.get(kind, ())
+    sizes = {k: v for k, v in dict(n=n, batch=batch, n_monitor=n_monitor).items()
+             if k in reads and v is not None}
+    return pt.OracleConfig(kind=kind, **sizes)
+
+
 def _cfg(method="euler", oracle="exact", t_end=1.0, dt=0.01, m=6, storage="float64", **kw):
     problem = pt.ProblemConfig(d=3, m0=2)
     if oracle == "dataset":
         problem = pt.ProblemConfig(kind="dataset", d=3, data=kw.pop("data"))
     return pt.Config(problem=problem, network=pt.NetworkConfig(m=m, bias=True),
-                     oracle=pt.OracleConfig(kind=oracle,
-                                            **{"sampled": {"n": 200, "n_monitor": 500},
-                                               "online": {"batch": 16, "n_monitor": 500}
-                                               }.get(oracle, {})),
+                     oracle=_oracle(oracle, n=200, batch=16, n_monitor=500),
                      integrator=pt.IntegratorConfig(method=method, dt=dt, t_end=t_end),
                      record=pt.RecordConfig(frames=20),
                      output=pt.OutputConfig(storage_dtype=storage), seed=4, **kw)
@@ -162,13 +167,6 @@ def test_not_a_run_and_missing(tmp_path):
     (tmp_path / "text.h5").write_text("hello")
     with pytest.raises(ValueError, match="not an HDF5 file"):
         pt.load(tmp_path / "text.h5")
-
-
-def _oracle(kind, batch, n_monitor):
-    """An oracle section with the sizes its kind reads (others are refused when set)."""
-    sizes = {"online": dict(batch=batch, n_monitor=n_monitor),
-             "sampled": dict(n_monitor=n_monitor)}.get(kind, {})
-    return pt.OracleConfig(kind=kind, **sizes)
 
 
 def _write_config(tmp_path, method, oracle, t_end, every=200):

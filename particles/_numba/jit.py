@@ -19,13 +19,13 @@ Numba range they were tested with):
 
 When a hook cannot be installed, a :class:`RuntimeWarning` says so (never silently).
 """
-import errno
 import hashlib
 import os
 import warnings
 
 import numba
 
+from .._checks import NO_ROOM
 from .threads import ensure_threads
 
 #: the package root (particles/), one level above this file
@@ -111,8 +111,6 @@ def _install_cache_guard():
 
 _install_cache_guard()
 
-#: errno values of a write that found no room (full disk, quota, file-size limit)
-_NO_ROOM = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
 #: the kernels of this process whose cache write found no room
 _uncached = []
 
@@ -144,7 +142,7 @@ def _install_cache_write_guard():
             original(self, sig, data)
         except OSError as exc:
             locator = getattr(getattr(self, "_impl", None), "locator", None)
-            if exc.errno not in _NO_ROOM or not getattr(locator, "_particles_guard", False):
+            if exc.errno not in NO_ROOM or not getattr(locator, "_particles_guard", False):
                 raise
             if not _uncached:  # one warning for all the kernels of the process
                 warnings.warn(f"particles: compiled kernels could not be cached "

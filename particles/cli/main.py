@@ -651,7 +651,7 @@ def _main(argv):
         return COMMANDS[args.command](args)
     except (UsageError, ConfigError, NotARunError, FileNotFoundError, FileExistsError,
             IsADirectoryError, ValueError, TypeError) as exc:
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        msg = _first_line(exc)
         print(f"error: {msg}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

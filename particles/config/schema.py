@@ -558,10 +558,9 @@ class RecordConfig(_Section):
         if self.schedule != "every":
             _check_unused(self, ("every",), f"record.schedule = {self.schedule!r} (the "
                           "period of the 'every' schedule)")
-        if self.schedule != "times" and ts:
-            raise UnusedKeyError(f"record.times={list(ts)!r} is invalid; allowed: [] with "
-                                 f"record.schedule = {self.schedule!r}: the key is not used "
-                                 "(the times of the 'times' schedule)", "record.times")
+        if self.schedule != "times":
+            _check_unused(self, ("times",), f"record.schedule = {self.schedule!r} (the "
+                          "times of the 'times' schedule)")
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,9 @@ limit, Ctrl-C) leaves the file as it was, or absent, never cut short.
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 
-#: errno values of a write that failed for want of room (full disk, quota, size limit)
-NO_ROOM = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+from .._checks import NO_ROOM
 
 
 def temporary_name(path, keep_extension=False):
