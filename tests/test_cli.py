@@ -364,3 +364,24 @@ def test_compile_fills_the_cache_for_every_target(capsys):
     assert main(["compile"]) == 0
     captured = capsys.readouterr()
     assert "[1/1] default job" in captured.err and "compiled 1 target(s)" in captured.out
+
+
+def test_compile_watch_counts_the_kernels_compiled(monkeypatch):
+    """While a first run compiles, a line every few seconds counts the kernels done (from
+    Numba's compile events), and the count stops when the first step is reported."""
+    import numba
+
+    from particles.cli import text as cli
+
+    monkeypatch.setattr(cli, "COMPILE_PROGRESS_EVERY", 3600.0)  # no line from the thread
+    watch = cli._CompileWatch()
+    watch.start(0.0)
+    numba.njit(lambda x: x + 1)(1)  # uncached: compiles here
+    numba.njit(lambda x: x * 2.0)(1.0)
+    done = watch.done
+    assert done == 2
+    assert watch.line().startswith("  compiling: 2 kernels done in ")
+    watch.stop()
+    numba.njit(lambda x: x - 1)(1)
+    assert watch.done == done
+    watch.stop()  # twice is harmless

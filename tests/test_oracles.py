@@ -313,3 +313,31 @@ def test_exact_risk_is_never_negative_at_a_global_minimum():
     assert raw_negative > 0  # the case the clipping is for does occur
     oracle._call = lambda *args: float("nan")  # a NaN risk stays NaN (divergence shows)
     assert np.isnan(oracle.risk(theta.copy()))
+
+
+def test_relu_pair_moments_closed_form_matches_the_kernels(rng):
+    """pair_moments takes a NumPy arc-cosine form for bias-free ReLU (so that the
+    default job compiles no general pair function for its teacher's constant); it
+    equals the compiled pair functions, diagonal and a zero unit included."""
+    from particles.kernels.pairs import gaussian_rules, pair_array
+    from particles.oracles.exact import pair_moments
+    from particles.registry import activation_code
+
+    A = np.hstack([rng.standard_normal((6, 4)), np.zeros((6, 1))])
+    A[2, :4] = 0.0
+    A[3, :4] = -A[1, :4]  # rho = -1
+    A[4, :4] = 2.5 * A[0, :4]  # rho = 1 off the diagonal
+    code = activation_code("relu")
+    rules = gaussian_rules(16)
+    got = pair_moments(code, 0.01, False, A, A, rules)
+    na = np.linalg.norm(A[:, :4], axis=1)
+    i, j = (x.ravel() for x in np.meshgrid(np.arange(6), np.arange(6), indexing="ij"))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rho = np.nan_to_num((A[i, :4] * A[j, :4]).sum(1) / (na[i] * na[j]))
+    rho[i == j] = 1.0
+    out = np.empty((i.size, 4))
+    pair_array(code, 0.01, False, np.zeros(i.size), np.zeros(i.size), na[i].copy(),
+               na[j].copy(), np.clip(rho, -1, 1), *rules, out)
+    # (the kernels floor a zero norm at 1e-150)
+    np.testing.assert_allclose(got, out[:, 0].reshape(6, 6), rtol=1e-13, atol=1e-140)
+    np.testing.assert_allclose(got[2], 0.0, atol=1e-140)

@@ -171,6 +171,8 @@ vjit = numba.njit(fastmath=FASTMATH, **_FLAGS)
 vinline = numba.njit(inline="always", fastmath=FASTMATH, **_FLAGS)
 pjit = numba.njit(parallel=True, **_FLAGS)
 inline = numba.njit(inline="always", **_FLAGS)
+#: keyword arguments of ``numba.extending.overload`` for the package's overloads
+OVERLOAD_FLAGS = dict(jit_options={"error_model": _FLAGS["error_model"]})
 
 
 class FastCall:

@@ -439,9 +439,11 @@ def cmd_compile(args):
 
     from ..dynamics.warmup import compile_kernels, targets
 
+    from .text import COMPILE_SECONDS
+
     n = len(targets(args.everything))
     print(f"compiling the kernels of {n} target(s) into the cache; a target not cached "
-          "yet takes 10 to 60 s on 2 cores", file=sys.stderr, flush=True)
+          f"yet takes about {COMPILE_SECONDS} s on 2 cores", file=sys.stderr, flush=True)
 
     def progress(k, total, name, seconds):
         print(f"[{k}/{total}] {name}: {seconds:.1f} s", file=sys.stderr, flush=True)

@@ -36,6 +36,7 @@ class _Progress:
 
         self._lock = threading.Lock()
         self._noticed = False
+        self._watch = _CompileWatch()
         self.notice = threading.Timer(COMPILE_NOTICE_AFTER, self._notice)
         self.notice.daemon = True
         self.notice.start()
@@ -45,6 +46,7 @@ class _Progress:
             if not self._noticed:
                 self._noticed = True
                 _compile_notice()
+                self._watch.start(self.t0)
 
     def __call__(self, step, n_steps, t, risk):
         if self.quiet:
@@ -54,6 +56,7 @@ class _Progress:
             self.notice = None
             if time.perf_counter() - self.t0 >= COMPILE_NOTICE_AFTER:
                 self._notice()  # the timer was due but had not run yet
+            self._watch.stop()
         if self.bar is not None:
             self.bar.total = n_steps
             self.bar.update(step - self.bar.n)
@@ -71,15 +74,75 @@ class _Progress:
     def close(self):
         if self.notice is not None:
             self.notice.cancel()
+            self._watch.stop()
         if self.bar is not None:
             self.bar.close()
 
 
 def _compile_notice():
     where = os.environ.get("NUMBA_CACHE_DIR") or "__pycache__ next to the package"
-    print(f"compiling the kernels this run needs (first run only: 20 to 60 s on 2 cores; "
-          f"later runs load them from {where}; `particles compile --all` fills the cache "
-          "ahead of time)", file=sys.stderr, flush=True)
+    print(f"compiling the kernels this run needs (first run only: about {COMPILE_SECONDS} s "
+          f"on 2 cores; later runs load them from {where}; `particles compile --all` fills "
+          "the cache ahead of time)", file=sys.stderr, flush=True)
+
+
+#: what the notice promises: the first use of a configuration on an empty cache, measured
+#: on 2 cores by ``python -m benchmarks startup`` (12 s for the default job, at most 23 s
+#: for another oracle or activation)
+COMPILE_SECONDS = "10 to 30"
+#: seconds between the lines that count the kernels compiled so far
+COMPILE_PROGRESS_EVERY = 5.0
+
+
+class _CompileWatch:
+    """While a run waits for its first step: a line every :data:`COMPILE_PROGRESS_EVERY`
+    seconds with the number of kernels Numba has compiled so far (its ``numba:compile``
+    events) and the seconds spent."""
+
+    def __init__(self):
+        self.done = 0
+        self._listener = None
+        self._stop = None
+
+    def start(self, t0):
+        import threading
+
+        from numba.core import event
+
+        watch = self
+
+        class Listener(event.Listener):
+            def on_start(self, ev):
+                pass
+
+            def on_end(self, ev):
+                watch.done += 1
+
+        self._listener = Listener()
+        event.register("numba:compile", self._listener)
+        self._stop = threading.Event()
+
+        self._t0 = t0
+        stop = self._stop
+
+        def report():
+            while not stop.wait(COMPILE_PROGRESS_EVERY):
+                print(self.line(), file=sys.stderr, flush=True)
+
+        threading.Thread(target=report, daemon=True).start()
+
+    def line(self):
+        """The progress line: kernels compiled so far and seconds since the run began."""
+        return f"  compiling: {self.done} kernels done in {time.perf_counter() - self._t0:.0f} s"
+
+    def stop(self):
+        if self._stop is None:
+            return
+        from numba.core import event
+
+        self._stop.set()
+        self._stop = None
+        event.unregister("numba:compile", self._listener)
 
 
 def _progress(run, st):

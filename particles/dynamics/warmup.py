@@ -49,8 +49,11 @@ def _targets():
     exact = C.Config(problem=C.ProblemConfig(d=2), record=C.RecordConfig(kernel_probes=4))
     out = [("default job (exact relu, sphere inputs)", default, False)]
     out += [
-        ("exact relu, gaussian inputs, bias", exact, False),
+        ("exact relu with bias, gaussian inputs", exact.replace(
+            network=C.NetworkConfig(bias=True)), False),
         ("exact erf", exact.replace(network=C.NetworkConfig(activation="erf")), False),
+        ("exact erf with bias", exact.replace(
+            network=C.NetworkConfig(activation="erf", bias=True)), False),
         ("exact sigmoid (quadrature)", exact.replace(
             network=C.NetworkConfig(activation="sigmoid")), False),
         ("float32", default.replace(dtype="float32"), False),

@@ -34,12 +34,14 @@ flops and m^2 / 2 pair evaluations.
 import math
 
 import numpy as np
-from numba import prange
+from numba import literally, prange
+from numba.extending import overload
 
 from . import activations as act
-from .._numba.jit import inline, jit, pjit, vjit
+from .._numba.jit import OVERLOAD_FLAGS, jit, pjit, vjit
 from .bvn import _W6, _W12, _W20, _X6, _X12, _X20, norm_cdf, norm_pdf
-from .pairs import erf_pair_both, leaky_pair_both, quadrature_pair_both, relu_pair_both
+from .pairs import (erf_pair_both, leaky_pair_both, quadrature_pair_both, relu_arccos_both,
+                    relu_pair_both)
 from .vmath import (_MOREBITS, _P0, _P1, _P2, _P3, _P4, _Q0, _Q1, _Q2, _Q3, _Q4, _T3P8,
     norm_cdf_rows, vasin, vexp)
 from .vmath import vsin as _vsin
@@ -51,9 +53,9 @@ _TWO_PI = 2.0 * math.pi
 _INV_TWO_PI = 1.0 / _TWO_PI
 
 
-@inline
 def _pair_both(code, leak, bias, rows, b1, b2, s1, s2, rho, nodes, weights, counts):
-    # (A0, A11, A20_ij, A20_ji, A1_ij, A1_ji) for the pair (i, j), both orders
+    # (A0, A11, A20_ij, A20_ji, A1_ij, A1_ji) for the pair (i, j), both orders. Compiled,
+    # ``rows`` is a literal (see _pair_both_typed): only its own branch is compiled
     if rows == ROWS_RELU:  # relu without bias: arc-cosine (no b-velocity, so no A1)
         a0, a11, a20, a20r, _, _ = relu_pair_both(b1, b2, s1, s2, rho, False)
         return a0, a11, a20, a20r, 0.0, 0.0
@@ -64,6 +66,36 @@ def _pair_both(code, leak, bias, rows, b1, b2, s1, s2, rho, nodes, weights, coun
     if code == act.ERF:
         return erf_pair_both(b1, b2, s1, s2, rho, bias)
     return quadrature_pair_both(code, leak, b1, b2, s1, s2, rho, nodes, weights, counts)
+
+
+def _pair_relu(code, leak, bias, rows, b1, b2, s1, s2, rho, nodes, weights, counts):
+    a0, a11, a20, a20r, _, _ = relu_arccos_both(s1, s2, rho)
+    return a0, a11, a20, a20r, 0.0, 0.0
+
+
+def _pair_relu_bias(code, leak, bias, rows, b1, b2, s1, s2, rho, nodes, weights, counts):
+    return relu_pair_both(b1, b2, s1, s2, rho, bias)
+
+
+def _pair_erf_bias(code, leak, bias, rows, b1, b2, s1, s2, rho, nodes, weights, counts):
+    return erf_pair_both(b1, b2, s1, s2, rho, bias)
+
+
+def _pair_other(code, leak, bias, rows, b1, b2, s1, s2, rho, nodes, weights, counts):
+    if code == act.LEAKY_RELU:
+        return leaky_pair_both(b1, b2, s1, s2, rho, bias, leak)
+    if code == act.ERF:
+        return erf_pair_both(b1, b2, s1, s2, rho, bias)
+    return quadrature_pair_both(code, leak, b1, b2, s1, s2, rho, nodes, weights, counts)
+
+
+@overload(_pair_both, prefer_literal=True, inline="always", **OVERLOAD_FLAGS)
+def _pair_both_typed(code, leak, bias, rows, b1, b2, s1, s2, rho, nodes, weights, counts):
+    # the pair function of one kind of rows, chosen while Numba types the caller: a
+    # bias-free ReLU run compiles neither the bivariate normal nor the quadrature
+    kind = getattr(rows, "literal_value", None)
+    return {ROWS_RELU: _pair_relu, ROWS_RELU_BIAS: _pair_relu_bias,
+            ROWS_ERF_BIAS: _pair_erf_bias, ROWS_PAIRWISE: _pair_other}.get(kind, _pair_both)
 
 
 @vjit
@@ -526,14 +558,30 @@ def _add_rows(dst, src):
             a[k] += b[k]
 
 
-#: how the student-student rows of a block pair are evaluated (``_rows_code``)
+#: how the student-student rows of a block pair are evaluated (:func:`rows_kind`)
 ROWS_PAIRWISE, ROWS_RELU, ROWS_RELU_BIAS, ROWS_ERF_BIAS = 0, 1, 2, 3
 
 
-@jit
-def _rows_code(code, bias):
-    # ROWS_RELU: bias-free ReLU, vectorised arc-cosine rows (_relu_block); ROWS_*_BIAS:
-    # vectorised biased rows (_bias_block); ROWS_PAIRWISE: pair by pair (_pair_both)
+def rows_kind(code, bias):
+    """How the exact kernel evaluates the student-student pairs of an activation.
+
+    ``ROWS_RELU``: bias-free ReLU, vectorised arc-cosine rows; ``ROWS_RELU_BIAS`` and
+    ``ROWS_ERF_BIAS``: vectorised biased rows (which need ``ExactWork.vbuf``);
+    ``ROWS_PAIRWISE``: pair by pair. The oracle passes it to :func:`exact_velocity` as a
+    compile-time constant, so that a run compiles the code of its own kind only.
+
+    Parameters
+    ----------
+    code : int
+        Activation code (:mod:`particles.kernels.activations`).
+    bias : bool
+        Whether any bias (student or teacher) is nonzero.
+
+    Returns
+    -------
+    int
+        One of ``ROWS_PAIRWISE``, ``ROWS_RELU``, ``ROWS_RELU_BIAS``, ``ROWS_ERF_BIAS``.
+    """
     if code == act.RELU:
         return ROWS_RELU_BIAS if bias else ROWS_RELU
     if code == act.ERF and bias:
@@ -541,12 +589,41 @@ def _rows_code(code, bias):
     return ROWS_PAIRWISE
 
 
-def takes_vector_rows(code, bias):
-    """Whether the exact kernel evaluates this activation's pairs by vectorised biased
-    rows (and needs their work buffer): the kernel's own rule, run as plain Python, so
-    that building an oracle compiles nothing."""
-    rule = getattr(_rows_code, "py_func", _rows_code)  # a plain function without the JIT
-    return rule(code, bias) in (ROWS_RELU_BIAS, ROWS_ERF_BIAS)
+def _vector_rows(rows, w, G, M, acc, i0, ni, j0, nj, diagonal, lane):
+    # the vectorised rows of a block pair (none for ROWS_PAIRWISE). Compiled, ``rows``
+    # is a literal (see _vector_rows_typed): only its own block function is compiled
+    if rows == ROWS_RELU:
+        _relu_block(w.ws, G, M, acc, w.norms, w.inv_norms, i0, ni, j0, nj, diagonal,
+                    w.rbuf[lane, 0], w.rbuf[lane, 1])
+    elif rows != ROWS_PAIRWISE:
+        _bias_block(rows == ROWS_ERF_BIAS, G, M, acc, w.ws, w.norms, w.biases, w.hinfo,
+                    i0, ni, j0, nj, diagonal, w.vbuf[lane])
+
+
+def _relu_rows(rows, w, G, M, acc, i0, ni, j0, nj, diagonal, lane):
+    _relu_block(w.ws, G, M, acc, w.norms, w.inv_norms, i0, ni, j0, nj, diagonal,
+                w.rbuf[lane, 0], w.rbuf[lane, 1])
+
+
+def _relu_bias_rows(rows, w, G, M, acc, i0, ni, j0, nj, diagonal, lane):
+    _bias_block(False, G, M, acc, w.ws, w.norms, w.biases, w.hinfo, i0, ni, j0, nj,
+                diagonal, w.vbuf[lane])
+
+
+def _erf_bias_rows(rows, w, G, M, acc, i0, ni, j0, nj, diagonal, lane):
+    _bias_block(True, G, M, acc, w.ws, w.norms, w.biases, w.hinfo, i0, ni, j0, nj,
+                diagonal, w.vbuf[lane])
+
+
+def _no_rows(rows, w, G, M, acc, i0, ni, j0, nj, diagonal, lane):
+    pass
+
+
+@overload(_vector_rows, prefer_literal=True, inline="always", **OVERLOAD_FLAGS)
+def _vector_rows_typed(rows, w, G, M, acc, i0, ni, j0, nj, diagonal, lane):
+    kind = getattr(rows, "literal_value", None)
+    return {ROWS_RELU: _relu_rows, ROWS_RELU_BIAS: _relu_bias_rows,
+            ROWS_ERF_BIAS: _erf_bias_rows, ROWS_PAIRWISE: _no_rows}.get(kind, _vector_rows)
 
 
 @jit
@@ -592,12 +669,7 @@ def _lane(theta, p, w, s, rows, lane):
             G = _view(gbuf, ni, nj)
             M = _view(mbuf, ni, nj)
             np.dot(a_all[i0:i1], a_all[j0:j1].T, G)
-            if rows == ROWS_RELU:
-                _relu_block(w.ws, G, M, acc, norms, w.inv_norms, i0, ni, j0, nj, bi == bj,
-                            w.rbuf[lane, 0], w.rbuf[lane, 1])
-            elif rows != ROWS_PAIRWISE:
-                _bias_block(rows == ROWS_ERF_BIAS, G, M, acc, w.ws, norms, w.biases, w.hinfo,
-                            i0, ni, j0, nj, bi == bj, w.vbuf[lane])
+            _vector_rows(rows, w, G, M, acc, i0, ni, j0, nj, bi == bj, lane)
             for ii in range(ni if rows == ROWS_PAIRWISE else 0):
                 i = i0 + ii
                 s1 = norms[i]
@@ -683,7 +755,7 @@ def _lanes(theta, p, w, s, rows):
 
 
 @jit
-def exact_velocity(theta, p, w, out):
+def exact_velocity(theta, p, w, out, rows):
     """Population risk at ``theta`` and the mean-field velocity written into ``out``.
 
     Parameters
@@ -696,12 +768,16 @@ def exact_velocity(theta, p, w, out):
         Preallocated work arrays.
     out : ndarray, shape (m, d + 2)
         Receives the velocity (zero in the b column for bias-free models).
+    rows : int
+        :func:`rows_kind` of the activation and bias, a literal constant in the caller
+        (each kind compiles its own kernel).
 
     Returns
     -------
     float
         The risk R(f) (not divided by alpha^2), accumulated in float64.
     """
+    literally(rows)  # one compiled kernel per kind of rows
     m = theta.shape[0]
     d = theta.shape[1] - 2
     teacher = p.teacher
@@ -725,7 +801,6 @@ def exact_velocity(theta, p, w, out):
             nrm += v * v
         w.norms[m + l] = np.sqrt(nrm)
         w.inv_norms[m + l] = 1.0 / max(w.norms[m + l], 1e-150)
-    rows = _rows_code(p.code, p.bias)
     if rows == ROWS_RELU_BIAS or rows == ROWS_ERF_BIAS:
         # per neuron: the bias b, h = b / |a| (ReLU) or sqrt(2) b / q with
         # q = sqrt(1 + 2 |a|^2) (erf), Phi(h), phi(h), h phi(h) and q: the biased rows

@@ -64,6 +64,34 @@ def _x_pdf(x):
 
 
 @jit
+def relu_arccos_both(s1, s2, rho):
+    """:func:`relu_pair_both` without bias: the arc-cosine closed form.
+
+    Parameters
+    ----------
+    s1, s2 : float
+        Standard deviations |a|, |a'| (>= 0).
+    rho : float
+        Correlation in [-1, 1].
+
+    Returns
+    -------
+    (A0, A11, A20, A20', A1, A1')
+        As :func:`relu_pair_both` with ``mu1 = mu2 = 0``.
+    """
+    s1 = max(s1, _TINY)
+    s2 = max(s2, _TINY)
+    rho = min(max(rho, -1.0), 1.0)
+    r = math.sqrt(max((1.0 - rho) * (1.0 + rho), 0.0))
+    theta = math.atan2(r, rho)
+    pt = (math.pi - theta) / _TWO_PI
+    a0 = s1 * s2 * (r + (math.pi - theta) * rho) / _TWO_PI
+    half = (1.0 + rho) * 0.5 * _INV_SQRT_2PI
+    q = r / _TWO_PI
+    return a0, pt, q * s2 / s1, q * s1 / s2, s2 * half, s1 * half
+
+
+@jit
 def relu_pair_both(mu1, mu2, s1, s2, rho, bias):
     """ReLU pair expectations for both orders from one bivariate CDF evaluation.
 
@@ -84,17 +112,12 @@ def relu_pair_both(mu1, mu2, s1, s2, rho, bias):
     bias : bool
         False selects the arc-cosine closed form (mu1 = mu2 = 0 assumed).
     """
+    if not bias:
+        return relu_arccos_both(s1, s2, rho)
     s1 = max(s1, _TINY)
     s2 = max(s2, _TINY)
     rho = min(max(rho, -1.0), 1.0)
     r = math.sqrt(max((1.0 - rho) * (1.0 + rho), 0.0))
-    if not bias:
-        theta = math.atan2(r, rho)
-        pt = (math.pi - theta) / _TWO_PI
-        a0 = s1 * s2 * (r + (math.pi - theta) * rho) / _TWO_PI
-        half = (1.0 + rho) * 0.5 * _INV_SQRT_2PI
-        q = r / _TWO_PI
-        return a0, pt, q * s2 / s1, q * s1 / s2, s2 * half, s1 * half
     h = mu1 / s1
     k = mu2 / s2
     p = bvn_upper(-h, -k, rho)

@@ -9,6 +9,7 @@ from .._numba.jit import jit
 from ..registry import activation_code
 from ..config.rules import exact_rule, exact_tangent_rule
 from ..kernels import exact as _exact
+from ..kernels.exact import ROWS_ERF_BIAS, ROWS_PAIRWISE, ROWS_RELU, ROWS_RELU_BIAS
 from ..kernels.dispatch import register
 from ..kernels.pairs import gaussian_rules, pair_array
 from ..model.state import C
@@ -18,16 +19,41 @@ ExactParams = namedtuple("ExactParams", "code leak bias alpha scale teacher cons
                                         "weights counts")
 ExactWork = namedtuple("ExactWork", "a_all norms inv_norms ws lacc lga gbuf mbuf tbuf rbuf "
                                      "biases hinfo vbuf")
-#: what the compiled loops receive for this oracle
+#: what the compiled loops receive for this oracle: one class per kind of student rows
+#: (:func:`particles.kernels.exact.rows_kind`), so that the kind is a compile-time
+#: constant and a run compiles its own kernel only
 ExactData = namedtuple("ExactData", "params work")
+ExactReluData = namedtuple("ExactReluData", "params work")
+ExactReluBiasData = namedtuple("ExactReluBiasData", "params work")
+ExactErfBiasData = namedtuple("ExactErfBiasData", "params work")
+_DATA = {ROWS_PAIRWISE: ExactData, ROWS_RELU: ExactReluData,
+         ROWS_RELU_BIAS: ExactReluBiasData, ROWS_ERF_BIAS: ExactErfBiasData}
 
 
 @jit
 def _velocity(theta, data, out):
-    return _exact.exact_velocity(theta, data.params, data.work, out)
+    return _exact.exact_velocity(theta, data.params, data.work, out, ROWS_PAIRWISE)
+
+
+@jit
+def _velocity_relu(theta, data, out):
+    return _exact.exact_velocity(theta, data.params, data.work, out, ROWS_RELU)
+
+
+@jit
+def _velocity_relu_bias(theta, data, out):
+    return _exact.exact_velocity(theta, data.params, data.work, out, ROWS_RELU_BIAS)
+
+
+@jit
+def _velocity_erf_bias(theta, data, out):
+    return _exact.exact_velocity(theta, data.params, data.work, out, ROWS_ERF_BIAS)
 
 
 register(ExactData, _velocity)
+register(ExactReluData, _velocity_relu)
+register(ExactReluBiasData, _velocity_relu_bias)
+register(ExactErfBiasData, _velocity_erf_bias)
 
 
 def input_scale(problem):
@@ -62,6 +88,13 @@ def pair_moments(code, leak, bias, A, B, rules):
     if B is A:
         rho[i == j] = 1.0
     rho = np.clip(np.nan_to_num(rho), -1.0, 1.0)
+    if code == activation_code("relu") and not bias:
+        # the arc-cosine closed form of relu_pair_both, in NumPy: the default job does
+        # not compile the general pair functions for its teacher's constant
+        r = np.sqrt(np.maximum((1.0 - rho) * (1.0 + rho), 0.0))
+        angle = np.arctan2(r, rho)
+        moment = na[i] * nb[j] * (r + (np.pi - angle) * rho) / (2.0 * np.pi)
+        return moment.reshape(A.shape[0], B.shape[0])
     out = np.empty((i.size, 4))
     pair_array(code, float(leak), bool(bias), np.ascontiguousarray(A[i, d]),
                np.ascontiguousarray(B[j, d]), np.ascontiguousarray(na[i]),
@@ -143,9 +176,9 @@ def exact_oracle(problem, m, *, activation="relu", bias=False, alpha=1.0, leak=0
                          scale=input_scale(problem), teacher=teacher, const=const,
                          nodes=rules[0], weights=rules[1], counts=rules[2])
     lanes, blk = _exact.LANES, _exact.BLOCK
-    # work of the vectorised biased rows, when the kernel takes them (its own rule, run
-    # as plain Python: nothing compiles here)
-    vrows = _exact.takes_vector_rows(code, bias_any)
+    rows = _exact.rows_kind(code, bias_any)
+    # work of the vectorised biased rows, when the kernel takes them
+    vrows = rows in (ROWS_RELU_BIAS, ROWS_ERF_BIAS)
     work = ExactWork(a_all=np.zeros((m + m0, d), dtype), norms=np.zeros(m + m0),
                      inv_norms=np.zeros(m + m0), ws=np.zeros(m),
                      lacc=np.zeros((lanes, 4, m)), lga=np.zeros((lanes, m, d)),
@@ -155,7 +188,7 @@ def exact_oracle(problem, m, *, activation="relu", bias=False, alpha=1.0, leak=0
                      rbuf=np.zeros((lanes, 2, blk), dtype),
                      biases=np.zeros(m + m0), hinfo=np.zeros((5, m + m0)),
                      vbuf=np.zeros((lanes, _exact.V_ROWS if vrows else 0, blk)))
-    return Oracle("exact", ExactData(params, work), m, d, dtype, pairs=m * (m + m0),
+    return Oracle("exact", _DATA[rows](params, work), m, d, dtype, pairs=m * (m + m0),
                   network=dict(activation=activation, bias=bias, alpha=alpha, leak=leak))
 
 
