@@ -197,3 +197,18 @@ def test_run_files_of_earlier_versions_with_unread_keys_still_load(tmp_path):
     res = pt.resume(path)
     assert res.status == "complete"
     np.testing.assert_array_equal(res.theta, pt.simulate(cfg).theta)
+
+
+def test_the_default_job_is_config_and_an_empty_file(tmp_path):
+    """One set of defaults: the embedded job of `particles run`, an empty TOML file and
+    pt.Config() are the same configuration, key for key."""
+    from particles.config.io import DEFAULT_CONFIG, read_toml, to_dict
+
+    empty = tmp_path / "empty.toml"
+    empty.write_text("")
+    default = pt.load_toml(DEFAULT_CONFIG)
+    assert to_dict(default) == to_dict(pt.Config())
+    assert default == pt.Config() == pt.load_toml(str(empty))
+    assert default.output.animate  # the command animates its job
+    # every key the file names is a key of the schema (it documents the job)
+    assert set(read_toml(DEFAULT_CONFIG)) <= set(to_dict(pt.Config()))

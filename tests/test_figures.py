@@ -19,7 +19,7 @@ import naive
 def test_every_figure_declares_its_parts():
     for name in figures.FIGURES:
         mod = figures.get(name)
-        for attr in ("TITLE", "X_LABEL", "Y_LABEL", "sweeps", "curves", "checks", "plot",
+        for attr in ("TITLE", "X_LABEL", "Y_LABEL", "sweeps", "curves", "checks", "draw",
                      "protocol"):
             assert hasattr(mod, attr), (name, attr)
         for quick in (True, False):
@@ -57,6 +57,18 @@ def test_lazy_trajectories_end_to_end(tmp_path, capsys):
     again = figures.make("lazy-trajectories", str(out), quick=True, workers=1,
                          progress=False, log=lambda *a: None)
     assert again["curves"] == data["curves"]
+    # draw() gives the saved figure again, from the run files, without running anything
+    fig = figures.draw("lazy-trajectories", data, str(out))
+    try:
+        assert len(fig.axes) == 3 and fig.get_suptitle()
+        w, h = fig.get_size_inches() * 90
+        assert Image.open(out / "lazy-trajectories.png").size == (round(w), round(h))
+    finally:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+    with pytest.raises(FileNotFoundError, match="runs-tau does not exist"):
+        figures.draw("lazy-trajectories", data, str(tmp_path / "elsewhere"))
     assert main(["figure", "nope"]) == 2
 
 

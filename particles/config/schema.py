@@ -232,7 +232,7 @@ class NetworkConfig(_Section):
         oracle, and the exact oracle for bias-free relu.
     """
 
-    m: int = 16
+    m: int = 32
     activation: str = "relu"
     bias: bool = False
     alpha: float = 1.0
@@ -304,7 +304,7 @@ class InitConfig(_Section):
     """
 
     scheme: str = "gaussian"
-    tau: float = 1.0
+    tau: float = 0.1
     tau_c: Optional[float] = None
     tau_a: Optional[float] = None
     tau_b: Optional[float] = None
@@ -426,8 +426,8 @@ class IntegratorConfig(_Section):
     """
 
     method: str = "euler"
-    dt: float = 0.01
-    t_end: float = 10.0
+    dt: float = 0.05
+    t_end: float = 1000.0
     rtol: float = 1e-8
     atol: float = 1e-10
     lr_c: float = 1.0
@@ -533,7 +533,7 @@ class RecordConfig(_Section):
     """
 
     schedule: str = "log"
-    frames: int = 100
+    frames: int = 120
     every: int = 100
     times: Tuple[float, ...] = ()
     observables_factor: int = 4
@@ -586,7 +586,7 @@ class OutputConfig(_Section):
     path: Optional[str] = None
     storage_dtype: str = "float64"
     compression: str = "none"
-    animate: bool = False
+    animate: bool = True
     flush_seconds: float = 0.5
 
     def __post_init__(self):
@@ -630,7 +630,7 @@ class Config(_Section):
     integrator: IntegratorConfig = field(default_factory=IntegratorConfig)
     record: RecordConfig = field(default_factory=RecordConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
-    seed: int = 0
+    seed: int = 1
     dtype: str = "float64"
     threads: int = 0
 

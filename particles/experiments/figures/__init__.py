@@ -10,7 +10,10 @@ A figure module defines
   sweeps' tables (:class:`particles.experiments.sweep.SweepTable`);
 * ``checks(data) -> list of dict``: ``{"check", "passed", "value"}``, the qualitative
   shape the theory predicts;
-* ``plot(data, tables, path)``: the PNG (and any extra file, e.g. a GIF);
+* ``draw(data, tables) -> matplotlib.figure.Figure``: the figure (:func:`make` saves it
+  as ``NAME.png`` at the module's ``DPI``, 100 unless set);
+* optionally ``extras(data, tables, png) -> list of str``: more files next to the PNG
+  (e.g. an animation);
 * ``protocol(quick) -> dict``: what was run, in words and numbers.
 
 Adding a figure is one module and one line in :data:`FIGURES`.
@@ -103,7 +106,19 @@ def make(name, out_dir=None, *, quick=False, workers=None, dask=None, progress=N
                         if dask is not None else (
         "serial" if workers == 1 else f"pool ({workers or 'all cores'} workers)"))
     png = os.path.join(out_dir, f"{name}.png")
-    module.plot(data, tables, png)
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)  # (make runs headless; draw() leaves the backend)
+    import matplotlib.pyplot as plt
+
+    fig = module.draw(data, tables)
+    try:
+        with replaced(png, keep_extension=True) as tmp:
+            fig.savefig(tmp, dpi=getattr(module, "DPI", 100))
+    finally:
+        plt.close(fig)
+    if hasattr(module, "extras"):
+        module.extras(data, tables, png)
     with replaced(os.path.join(out_dir, f"{name}.json")) as tmp:
         with open(tmp, "w") as fh:
             json.dump(data, fh, indent=1)
@@ -111,6 +126,37 @@ def make(name, out_dir=None, *, quick=False, workers=None, dask=None, progress=N
         log(f"{'ok    ' if c['passed'] else 'FAILED'} {c['check']} ({c['value']})")
     log(f"wrote {png} and {os.path.join(out_dir, name + '.json')} in {data['seconds']:.0f} s")
     return data
+
+
+def draw(name, data, out_dir):
+    """The figure that :func:`make` saved, drawn again as a matplotlib Figure (for a
+    notebook or the gallery): from the numbers :func:`make` returned and the run files
+    of its sweeps, which are read, not run again.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`FIGURES`.
+    data : dict
+        What :func:`make` returned (or the figure's ``NAME.json``).
+    out_dir : str
+        The folder :func:`make` wrote (its ``runs-KEY/`` sweep folders).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from ..sweep import load
+
+    module = get(name)
+    tables = {}
+    for key in module.sweeps(bool(data["quick"])):
+        where = os.path.join(out_dir, f"runs-{key}")
+        if not os.path.isdir(where):
+            raise FileNotFoundError(f"{where} does not exist; allowed: the out_dir that "
+                                    f"figures.make({name!r}, ...) wrote")
+        tables[key] = load(where)
+    return module.draw(data, tables)
 
 
 def curve(label, x, mean, std=None):

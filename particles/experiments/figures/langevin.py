@@ -219,10 +219,8 @@ def checks(data):
     return out
 
 
-def plot(data, tables, path):
+def draw(data, tables):
     import matplotlib
-
-    matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
     import matplotlib.ticker
 
@@ -278,5 +276,4 @@ def plot(data, tables, path):
     p = data["protocol"]
     fig.suptitle(f"{TITLE} (d = {p['d']}, weight decay {p['weight_decay']:g}"
                  + (", quick" if data["quick"] else "") + ")", fontsize="medium")
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return fig

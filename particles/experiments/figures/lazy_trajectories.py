@@ -110,16 +110,14 @@ def checks(data):
                   lo["kappa"] > 1 > hi["kappa"], [lo["kappa"], hi["kappa"]])]
 
 
-def plot(data, tables, path):
-    import os
+#: resolution of the saved figure
+DPI = 90
 
-    import matplotlib
 
-    matplotlib.use("Agg", force=False)
+def draw(data, tables):
     import matplotlib.pyplot as plt
 
     from ...viz import plotting
-    from ...viz.animation import animate_side_by_side
 
     rows = sorted(tables["tau"].rows, key=lambda r: r["init.tau"])
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.9), layout="constrained")
@@ -139,8 +137,17 @@ def plot(data, tables, path):
     axes[2].grid(True, which="both", alpha=0.3)
     axes[2].legend()
     fig.suptitle(TITLE)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    gif = os.path.splitext(path)[0] + ".gif"
+    return fig
+
+
+def extras(data, tables, png):
+    """The two runs side by side as an animation, ``NAME.gif`` next to ``png``."""
+    import os
+
+    from ...viz.animation import animate_side_by_side
+
+    rows = sorted(tables["tau"].rows, key=lambda r: r["init.tau"])
+    gif = os.path.splitext(png)[0] + ".gif"
     animate_side_by_side([r["path"] for r in rows], gif, units="neuron",
                          titles=[f"tau = {r['init.tau']:g}" for r in rows], frames=50)
+    return [gif]

@@ -154,10 +154,8 @@ def checks(data):
     return out
 
 
-def plot(data, tables, path):
+def draw(data, tables):
     import matplotlib
-
-    matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.8), layout="constrained", sharey=True)
@@ -187,5 +185,4 @@ def plot(data, tables, path):
     p = data["protocol"]
     fig.suptitle(f"{TITLE} (d = {p['d']}, m0 = {p['m0']}"
                  + (", quick" if data["quick"] else "") + ")")
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return fig

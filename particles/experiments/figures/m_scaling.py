@@ -174,10 +174,8 @@ def checks(data):
     return out
 
 
-def plot(data, tables, path):
+def draw(data, tables):
     import matplotlib
-
-    matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.2), layout="constrained")
@@ -206,5 +204,4 @@ def plot(data, tables, path):
     p = data["protocol"]
     fig.suptitle(f"{TITLE} (d = {p['d']}, {p['trials']} trials, reference m = {p['m_ref']}"
                  + (", quick" if data["quick"] else "") + ")", fontsize="medium")
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return fig

@@ -104,10 +104,7 @@ def checks(data):
             *kappa_checks(data["curves"][0])]
 
 
-def plot(data, tables, path):
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
+def draw(data, tables):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.5, 5.0), layout="constrained")
@@ -125,5 +122,4 @@ def plot(data, tables, path):
     ax.grid(True, which="both", alpha=0.3)
     handles, labels = draw_kappa(ax, data["curves"][0]["kappa"])
     fig.legend(handles, labels, fontsize="small", loc="outside lower center", ncols=2)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return fig

@@ -113,10 +113,7 @@ def checks(data):
             *kappa_checks(data["curves"][0])]
 
 
-def plot(data, tables, path):
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
+def draw(data, tables):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.5, 4.5), layout="constrained")
@@ -140,5 +137,4 @@ def plot(data, tables, path):
     ax.grid(True, which="both", alpha=0.3)
     handles, labels = draw_kappa(ax, data["curves"][0]["kappa"])
     ax.legend(handles, labels, fontsize="small")
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return fig
