@@ -31,7 +31,7 @@ for c in data["checks"]:
 # %%
 # The figure
 # ----------
-# Left and middle, the paths of |c_i| a_i coloured by the final sign of c_i, with the
+# Left and middle, the paths of ``|c_i| a_i`` coloured by the final sign of c_i, with the
 # teacher's directions and the unit circle; right, the test loss of both runs against
 # time. ``particles figure lazy-trajectories`` also writes the two runs side by side as
 # an animation.

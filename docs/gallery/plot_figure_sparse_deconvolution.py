@@ -20,7 +20,7 @@ data = figures.make("sparse-deconvolution", out, quick=True, workers=2, progress
 # The checks
 # ----------
 # The WFR flow recovers the example's spikes (positions within 5e-3, masses within
-# 5 %) with a certificate of global optimality (sup |V| <= reg); it brings the
+# 5 %) with a certificate of global optimality (``sup |V| <= reg``); it brings the
 # objective gap below 1e-4 of its initial value sooner than the Wasserstein flow; the
 # objective falls along both; and the success rate grows with m.
 
