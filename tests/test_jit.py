@@ -18,8 +18,12 @@ from particles.oracles.base import Oracle
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _python(code):
+def _python(code, cache_dir=None):
+    """Run ``code`` in a fresh interpreter (with ``cache_dir`` as its Numba cache, when
+    given) and return what it printed."""
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    if cache_dir is not None:
+        env["NUMBA_CACHE_DIR"] = str(cache_dir)
     env.pop("OMP_WAIT_POLICY", None)
     env.pop("GOMP_SPINCOUNT", None)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -120,17 +124,10 @@ def test_bias_free_relu_compiles_only_its_rows(tmp_path):
             "theta = np.random.default_rng(1).standard_normal((5, 5))\n"
             "risk, v = oracle.velocity(theta)\n"
             "print(type(oracle.data).__name__, len(exact._relu_block.overloads),\n"
-            "      *(len(f.overloads) for f in (exact._bias_block, pairs.relu_pair_both, pairs.erf_pair_both, "
-            "pairs.leaky_pair_both, pairs.quadrature_pair_both, bvn.bvn_upper)))\n")
-    old = os.environ.get("NUMBA_CACHE_DIR")
-    os.environ["NUMBA_CACHE_DIR"] = str(tmp_path / "cache")
-    try:
-        out = _python(code)
-    finally:
-        if old is None:
-            os.environ.pop("NUMBA_CACHE_DIR")
-        else:
-            os.environ["NUMBA_CACHE_DIR"] = old
+            "      *(len(f.overloads) for f in (exact._bias_block, pairs.relu_pair_both,\n"
+            "        pairs.erf_pair_both, pairs.leaky_pair_both, pairs.quadrature_pair_both,\n"
+            "        bvn.bvn_upper)))\n")
+    out = _python(code, cache_dir=tmp_path / "cache")
     assert out.split() == ["ExactReluData", "1", "0", "0", "0", "0", "0", "0"]
 
 
@@ -210,16 +207,7 @@ def test_cache_write_guard_hook(tmp_path):
         "    warnings.simplefilter('always')\n"
         "    p = bvn_cdf(0.0, 0.0, 0.0)\n"
         "print(p, sum('could not be cached (File too large' in str(x.message) for x in w))\n")
-    env_dir = tmp_path / "cache"
-    old = os.environ.get("NUMBA_CACHE_DIR")
-    os.environ["NUMBA_CACHE_DIR"] = str(env_dir)
-    try:
-        out = _python(code)
-    finally:
-        if old is None:
-            os.environ.pop("NUMBA_CACHE_DIR")
-        else:
-            os.environ["NUMBA_CACHE_DIR"] = old
+    out = _python(code, cache_dir=tmp_path / "cache")
     value, warned = out.split()
     np.testing.assert_allclose(float(value), 0.25, rtol=1e-14)
     assert int(warned) >= 1
