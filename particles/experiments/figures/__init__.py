@@ -29,6 +29,11 @@ import numpy as np
 
 from ...io.atomic import replaced
 
+#: ``record.frames`` of the figures whose schedule does not read it: the default of
+#: version 0.2 (the default is now 120), so that a figure folder begun with it resumes
+#: (a sweep compares every key of a run file's configuration with its own)
+OLD_FRAMES = 100
+
 #: figure name -> module
 FIGURES = {
     "lazy-trajectories": "lazy_trajectories",

@@ -28,7 +28,7 @@ from ...config import (Config, InitConfig, IntegratorConfig, NetworkConfig, Prob
                        RecordConfig)
 from ..sweep import Sweep
 from ...viz.plotting import TIME_LABEL
-from . import check, curve, draw_fitted
+from . import OLD_FRAMES, check, curve, draw_fitted
 
 TITLE = "Mean-field Langevin dynamics: free energy, price of the entropy, chaos"
 X_LABEL = "time t / temperature T / m"
@@ -53,7 +53,7 @@ def _base(m, t_end, temperature, every):
                   integrator=IntegratorConfig(dt=DT, t_end=t_end, temperature=temperature,
                                               weight_decay=WD),
                   record=RecordConfig(schedule="every", every=every, observables_factor=1,
-                                      particles="ends", kernel_probes=0))
+                                      particles="ends", kernel_probes=0, frames=OLD_FRAMES))
 
 
 def sweeps(quick):

@@ -31,7 +31,7 @@ from ...config import (Config, InitConfig, IntegratorConfig, NetworkConfig, Prob
                        RecordConfig)
 
 from ..sweep import Sweep
-from . import check, curve, draw_fitted
+from . import OLD_FRAMES, check, curve, draw_fitted
 
 TITLE = "Approaching the mean-field limit as m grows"
 X_LABEL = "m (particles)"
@@ -53,7 +53,8 @@ def _base():
                      network=NetworkConfig(m=16),
                      init=InitConfig(tau=TAU),
                      integrator=IntegratorConfig(dt=DT, t_end=T_END),
-                     record=RecordConfig(schedule="times", times=times, kernel_probes=0))
+                     record=RecordConfig(schedule="times", times=times, kernel_probes=0,
+                                         frames=OLD_FRAMES))
 
 
 def sweeps(quick):

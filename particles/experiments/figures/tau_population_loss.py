@@ -24,7 +24,7 @@ from ...config import (Config, InitConfig, IntegratorConfig, NetworkConfig, Orac
                        ProblemConfig, RecordConfig)
 
 from ..sweep import Sweep
-from . import add_kappa, check, curve, draw_kappa, kappa_checks
+from . import OLD_FRAMES, add_kappa, check, curve, draw_kappa, kappa_checks
 
 TITLE = "Online SGD: loss at convergence against the initial scale"
 X_LABEL = "tau (initial scale)"
@@ -55,7 +55,7 @@ def sweeps(quick):
         integrator=IntegratorConfig(method="sgd", dt=1.0, t_end=float(STEPS), lr_a=D),
         record=RecordConfig(schedule="every", every=STEPS,
                                observables_factor=STEPS // WINDOW, particles="ends",
-                               kernel_probes=0))
+                               kernel_probes=0, frames=OLD_FRAMES))
     taus = [float(t) for t in st["taus"]]
     dts = [_step(t) for t in taus]
     return {"tau": Sweep(base=base, zip={"init.tau": taus, "integrator.dt": dts,

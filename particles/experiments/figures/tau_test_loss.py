@@ -15,7 +15,7 @@ from ...config import (Config, InitConfig, IntegratorConfig, NetworkConfig, Orac
                        ProblemConfig, RecordConfig)
 
 from ..sweep import Sweep
-from . import add_kappa, check, curve, draw_kappa, kappa_checks
+from . import OLD_FRAMES, add_kappa, check, curve, draw_kappa, kappa_checks
 
 TITLE = "Over-parameterised: test loss against the initial scale"
 X_LABEL = "tau (initial scale)"
@@ -46,7 +46,7 @@ def sweeps(quick):
         integrator=IntegratorConfig(dt=1.0, t_end=float(st["steps"])),
         record=RecordConfig(schedule="every", every=st["steps"],
                                observables_factor=st["steps"] // 100, particles="ends",
-                               kernel_probes=0))
+                               kernel_probes=0, frames=OLD_FRAMES))
     taus = [float(t) for t in st["taus"]]
     dts = [net.dt_for_step(_step(t)) for t in taus]
     return {"tau": Sweep(base=base, zip={"init.tau": taus, "integrator.dt": dts,
