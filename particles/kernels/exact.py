@@ -54,18 +54,12 @@ _INV_TWO_PI = 1.0 / _TWO_PI
 
 
 def _pair_both(code, leak, bias, rows, b1, b2, s1, s2, rho, nodes, weights, counts):
-    # (A0, A11, A20_ij, A20_ji, A1_ij, A1_ji) for the pair (i, j), both orders. Compiled,
-    # ``rows`` is a literal (see _pair_both_typed): only its own branch is compiled
-    if rows == ROWS_RELU:  # relu without bias: arc-cosine (no b-velocity, so no A1)
-        a0, a11, a20, a20r, _, _ = relu_pair_both(b1, b2, s1, s2, rho, False)
-        return a0, a11, a20, a20r, 0.0, 0.0
-    if code == act.RELU:
-        return relu_pair_both(b1, b2, s1, s2, rho, bias)
-    if code == act.LEAKY_RELU:
-        return leaky_pair_both(b1, b2, s1, s2, rho, bias, leak)
-    if code == act.ERF:
-        return erf_pair_both(b1, b2, s1, s2, rho, bias)
-    return quadrature_pair_both(code, leak, b1, b2, s1, s2, rho, nodes, weights, counts)
+    # (A0, A11, A20_ij, A20_ji, A1_ij, A1_ji) for the pair (i, j), both orders, from the
+    # pair function of this kind of rows (_PAIR_OF_ROWS). Compiled, ``rows`` is a
+    # literal and _pair_both_typed makes the choice while Numba types the caller, so
+    # only that function is compiled
+    return _PAIR_OF_ROWS[rows](code, leak, bias, rows, b1, b2, s1, s2, rho, nodes, weights,
+                               counts)
 
 
 def _pair_relu(code, leak, bias, rows, b1, b2, s1, s2, rho, nodes, weights, counts):
@@ -93,9 +87,8 @@ def _pair_other(code, leak, bias, rows, b1, b2, s1, s2, rho, nodes, weights, cou
 def _pair_both_typed(code, leak, bias, rows, b1, b2, s1, s2, rho, nodes, weights, counts):
     # the pair function of one kind of rows, chosen while Numba types the caller: a
     # bias-free ReLU run compiles neither the bivariate normal nor the quadrature
-    kind = getattr(rows, "literal_value", None)
-    return {ROWS_RELU: _pair_relu, ROWS_RELU_BIAS: _pair_relu_bias,
-            ROWS_ERF_BIAS: _pair_erf_bias, ROWS_PAIRWISE: _pair_other}.get(kind, _pair_both)
+    # (``rows`` is always a literal: exact_velocity asks for one)
+    return _PAIR_OF_ROWS.get(getattr(rows, "literal_value", None))
 
 
 @vjit
@@ -590,14 +583,10 @@ def rows_kind(code, bias):
 
 
 def _vector_rows(rows, w, G, M, acc, i0, ni, j0, nj, diagonal, lane):
-    # the vectorised rows of a block pair (none for ROWS_PAIRWISE). Compiled, ``rows``
-    # is a literal (see _vector_rows_typed): only its own block function is compiled
-    if rows == ROWS_RELU:
-        _relu_block(w.ws, G, M, acc, w.norms, w.inv_norms, i0, ni, j0, nj, diagonal,
-                    w.rbuf[lane, 0], w.rbuf[lane, 1])
-    elif rows != ROWS_PAIRWISE:
-        _bias_block(rows == ROWS_ERF_BIAS, G, M, acc, w.ws, w.norms, w.biases, w.hinfo,
-                    i0, ni, j0, nj, diagonal, w.vbuf[lane])
+    # the vectorised rows of a block pair by this kind's function (_VECTOR_ROWS; none
+    # for ROWS_PAIRWISE). Compiled, ``rows`` is a literal and _vector_rows_typed makes
+    # the choice while Numba types the caller: only that block function is compiled
+    _VECTOR_ROWS[rows](rows, w, G, M, acc, i0, ni, j0, nj, diagonal, lane)
 
 
 def _relu_rows(rows, w, G, M, acc, i0, ni, j0, nj, diagonal, lane):
@@ -621,9 +610,14 @@ def _no_rows(rows, w, G, M, acc, i0, ni, j0, nj, diagonal, lane):
 
 @overload(_vector_rows, prefer_literal=True, inline="always", **OVERLOAD_FLAGS)
 def _vector_rows_typed(rows, w, G, M, acc, i0, ni, j0, nj, diagonal, lane):
-    kind = getattr(rows, "literal_value", None)
-    return {ROWS_RELU: _relu_rows, ROWS_RELU_BIAS: _relu_bias_rows,
-            ROWS_ERF_BIAS: _erf_bias_rows, ROWS_PAIRWISE: _no_rows}.get(kind, _vector_rows)
+    return _VECTOR_ROWS.get(getattr(rows, "literal_value", None))
+
+
+#: the functions of each kind of rows (plain Python: compiled through the overloads)
+_PAIR_OF_ROWS = {ROWS_RELU: _pair_relu, ROWS_RELU_BIAS: _pair_relu_bias,
+                 ROWS_ERF_BIAS: _pair_erf_bias, ROWS_PAIRWISE: _pair_other}
+_VECTOR_ROWS = {ROWS_RELU: _relu_rows, ROWS_RELU_BIAS: _relu_bias_rows,
+                ROWS_ERF_BIAS: _erf_bias_rows, ROWS_PAIRWISE: _no_rows}
 
 
 @jit
